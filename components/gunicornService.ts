@@ -1,0 +1,300 @@
+import * as pulumi from "@pulumi/pulumi";
+import type * as command from "@pulumi/command";
+import { RemoteFile } from "./remoteFile";
+import { renderGunicornConfig } from "./render/gunicornConfig";
+import { renderServiceFiles } from "./render/serviceFiles";
+import {
+  checkEnv,
+  normalizeSpec,
+  parseBind,
+  SpecError,
+  type ConsoleMode,
+  type Invocation,
+  type LogLevel,
+  type ServiceSettings,
+  type ServiceSpec,
+  type StopRunlevels,
+} from "./spec";
+import { UpstartService } from "./upstartService";
+import { Vm, type VmArgs } from "./vm";
+
+/** Arguments of {@link GunicornService}. Defaults are the recipe's values (see `DEFAULTS`). */
+export interface GunicornServiceArgs {
+  /** An existing host to configure over SSH. Exactly one of `host` and `vm` is required. */
+  host?: pulumi.Input<command.types.input.remote.ConnectionArgs>;
+  /** Provision an EC2 instance for the service. Exactly one of `host` and `vm` is required. */
+  vm?: VmArgs;
+
+  /** Upstart job name; the job file is `/etc/init/<job>.conf`. @default "django-project" */
+  job?: pulumi.Input<string>;
+  /** The job's `description`. @default "Django Project" */
+  description?: pulumi.Input<string>;
+  /** `start on runlevel` set. @default "[2345]" */
+  startOnRunlevels?: pulumi.Input<string>;
+  /** `stop on runlevel` set: "[06]" (halt, reboot) or "[!2345]" (also single-user). @default "[06]" */
+  stopOnRunlevels?: pulumi.Input<StopRunlevels>;
+  /** Restart the job when it ends unexpectedly. @default true */
+  respawn?: pulumi.Input<boolean>;
+  /** `respawn limit COUNT ...`: give up after this many respawns ... @default 10 */
+  respawnLimitCount?: pulumi.Input<number>;
+  /** ... within this many seconds. @default 5 */
+  respawnLimitInterval?: pulumi.Input<number>;
+
+  /** The app's directory, where `manage.py` is. @default "/home/user/django-project" */
+  projectDir?: pulumi.Input<string>;
+  /** Virtualenv the launcher activates. @default "/home/user/.virtualenvs/django-project" */
+  virtualenv?: pulumi.Input<string>;
+  /** Gunicorn's log file; its directory is created when missing. @default "/home/user/logs/django-project-gunicorn.log" */
+  logFile?: pulumi.Input<string>;
+  /** User the workers run as. @default "user" */
+  user?: pulumi.Input<string>;
+  /** Group the workers run as. @default "user" */
+  group?: pulumi.Input<string>;
+  /** WSGI app, `module.path:callable`. @default "mysite.wsgi:application" */
+  wsgiApp?: pulumi.Input<string>;
+  /** `wsgi` (`gunicorn module:app`) or `django-manage` (`manage.py run_gunicorn`, Django < 1.8). @default "wsgi" */
+  invocation?: pulumi.Input<Invocation>;
+  /** Extra Gunicorn arguments, each one word. Changing them restarts. @default [] */
+  extraArgs?: pulumi.Input<pulumi.Input<string>[]>;
+  /** Path of the launcher. @default "<projectDir>/run-<job>.sh" */
+  launcherPath?: pulumi.Input<string>;
+  /** Path of the Gunicorn config file. @default "/etc/gunicorn/<job>.conf.py" */
+  gunicornConfigPath?: pulumi.Input<string>;
+  /** Where the lifecycle records applied content hashes. @default "/var/lib/gunicorn-upstart" */
+  stateDir?: pulumi.Input<string>;
+
+  /** Worker processes (reloads). @default 3 */
+  workers?: pulumi.Input<number>;
+  /** Bind address, `HOST:PORT`, `[IPV6]:PORT` or `unix:/path` (reloads). @default "127.0.0.1:8000" */
+  bind?: pulumi.Input<string>;
+  /** Gunicorn log level (reloads). @default "info" */
+  logLevel?: pulumi.Input<LogLevel>;
+  /** Worker timeout in seconds (reloads). @default 30 */
+  timeout?: pulumi.Input<number>;
+  /** Seconds workers get to finish on reload or stop (reloads). @default 30 */
+  gracefulTimeout?: pulumi.Input<number>;
+  /** Recycle a worker after this many requests, 0 never (reloads). @default 0 */
+  maxRequests?: pulumi.Input<number>;
+  /** Random extra requests per worker before recycling (reloads). @default 0 */
+  maxRequestsJitter?: pulumi.Input<number>;
+  /** Environment of the app, e.g. `DJANGO_SETTINGS_MODULE`; values may be secrets (reloads). @default {} */
+  appEnv?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+
+  /** `env` stanzas for the job; no secrets, no quotes or `$`. @default {} */
+  jobEnv?: pulumi.Input<Record<string, string>>;
+  /** `chdir` stanza. @default unset (Upstart: "/") */
+  chdir?: pulumi.Input<string>;
+  /** `umask` stanza, octal. @default unset (Upstart: 022) */
+  umask?: pulumi.Input<string>;
+  /** `limit nofile SOFT HARD`. @default unset */
+  nofile?: pulumi.Input<{ soft: number; hard: number }>;
+  /** `kill timeout` in seconds; set it above `gracefulTimeout` for clean stops. @default unset (Upstart: 5) */
+  killTimeout?: pulumi.Input<number>;
+  /** `console` stanza. @default unset (Upstart 1.4+: "log") */
+  console?: pulumi.Input<ConsoleMode>;
+  /** `normal exit` codes and signal names. @default [] */
+  normalExit?: pulumi.Input<string[]>;
+  /** `setuid` stanza: the master too runs as this user (bind ports above 1024 only). @default unset */
+  setuid?: pulumi.Input<string>;
+  /** `setgid` stanza. @default unset */
+  setgid?: pulumi.Input<string>;
+  /** `reload signal` stanza (Upstart 1.10+). @default unset (HUP) */
+  reloadSignal?: pulumi.Input<string>;
+  /** Seconds to wait for Gunicorn to serve after a start, restart or reload. @default 30 */
+  startTimeout?: pulumi.Input<number>;
+}
+
+/** The settings keys of {@link GunicornServiceArgs}, i.e. everything but host, vm and appEnv. */
+const SETTING_KEYS = [
+  "job",
+  "description",
+  "startOnRunlevels",
+  "stopOnRunlevels",
+  "respawn",
+  "respawnLimitCount",
+  "respawnLimitInterval",
+  "projectDir",
+  "virtualenv",
+  "logFile",
+  "user",
+  "group",
+  "wsgiApp",
+  "invocation",
+  "extraArgs",
+  "launcherPath",
+  "gunicornConfigPath",
+  "stateDir",
+  "workers",
+  "bind",
+  "logLevel",
+  "timeout",
+  "gracefulTimeout",
+  "maxRequests",
+  "maxRequestsJitter",
+  "jobEnv",
+  "chdir",
+  "umask",
+  "nofile",
+  "killTimeout",
+  "console",
+  "normalExit",
+  "setuid",
+  "setgid",
+  "reloadSignal",
+  "startTimeout",
+] as const satisfies readonly (keyof GunicornServiceArgs & keyof ServiceSpec)[];
+
+/** A file the service wrote: where and what. */
+export interface WrittenFile {
+  path: string;
+  content: string;
+}
+
+/** True when a value holds no Output or Promise anywhere, so it can be checked right away. */
+function isPlain(value: unknown): boolean {
+  if (pulumi.Output.isInstance(value) || value instanceof Promise) return false;
+  if (Array.isArray(value)) return value.every(isPlain);
+  if (typeof value === "object" && value !== null) return Object.values(value).every(isPlain);
+  return true;
+}
+
+/**
+ * A Gunicorn app run by Upstart: provisions a VM (or takes an existing host), writes the job,
+ * the launcher and the Gunicorn config, and manages the service: start on create, reload or
+ * restart on change, stop before its files are removed on destroy.
+ */
+export class GunicornService extends pulumi.ComponentResource {
+  /** The host's address (the VM's public IP, or the given host). */
+  public readonly publicAddress: pulumi.Output<string>;
+  /** URL of the app as bound (reachable from outside only with a non-loopback bind). */
+  public readonly url: pulumi.Output<string>;
+  /** The Upstart job name. */
+  public readonly jobName: pulumi.Output<string>;
+  /** The job file: `/etc/init/<job>.conf` and its content. */
+  public readonly jobFile: pulumi.Output<WrittenFile>;
+  /** The launcher the job execs. */
+  public readonly launcherFile: pulumi.Output<WrittenFile>;
+  /** The Gunicorn config file (secret when `appEnv` holds a secret). */
+  public readonly gunicornConfigFile: pulumi.Output<WrittenFile>;
+  /** What the last `up` did to the service, e.g. `django-project: reload (master pid 4242)`. */
+  public readonly status: pulumi.Output<string>;
+  /** The VM, when this service provisioned one. */
+  public readonly vm?: Vm;
+
+  constructor(name: string, args: GunicornServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("gunicorn-upstart:index:GunicornService", name, {}, opts);
+    if ((args.host === undefined) === (args.vm === undefined)) {
+      throw new pulumi.ResourceError(
+        `${name}: exactly one of 'host' (an existing host) and 'vm' (provision one) is required`,
+        this,
+      );
+    }
+
+    const settings: Record<string, unknown> = {};
+    for (const key of SETTING_KEYS) settings[key] = args[key];
+    const validate = (s: ServiceSettings): ServiceSpec => {
+      try {
+        return normalizeSpec(s);
+      } catch (e) {
+        throw e instanceof SpecError ? new pulumi.ResourceError(`${name}: ${e.message}`, this) : e;
+      }
+    };
+    // Plain settings (the usual case: stack config) are checked before any child exists, so a
+    // bad value never leaves a half-configured host, not even with `up --skip-preview`.
+    if (isPlain(settings)) validate(settings as ServiceSettings);
+    const spec = pulumi.output(settings).apply((s) => validate(s as ServiceSettings));
+    const appEnv = pulumi.output(args.appEnv ?? {}).apply((env) => {
+      try {
+        return checkEnv("appEnv", env, false);
+      } catch (e) {
+        throw e instanceof SpecError ? new pulumi.ResourceError(`${name}: ${e.message}`, this) : e;
+      }
+    });
+
+    let connection: pulumi.Output<command.types.input.remote.ConnectionArgs>;
+    if (args.vm !== undefined) {
+      const appPort = spec.apply((s) => {
+        const bind = parseBind("bind", s.bind);
+        return bind.kind === "tcp" && !isLoopback(bind.host) ? bind.port : undefined;
+      });
+      this.vm = new Vm(`${name}-vm`, { ...args.vm, appPort }, { parent: this });
+      connection = this.vm.connection;
+      this.publicAddress = this.vm.publicIp;
+    } else {
+      connection = pulumi.secret(
+        pulumi.output(args.host as pulumi.Input<command.types.input.remote.ConnectionArgs>),
+      );
+      // The address is not a secret even when the connection (with its key) is.
+      this.publicAddress = pulumi.unsecret(pulumi.output(args.host).apply((h) => h?.host ?? ""));
+    }
+
+    // Job and launcher never see appEnv, so they stay readable when appEnv holds secrets.
+    const rendered = spec.apply((s) => renderServiceFiles(s, {}));
+    const configContent = pulumi
+      .all([spec, appEnv])
+      .apply(([s, env]) => renderGunicornConfig(s, env));
+    const file = (
+      role: string,
+      meta: pulumi.Output<{ path: string; owner: string; group: string; mode: string }>,
+      content: pulumi.Input<string>,
+    ) =>
+      new RemoteFile(
+        `${name}-${role}`,
+        {
+          connection,
+          path: meta.path,
+          owner: meta.owner,
+          group: meta.group,
+          mode: meta.mode,
+          content,
+        },
+        { parent: this },
+      );
+    const jobFile = file("job", rendered.job, rendered.job.content);
+    const launcherFile = file("launcher", rendered.launcher, rendered.launcher.content);
+    const configFile = file("config", rendered.gunicornConfig, configContent);
+
+    const service = new UpstartService(
+      `${name}-service`,
+      {
+        connection,
+        spec,
+        files: pulumi
+          .all([jobFile.content, launcherFile.content, configFile.content])
+          .apply(([job, launcher, gunicornConfig]) => ({ job, launcher, gunicornConfig })),
+        fileResources: [jobFile, launcherFile, configFile],
+      },
+      { parent: this },
+    );
+
+    this.jobName = spec.job;
+    this.jobFile = pulumi.output({ path: jobFile.path, content: jobFile.content });
+    this.launcherFile = pulumi.output({ path: launcherFile.path, content: launcherFile.content });
+    this.gunicornConfigFile = pulumi.output({ path: configFile.path, content: configFile.content });
+    this.status = service.status;
+    this.url = pulumi
+      .all([spec, this.publicAddress])
+      .apply(([s, address]) => serviceUrl(s.bind, address));
+    this.registerOutputs({
+      publicAddress: this.publicAddress,
+      url: this.url,
+      jobName: this.jobName,
+      jobFile: this.jobFile,
+      launcherFile: this.launcherFile,
+      gunicornConfigFile: this.gunicornConfigFile,
+      status: this.status,
+    });
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host.startsWith("127.") || host === "[::1]";
+}
+
+/** The URL a client uses: the host's address for wildcard binds, the bound host otherwise. */
+export function serviceUrl(bindValue: string, address: string): string {
+  const bind = parseBind("bind", bindValue);
+  if (bind.kind === "unix") return `unix:${bind.path}`;
+  const host = bind.host === "0.0.0.0" || bind.host === "[::]" ? address : bind.host;
+  return `http://${host}:${bind.port}/`;
+}

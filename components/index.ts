@@ -1,0 +1,16 @@
+// The public API of the library; nothing else is exported.
+export {
+  GunicornService,
+  serviceUrl,
+  type GunicornServiceArgs,
+  type WrittenFile,
+} from "./gunicornService";
+export { RemoteFile, type RemoteFileArgs } from "./remoteFile";
+export { UpstartService, type UpstartServiceArgs } from "./upstartService";
+export { Vm, type VmArgs } from "./vm";
+export { VM_DEFAULTS } from "./vmSpec";
+export { DEFAULTS, normalizeSpec, SpecError, type ServiceSettings, type ServiceSpec } from "./spec";
+export { renderServiceFiles, type RenderedFile, type RenderedService } from "./render/serviceFiles";
+export { renderUpstartJob } from "./render/upstartJob";
+export { renderLauncher } from "./render/launcher";
+export { renderGunicornConfig } from "./render/gunicornConfig";

@@ -1,0 +1,84 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import {
+  asRemoteCommand,
+  renderDeleteFileScript,
+  renderWriteFileScript,
+} from "./render/remoteScripts";
+import { checkMode, checkName, checkPath, SpecError } from "./spec";
+
+/** Arguments of {@link RemoteFile}. */
+export interface RemoteFileArgs {
+  /** SSH connection to the host (its private key should be a secret). */
+  connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
+  /** Absolute path of the file on the host. A change writes the new path and removes the old. */
+  path: pulumi.Input<string>;
+  /** The file's content. May be a secret: it travels only through stdin and stays secret. */
+  content: pulumi.Input<string>;
+  /** Owner user. @default "root" */
+  owner?: pulumi.Input<string>;
+  /** Owner group. @default "root" */
+  group?: pulumi.Input<string>;
+  /** Octal mode. @default "0644" */
+  mode?: pulumi.Input<string>;
+}
+
+/**
+ * One file on a host, written over SSH by `@pulumi/command`: content through stdin (never in
+ * the command string), atomic (temp file in the same directory, then `mv`), `sudo` when the SSH
+ * user is not root, removed on destroy.
+ */
+export class RemoteFile extends pulumi.ComponentResource {
+  /** Absolute path of the file on the host. */
+  public readonly path: pulumi.Output<string>;
+  /** The content written (secret when the input was). */
+  public readonly content: pulumi.Output<string>;
+
+  constructor(name: string, args: RemoteFileArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("gunicorn-upstart:index:RemoteFile", name, {}, opts);
+    const target = pulumi
+      .all([args.path, args.owner ?? "root", args.group ?? "root", args.mode ?? "0644"])
+      .apply(([path, owner, group, mode]) => {
+        try {
+          return {
+            path: checkPath("path", path),
+            owner: checkName("owner", owner),
+            group: checkName("group", group),
+            mode: checkMode("mode", mode),
+          };
+        } catch (e) {
+          throw e instanceof SpecError
+            ? new pulumi.ResourceError(`${name}: ${e.message}`, this)
+            : e;
+        }
+      });
+    // The byte count guards against a short write; it says nothing of a secret's content, so it
+    // is deliberately taken out of the secret to keep the command readable in previews.
+    const bytes = pulumi.unsecret(
+      pulumi.output(args.content).apply((c) => Buffer.byteLength(c, "utf8")),
+    );
+    const write = pulumi
+      .all([target, bytes])
+      .apply(([t, n]) => asRemoteCommand(renderWriteFileScript(t, n)));
+
+    const file = new command.remote.Command(
+      `${name}-write`,
+      {
+        connection: args.connection,
+        create: write,
+        // Same script on update: it replaces the file atomically.
+        update: write,
+        delete: target.apply((t) => asRemoteCommand(renderDeleteFileScript(t.path))),
+        stdin: args.content,
+        // A new path is a new file: write it, then remove the old one.
+        triggers: [target.apply((t) => t.path)],
+        logging: "stderr",
+      },
+      { parent: this },
+    );
+
+    this.path = file.create.apply(() => target.apply((t) => t.path));
+    this.content = pulumi.output(args.content);
+    this.registerOutputs({ path: this.path, content: this.content });
+  }
+}

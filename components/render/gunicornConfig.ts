@@ -1,0 +1,34 @@
+import type { ServiceSpec } from "../spec";
+import { pyQuote } from "../shell";
+
+/**
+ * Renders the Gunicorn config file (Python). Gunicorn reads it at start and again on every HUP
+ * (`initctl reload <job>`), so every setting here changes without a restart: new workers start
+ * with the new values and the old ones finish their requests within `graceful_timeout`.
+ *
+ * `appEnv` may hold secrets: the component writes this file mode 0640, root and the app group.
+ */
+export function renderGunicornConfig(spec: ServiceSpec, appEnv: Record<string, string>): string {
+  const lines = [
+    `# Gunicorn settings for the Upstart job ${spec.job}.`,
+    "# Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.",
+    "# Re-read on HUP (`initctl reload`), so these change without a restart.",
+    `bind = [${pyQuote(spec.bind)}]`,
+    `workers = ${spec.workers}`,
+    `loglevel = ${pyQuote(spec.logLevel)}`,
+    `timeout = ${spec.timeout}`,
+    `graceful_timeout = ${spec.gracefulTimeout}`,
+    `max_requests = ${spec.maxRequests}`,
+    `max_requests_jitter = ${spec.maxRequestsJitter}`,
+    `proc_name = ${pyQuote(spec.job)}`,
+  ];
+  const keys = Object.keys(appEnv).sort();
+  if (keys.length === 0) {
+    lines.push("raw_env = []");
+  } else {
+    lines.push("raw_env = [");
+    for (const key of keys) lines.push(`    ${pyQuote(`${key}=${appEnv[key] as string}`)},`);
+    lines.push("]");
+  }
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,62 @@
+import { shQuote } from "../shell";
+import { dirnameOf } from "./launcher";
+
+/**
+ * Wraps a bash script into the command string `remote.Command` runs through the SSH user's
+ * login shell. As root it runs bash directly; otherwise through `sudo -n` (no password prompt:
+ * a prompt would hang `pulumi up`, so a missing sudo rule fails at once instead). Standard
+ * input passes through both, which is how file content reaches the host.
+ */
+export function asRemoteCommand(script: string): string {
+  return (
+    'if [ "$(id -u)" -eq 0 ]; then set --; else set -- sudo -n; fi; ' +
+    `exec "$@" /bin/bash -c ${shQuote(script)}`
+  );
+}
+
+/** What {@link renderWriteFileScript} needs to know about one file. */
+export interface FileTarget {
+  /** Absolute path on the host. */
+  path: string;
+  /** Owner user name. */
+  owner: string;
+  /** Owner group name. */
+  group: string;
+  /** Octal mode, e.g. `0644`. */
+  mode: string;
+}
+
+/**
+ * Writes standard input to `path` atomically: into a temp file in the same directory, checked
+ * for the expected byte count (a dropped SSH session gives a short read, which must never
+ * replace the old file), owned and moded, then renamed over the target. On any failure the
+ * temp file is removed and the old file stays as it was.
+ */
+export function renderWriteFileScript(target: FileTarget, expectedBytes: number): string {
+  const base = target.path.slice(target.path.lastIndexOf("/") + 1);
+  return [
+    "set -euo pipefail",
+    `path=${shQuote(target.path)}`,
+    `dir=${shQuote(dirnameOf(target.path))}`,
+    `expected_bytes=${expectedBytes}`,
+    'mkdir -p -- "$dir"',
+    `tmp=$(mktemp "$dir/"${shQuote(`.${base}.XXXXXXXX`)})`,
+    "trap 'rm -f -- \"$tmp\"' EXIT",
+    'cat > "$tmp"',
+    'actual_bytes=$(wc -c < "$tmp")',
+    'if [ "$actual_bytes" -ne "$expected_bytes" ]; then',
+    '  echo "refusing to replace $path: received $actual_bytes of $expected_bytes bytes" >&2',
+    "  exit 1",
+    "fi",
+    `chown -- ${shQuote(`${target.owner}:${target.group}`)} "$tmp"`,
+    `chmod -- ${shQuote(target.mode)} "$tmp"`,
+    'mv -f -- "$tmp" "$path"',
+    "trap - EXIT",
+    "",
+  ].join("\n");
+}
+
+/** Removes the file on destroy; a file already gone is fine (idempotent). */
+export function renderDeleteFileScript(path: string): string {
+  return ["set -euo pipefail", `rm -f -- ${shQuote(path)}`, ""].join("\n");
+}

@@ -1,0 +1,177 @@
+/**
+ * Stack config -> typed settings, shared by `index.ts` (through `pulumi.Config`) and the
+ * offline render (through the YAML files), so both read config the same way and fail the
+ * same way. Pure: it sees config only through {@link ConfigSource}.
+ */
+import {
+  checkInt,
+  normalizeSpec,
+  parseEnvList,
+  SpecError,
+  type ServiceSettings,
+  type ServiceSpec,
+} from "./spec";
+import { checkCidr } from "./vmSpec";
+
+/** Reads raw config values the way the Pulumi CLI hands them to a program: as strings. */
+export interface ConfigSource {
+  get(key: string): string | undefined;
+}
+
+/** The config keys, their type and whether they are secret; `Pulumi.yaml` declares the same. */
+export const CONFIG_KEYS = {
+  job: "string",
+  description: "string",
+  workers: "integer",
+  bind: "string",
+  logLevel: "string",
+  logFile: "string",
+  user: "string",
+  group: "string",
+  virtualenv: "string",
+  projectDir: "string",
+  wsgiApp: "string",
+  invocation: "string",
+  respawnLimitCount: "integer",
+  respawnLimitInterval: "integer",
+  stopOnRunlevels: "string",
+  launcherPath: "string",
+  gunicornConfigPath: "string",
+  timeout: "integer",
+  gracefulTimeout: "integer",
+  maxRequests: "integer",
+  killTimeout: "integer",
+  appEnv: "array",
+  secretEnv: "array",
+  host: "string",
+  sshPort: "integer",
+  sshUser: "string",
+  sshPrivateKey: "string",
+  instanceType: "string",
+  ami: "string",
+  publicKey: "string",
+  subnetId: "string",
+  allowedCidr: "string",
+  sshCidr: "string",
+} as const;
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+
+/** Keys whose values must be set with `pulumi config set --secret`. */
+export const SECRET_KEYS: readonly ConfigKey[] = ["sshPrivateKey", "secretEnv"];
+
+const STRING_SETTINGS = [
+  "job",
+  "description",
+  "bind",
+  "logLevel",
+  "logFile",
+  "user",
+  "group",
+  "virtualenv",
+  "projectDir",
+  "wsgiApp",
+  "invocation",
+  "stopOnRunlevels",
+  "launcherPath",
+  "gunicornConfigPath",
+] as const;
+const INT_SETTINGS = [
+  "workers",
+  "respawnLimitCount",
+  "respawnLimitInterval",
+  "timeout",
+  "gracefulTimeout",
+  "maxRequests",
+  "killTimeout",
+] as const;
+
+/** Where the service runs. */
+export type Target =
+  | { kind: "host"; host: string; port: number; user: string }
+  | {
+      kind: "vm";
+      sshUser?: string;
+      instanceType?: string;
+      ami?: string;
+      publicKey?: string;
+      subnetId?: string;
+      allowedCidr?: string;
+      sshCidr?: string;
+    };
+
+/** Everything the stack program needs from config, except the secret values themselves. */
+export interface StackSettings {
+  settings: ServiceSettings;
+  /** The validated spec: what will be rendered. */
+  spec: ServiceSpec;
+  appEnv: Record<string, string>;
+  target: Target;
+}
+
+function parseList(key: string, raw: string | undefined): unknown {
+  if (raw === undefined) return undefined;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new SpecError(key, `expected a list such as ["NAME=value"], got ${JSON.stringify(raw)}`);
+  }
+}
+
+/**
+ * The error for a VM stack without a public key; only `pulumi up` needs the key, the offline
+ * render does not.
+ */
+export function missingPublicKey(): SpecError {
+  return new SpecError(
+    "publicKey",
+    "required to provision a VM (set 'host' to use an existing host instead): pulumi config set publicKey \"$(cat ~/.ssh/id_ed25519.pub)\"",
+  );
+}
+
+/**
+ * Reads and validates the stack config. Throws {@link SpecError} naming the config key, with
+ * the same message `pulumi preview` gives for the same config.
+ */
+export function readStackConfig(src: ConfigSource): StackSettings {
+  const settings: ServiceSettings = {};
+  const set = settings as Record<string, unknown>;
+  for (const key of STRING_SETTINGS) {
+    const v = src.get(key);
+    if (v !== undefined) set[key] = v;
+  }
+  for (const key of INT_SETTINGS) {
+    const v = src.get(key);
+    if (v !== undefined) set[key] = checkInt(key, v, 0, Number.MAX_SAFE_INTEGER);
+  }
+  const spec = normalizeSpec(settings);
+  const appEnv = parseEnvList("appEnv", parseList("appEnv", src.get("appEnv")));
+
+  const host = src.get("host");
+  let target: Target;
+  if (host !== undefined) {
+    if (!/^[A-Za-z0-9.:-]{1,253}$/.test(host)) {
+      throw new SpecError(
+        "host",
+        `expected a host name or IP address, got ${JSON.stringify(host)}`,
+      );
+    }
+    target = {
+      kind: "host",
+      host,
+      port: checkInt("sshPort", src.get("sshPort") ?? "22", 1, 65535),
+      user: src.get("sshUser") ?? "ubuntu",
+    };
+  } else {
+    const vm: Target = { kind: "vm" };
+    for (const key of ["sshUser", "instanceType", "ami", "publicKey", "subnetId"] as const) {
+      const v = src.get(key);
+      if (v !== undefined) vm[key] = v;
+    }
+    for (const key of ["allowedCidr", "sshCidr"] as const) {
+      const v = src.get(key);
+      if (v !== undefined) vm[key] = checkCidr(key, v);
+    }
+    target = vm;
+  }
+  return { settings, spec, appEnv, target };
+}

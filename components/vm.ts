@@ -1,0 +1,171 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import type * as command from "@pulumi/command";
+import { checkCidr, checkPublicKey, VM_DEFAULTS } from "./vmSpec";
+import { SpecError } from "./spec";
+
+/** Arguments of {@link Vm}. */
+export interface VmArgs {
+  /** OpenSSH public key installed for the login user (a new EC2 key pair). */
+  publicKey: pulumi.Input<string>;
+  /** Private key matching `publicKey`, used for the SSH connection. Kept secret. */
+  privateKey: pulumi.Input<string>;
+  /** EC2 instance type. @default "t2.micro" */
+  instanceType?: pulumi.Input<string>;
+  /** Explicit AMI id; skips the lookup. @default the newest Ubuntu 14.04 (Upstart) by Canonical */
+  ami?: pulumi.Input<string>;
+  /** AMI owner account for the lookup. @default "099720109477" (Canonical) */
+  amiOwner?: pulumi.Input<string>;
+  /** AMI name pattern for the lookup. @default "ubuntu/images/hvm-ssd/ubuntu-trusty-14.04-amd64-server-*" */
+  amiNamePattern?: pulumi.Input<string>;
+  /** Subnet to launch into (its VPC gets the security group). @default the default VPC */
+  subnetId?: pulumi.Input<string>;
+  /** TCP port of the app opened in the security group; unset opens none. */
+  appPort?: pulumi.Input<number | undefined>;
+  /** CIDR allowed to reach the app port. @default "0.0.0.0/0" */
+  allowedCidr?: pulumi.Input<string>;
+  /** CIDR allowed to reach SSH (22). @default allowedCidr */
+  sshCidr?: pulumi.Input<string>;
+  /** Login user of the image. @default "ubuntu" */
+  sshUser?: pulumi.Input<string>;
+  /** Tags for every AWS resource. */
+  tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+/**
+ * An EC2 instance for the service: AMI lookup (Ubuntu 14.04 "trusty" by default, the last
+ * Ubuntu with Upstart), a key pair, a security group with SSH and the app port only, and the
+ * SSH connection the rest of the component uses.
+ */
+export class Vm extends pulumi.ComponentResource {
+  /** The instance's public IP address. */
+  public readonly publicIp: pulumi.Output<string>;
+  /** The instance's public DNS name. */
+  public readonly publicDns: pulumi.Output<string>;
+  /** The EC2 instance id. */
+  public readonly instanceId: pulumi.Output<string>;
+  /** The AMI the instance runs. */
+  public readonly amiId: pulumi.Output<string>;
+  /** SSH connection to the instance; the private key inside is a secret. */
+  public readonly connection: pulumi.Output<command.types.input.remote.ConnectionArgs>;
+
+  constructor(name: string, args: VmArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("gunicorn-upstart:index:Vm", name, {}, opts);
+    const fail = (e: unknown): never => {
+      throw e instanceof SpecError ? new pulumi.ResourceError(`${name}: ${e.message}`, this) : e;
+    };
+    const allowedCidr = pulumi.output(args.allowedCidr ?? VM_DEFAULTS.allowedCidr).apply((c) => {
+      try {
+        return checkCidr("allowedCidr", c);
+      } catch (e) {
+        return fail(e);
+      }
+    });
+    const sshCidr = pulumi.output(args.sshCidr ?? allowedCidr).apply((c) => {
+      try {
+        return checkCidr("sshCidr", c);
+      } catch (e) {
+        return fail(e);
+      }
+    });
+    const publicKey = pulumi.output(args.publicKey).apply((k) => {
+      try {
+        return checkPublicKey("publicKey", k);
+      } catch (e) {
+        return fail(e);
+      }
+    });
+    const tags = pulumi.output(args.tags ?? {}).apply((t) => ({ ...t, "gunicorn-upstart": name }));
+
+    // The lookup runs only without an explicit AMI, so a pinned AMI never drifts.
+    this.amiId =
+      args.ami !== undefined
+        ? pulumi.output(args.ami)
+        : aws.ec2
+            .getAmiOutput(
+              {
+                owners: [args.amiOwner ?? VM_DEFAULTS.amiOwner],
+                mostRecent: true,
+                filters: [
+                  { name: "name", values: [args.amiNamePattern ?? VM_DEFAULTS.amiNamePattern] },
+                  { name: "virtualization-type", values: ["hvm"] },
+                  { name: "architecture", values: ["x86_64"] },
+                ],
+              },
+              { parent: this },
+            )
+            .apply((ami) => ami.id);
+
+    const vpcId =
+      args.subnetId !== undefined
+        ? aws.ec2.getSubnetOutput({ id: args.subnetId }, { parent: this }).apply((s) => s.vpcId)
+        : undefined;
+
+    const appIngress = pulumi.all([args.appPort, allowedCidr]).apply(([port, cidr]) =>
+      port === undefined
+        ? []
+        : [
+            {
+              protocol: "tcp",
+              fromPort: port,
+              toPort: port,
+              cidrBlocks: [cidr],
+              description: "Gunicorn",
+            },
+          ],
+    );
+    const sg = new aws.ec2.SecurityGroup(
+      `${name}-sg`,
+      {
+        description: `SSH and the app port of ${name}`,
+        ...(vpcId !== undefined ? { vpcId } : {}),
+        ingress: pulumi.all([sshCidr, appIngress]).apply(([ssh, app]) => [
+          {
+            protocol: "tcp",
+            fromPort: 22,
+            toPort: 22,
+            cidrBlocks: [ssh],
+            description: "SSH for pulumi up",
+          },
+          ...app,
+        ]),
+        egress: [
+          { protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], description: "all" },
+        ],
+        tags,
+      },
+      { parent: this },
+    );
+    const keyPair = new aws.ec2.KeyPair(`${name}-key`, { publicKey, tags }, { parent: this });
+    const instance = new aws.ec2.Instance(
+      `${name}-instance`,
+      {
+        ami: this.amiId,
+        instanceType: args.instanceType ?? VM_DEFAULTS.instanceType,
+        keyName: keyPair.keyName,
+        vpcSecurityGroupIds: [sg.id],
+        associatePublicIpAddress: true,
+        ...(args.subnetId !== undefined ? { subnetId: args.subnetId } : {}),
+        tags: tags.apply((t) => ({ ...t, Name: name })),
+      },
+      { parent: this },
+    );
+
+    this.publicIp = instance.publicIp;
+    this.publicDns = instance.publicDns;
+    this.instanceId = instance.id;
+    this.connection = pulumi.output({
+      host: instance.publicIp,
+      user: args.sshUser ?? VM_DEFAULTS.sshUser,
+      privateKey: pulumi.secret(args.privateKey),
+      dialErrorLimit: VM_DEFAULTS.dialErrorLimit,
+      perDialTimeout: VM_DEFAULTS.perDialTimeout,
+    });
+    this.registerOutputs({
+      publicIp: this.publicIp,
+      publicDns: this.publicDns,
+      instanceId: this.instanceId,
+      amiId: this.amiId,
+    });
+  }
+}

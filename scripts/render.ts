@@ -1,0 +1,51 @@
+// Offline render: `npm run render -- --out DIR [--stack NAME]` writes the exact files the stack
+// would put on the host under DIR at their host paths, from the same config and the same code
+// as `pulumi up`, with no cloud and no Pulumi CLI. Bad config: the preview's error, exit 1,
+// nothing written.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { renderServiceFiles, SpecError } from "../components";
+import { readProjectConfig } from "../components/projectConfig";
+import { readStackConfig } from "../components/stackConfig";
+
+function main(): number {
+  const { values } = parseArgs({
+    options: {
+      out: { type: "string" },
+      stack: { type: "string" },
+      project: { type: "string", default: "." },
+    },
+  });
+  if (values.out === undefined) {
+    process.stderr.write("usage: npm run render -- --out DIR [--stack NAME]\n");
+    return 2;
+  }
+  let files;
+  let secretKeys: string[];
+  try {
+    const source = readProjectConfig(resolve(values.project), values.stack);
+    secretKeys = source.secretKeys;
+    const stack = readStackConfig(source);
+    files = renderServiceFiles(stack.spec, stack.appEnv);
+  } catch (e) {
+    const message =
+      e instanceof SpecError ? `config: ${e.message}` : String((e as Error).message ?? e);
+    process.stderr.write(`error: ${message}\n`);
+    return 1;
+  }
+  for (const file of Object.values(files)) {
+    const target = join(resolve(values.out), file.path);
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, file.content, { mode: parseInt(file.mode, 8) });
+    process.stdout.write(`${file.mode} ${file.owner}:${file.group} ${file.path}\n`);
+  }
+  if (secretKeys.includes("secretEnv")) {
+    process.stderr.write(
+      "note: secretEnv is encrypted in the stack file and is not rendered; `pulumi up` adds it to raw_env\n",
+    );
+  }
+  return 0;
+}
+
+process.exitCode = main();
