@@ -30,7 +30,7 @@ const appEnv = pulumi.all([secretEnv]).apply(([secrets]) => ({ ...stack.appEnv, 
 
 const target = stack.target;
 const service = new GunicornService("app", {
-  ...stack.settings,
+  ...stack.spec,
   appEnv,
   ...(target.kind === "host"
     ? { host: { host: target.host, port: target.port, user: target.user, privateKey } }

@@ -161,8 +161,9 @@ export function jobFilePath(job: string): string {
 
 /** The raw, user-facing settings: every field optional, defaults applied by {@link normalizeSpec}. */
 export type ServiceSettings = {
-  [K in keyof ServiceSpec]?: ServiceSpec[K] | undefined;
+  [K in Exclude<keyof ServiceSpec, "workers">]?: ServiceSpec[K] | undefined;
 } & {
+  /** Worker count; text such as "4" (from config) is accepted too. */
   workers?: number | string | undefined;
 };
 
@@ -214,13 +215,17 @@ export function checkPath(field: string, value: unknown): string {
   return value;
 }
 
-/** A path that lands in an Upstart stanza, where the parser splits on blanks and quotes. */
-function checkStanzaPath(field: string, value: unknown): string {
+/**
+ * A path that lands in an Upstart stanza (`exec`, `chdir`). Upstart splits these on blanks,
+ * and an `exec` line with any of its shell characters runs through `/bin/sh -c`, whose PID
+ * would then be the one Upstart signals; so only plain path characters are allowed.
+ */
+function checkStanzaPath(field: string, value: unknown, hint = ""): string {
   const path = checkPath(field, value);
-  if (/[\s"'\\$`#]/.test(path)) {
+  if (!/^[A-Za-z0-9_./+,:@%-]+$/.test(path)) {
     throw new SpecError(
       field,
-      "paths used in the job file may not contain blanks, quotes, '\\', '$', '`' or '#'",
+      `${show(path)} is used in the job file, where only letters, digits and _ . / + , : @ % - are allowed${hint}`,
     );
   }
   return path;
@@ -387,6 +392,9 @@ export function normalizeSpec(s: ServiceSettings): ServiceSpec {
     launcherPath: checkStanzaPath(
       "launcherPath",
       s.launcherPath ?? defaultLauncherPath(projectDir, job),
+      s.launcherPath === undefined
+        ? " (it defaults to <projectDir>/run-<job>.sh; set launcherPath)"
+        : "",
     ),
     gunicornConfigPath: checkPath(
       "gunicornConfigPath",

@@ -1,5 +1,4 @@
 import { jobFilePath, type ServiceSpec } from "../spec";
-import { shQuote } from "../shell";
 
 /**
  * Renders `/etc/init/<job>.conf`. The recipe's six stanzas come first, in its order; the
@@ -37,11 +36,8 @@ export function renderUpstartJob(spec: ServiceSpec): string {
     extra.push(`env ${key}="${spec.jobEnv[key] as string}"`);
   }
   if (extra.length > 0) lines.push(...extra, "");
-  // Quoting only when needed keeps the recipe's bare `exec /path`; a quoted path makes Upstart
-  // run the line through `/bin/sh -e -c`, which still execs the launcher as the main process.
-  const launcher = /^[A-Za-z0-9_./+-]+$/.test(spec.launcherPath)
-    ? spec.launcherPath
-    : shQuote(spec.launcherPath);
-  lines.push(`exec ${launcher}`);
+  // The launcher path was limited to plain path characters, so Upstart execs it directly
+  // and the launcher (then Gunicorn, which it execs) is the job's main process.
+  lines.push(`exec ${spec.launcherPath}`);
   return lines.join("\n") + "\n";
 }

@@ -1,0 +1,12 @@
+# Gunicorn settings for the Upstart job django-project.
+# Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.
+# Re-read on HUP (`initctl reload`), so these change without a restart.
+bind = ["127.0.0.1:8000"]
+workers = 3
+loglevel = "info"
+timeout = 30
+graceful_timeout = 30
+max_requests = 0
+max_requests_jitter = 0
+proc_name = "django-project"
+raw_env = []

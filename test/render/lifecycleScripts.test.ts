@@ -1,0 +1,141 @@
+// Runs the rendered lifecycle scripts under real bash against a fake `initctl` (see
+// test/fixtures/bin/initctl) whose job is a real TCP server on loopback, to check the
+// decisions: start on create, nothing / reload / restart on update, stop on destroy.
+import { test, describe, beforeEach, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { normalizeSpec, type ServiceSpec } from "../../components/spec";
+import {
+  renderApplyScript,
+  renderManifest,
+  renderStopScript,
+  stateFilePath,
+} from "../../components/render/lifecycleScripts";
+import { freePort } from "../helpers/freePort";
+
+const FAKE_BIN = resolve(__dirname, "../fixtures/bin");
+
+let dir: string;
+let spec: ServiceSpec;
+let server: string;
+
+function run(
+  script: string,
+  stdin = "",
+): { status: number | null; stdout: string; stderr: string; calls: string[] } {
+  const callsFile = join(dir, "calls.log");
+  writeFileSync(callsFile, "");
+  const r = spawnSync("bash", ["-c", script], {
+    input: stdin,
+    encoding: "utf8",
+    timeout: 30_000,
+    env: {
+      PATH: `${FAKE_BIN}:${process.env.PATH ?? ""}`,
+      FAKE_INITCTL_DIR: dir,
+      FAKE_INITCTL_SERVER: server,
+    },
+  });
+  const calls = readFileSync(callsFile, "utf8")
+    .split("\n")
+    .filter((l) => l && !l.startsWith("status"));
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, calls };
+}
+
+const files = (job: string, launcher: string, gunicornConfig: string) =>
+  renderManifest({ job, launcher, gunicornConfig });
+
+describe("lifecycle scripts against a fake initctl", () => {
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), "lifecycle-"));
+    const port = await freePort();
+    spec = normalizeSpec({
+      job: "site",
+      bind: `127.0.0.1:${port}`,
+      stateDir: join(dir, "state"),
+      logFile: join(dir, "gunicorn.log"),
+      startTimeout: 4,
+    });
+    writeFileSync(spec.logFile, "[INFO] Booting worker\n[ERROR] Exception in worker process\n");
+    server = `exec python3 -m http.server --bind 127.0.0.1 ${port}`;
+  });
+  afterEach(() => {
+    run(renderStopScript(spec));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("create starts the job and waits until it serves", () => {
+    const r = run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.calls, ["reload-configuration", "start site"]);
+    assert.match(r.stdout, /gunicorn-upstart: site: start \(master pid \d+\)/);
+    assert.equal(readFileSync(stateFilePath(spec), "utf8"), files("j1", "l1", "c1"));
+  });
+
+  test("an update with the same content does nothing to the running job", () => {
+    run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    const r = run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.calls, []);
+    assert.match(r.stdout, /site: none/);
+  });
+
+  test("a Gunicorn config change reloads without a restart", () => {
+    const first = run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    const r = run(renderApplyScript(spec), files("j1", "l1", "c2"));
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.calls, ["reload site"]);
+    const pid = (s: string) => /master pid (\d+)/.exec(s)?.[1];
+    assert.equal(pid(r.stdout), pid(first.stdout), "the master PID stays the same");
+  });
+
+  test("a launcher or job change stops and starts the job", () => {
+    run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    for (const next of [files("j1", "l2", "c1"), files("j2", "l2", "c2")]) {
+      const r = run(renderApplyScript(spec), next);
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(r.calls, ["reload-configuration", "stop site", "start site"]);
+      assert.match(r.stdout, /site: restart/);
+    }
+  });
+
+  test("a job that died is started again even when nothing changed", () => {
+    run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    run("initctl stop site");
+    const r = run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.calls, ["reload-configuration", "start site"]);
+  });
+
+  test("a service that never serves fails with the job status and the log tail, within the timeout", () => {
+    server = "exec sleep 60";
+    const started = Date.now();
+    const r = run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    const seconds = (Date.now() - started) / 1000;
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /did not serve on 127\.0\.0\.1:\d+ within 4s after start/);
+    assert.match(r.stderr, /initctl status: site start\/running/);
+    assert.match(r.stderr, /\[ERROR\] Exception in worker process/);
+    assert.ok(seconds < 10, `gave up after ${seconds}s`);
+    assert.equal(existsSync(stateFilePath(spec)), false, "a failed start records nothing");
+  });
+
+  test("no manifest on stdin is refused before anything is touched", () => {
+    const r = run(renderApplyScript(spec), "");
+    assert.equal(r.status, 2);
+    assert.deepEqual(r.calls, []);
+  });
+
+  test("stop stops a running job, forgets the applied state, and is idempotent", () => {
+    run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    const r = run(renderStopScript(spec));
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.calls, ["stop site"]);
+    assert.equal(existsSync(stateFilePath(spec)), false);
+    const again = run(renderStopScript(spec));
+    assert.equal(again.status, 0, again.stderr);
+    assert.deepEqual(again.calls, []);
+  });
+});

@@ -1,0 +1,100 @@
+// The file write script, run for real through the same command string `remote.Command` gets:
+// content through stdin, atomic replace, owner and mode, and a short read never replaces a file.
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir, userInfo } from "node:os";
+import { join } from "node:path";
+import {
+  asRemoteCommand,
+  renderDeleteFileScript,
+  renderWriteFileScript,
+} from "../../components/render/remoteScripts";
+
+const me = userInfo().username;
+const myGroup = spawnSync("id", ["-gn"], { encoding: "utf8" }).stdout.trim();
+
+function runRemote(script: string, stdin: string) {
+  return spawnSync("sh", ["-c", asRemoteCommand(script)], { input: stdin, encoding: "utf8" });
+}
+
+describe("RemoteFile scripts", () => {
+  const content = 'line one\nit\'s "quoted" $(not run) `nor this`\n\u00e9\u4e2d\n';
+  const bytes = Buffer.byteLength(content);
+
+  test("write creates missing directories and the file with its content, owner and mode", () => {
+    const dir = mkdtempSync(join(tmpdir(), "rf-"));
+    const path = join(dir, "new dir", "it's.conf");
+    const r = runRemote(
+      renderWriteFileScript({ path, owner: me, group: myGroup, mode: "0640" }, bytes),
+      content,
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(readFileSync(path, "utf8"), content);
+    assert.equal(statSync(path).mode & 0o7777, 0o640);
+    assert.deepEqual(
+      readdirSync(join(dir, "new dir")),
+      ["it's.conf"],
+      "no temp file is left behind",
+    );
+  });
+
+  test("a short read (a dropped session) fails and leaves the old file untouched", () => {
+    const dir = mkdtempSync(join(tmpdir(), "rf-"));
+    const path = join(dir, "job.conf");
+    writeFileSync(path, "old content\n");
+    const r = runRemote(
+      renderWriteFileScript({ path, owner: me, group: myGroup, mode: "0644" }, bytes),
+      content.slice(0, 10),
+    );
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, new RegExp(`received 10 of ${bytes} bytes`));
+    assert.equal(readFileSync(path, "utf8"), "old content\n");
+    assert.deepEqual(readdirSync(dir), ["job.conf"], "the temp file is removed");
+  });
+
+  test("writing twice gives the same file (idempotent), and delete is idempotent too", () => {
+    const dir = mkdtempSync(join(tmpdir(), "rf-"));
+    const path = join(dir, "f");
+    const script = renderWriteFileScript({ path, owner: me, group: myGroup, mode: "0755" }, bytes);
+    assert.equal(runRemote(script, content).status, 0);
+    assert.equal(runRemote(script, content).status, 0);
+    assert.equal(readFileSync(path, "utf8"), content);
+    assert.equal(statSync(path).mode & 0o7777, 0o755);
+    for (let i = 0; i < 2; i++) {
+      const r = runRemote(renderDeleteFileScript(path), "");
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(existsSync(path), false);
+    }
+  });
+
+  test("an unknown owner fails the write and keeps the old file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "rf-"));
+    const path = join(dir, "f");
+    writeFileSync(path, "old\n");
+    const r = runRemote(
+      renderWriteFileScript({ path, owner: "no-such-user-x", group: myGroup, mode: "0644" }, bytes),
+      content,
+    );
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /chown/);
+    assert.equal(readFileSync(path, "utf8"), "old\n");
+    assert.deepEqual(readdirSync(dir), ["f"]);
+  });
+
+  test("the command string holds no content: only the path, owner, mode and byte count", () => {
+    const cmd = asRemoteCommand(
+      renderWriteFileScript({ path: "/etc/x", owner: "root", group: "root", mode: "0644" }, bytes),
+    );
+    assert.ok(!cmd.includes("line one"));
+    assert.match(cmd, new RegExp(`expected_bytes=${bytes}`));
+  });
+});

@@ -1,0 +1,66 @@
+// Every generated shell script passes `bash -n` and `shellcheck`: the launcher, the file
+// write/delete scripts, the lifecycle scripts, and the command strings wrapping them.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { normalizeSpec, type ServiceSettings } from "../../components/spec";
+import { renderLauncher } from "../../components/render/launcher";
+import { renderApplyScript, renderStopScript } from "../../components/render/lifecycleScripts";
+import {
+  asRemoteCommand,
+  renderDeleteFileScript,
+  renderWriteFileScript,
+} from "../../components/render/remoteScripts";
+import { recipeSettings } from "../helpers/recipe";
+
+const specs: Record<string, ServiceSettings> = {
+  defaults: {},
+  recipe: recipeSettings(),
+  awkward: {
+    job: "a.job_1-x",
+    projectDir: "/srv/my app/it's $(here)",
+    virtualenv: '/opt/venv `x` "q"',
+    logFile: "/var/log/a b/'c'.log",
+    launcherPath: "/usr/local/bin/run-it.sh",
+    extraArgs: ["--name", "$(rm -rf /)", "'", "-"],
+    bind: "unix:/run/app/sock",
+    invocation: "django-manage",
+  },
+  ipv6: { bind: "[::]:8000" },
+};
+
+// SC2016 (no expansion in single quotes) and SC1003 (nested quote escapes) are what the wrapper wants: the script is passed to
+// `bash -c` as one literal word. The script itself is checked on its own, without exclusions.
+function check(label: string, script: string, shell: "bash" | "sh", exclude: string[] = []): void {
+  const syntax = spawnSync(shell, ["-n"], { input: script, encoding: "utf8" });
+  assert.equal(syntax.status, 0, `${label}: ${shell} -n: ${syntax.stderr}`);
+  const sc = spawnSync("shellcheck", ["-s", shell, ...exclude.flatMap((e) => ["-e", e]), "-"], {
+    input: script,
+    encoding: "utf8",
+  });
+  assert.ok(!sc.error, `shellcheck is required (apt-get install shellcheck): ${sc.error?.message}`);
+  assert.equal(sc.status, 0, `${label}: shellcheck:\n${sc.stdout}`);
+}
+
+for (const [name, settings] of Object.entries(specs)) {
+  test(`every script rendered for the ${name} spec passes bash -n and shellcheck`, () => {
+    const spec = normalizeSpec(settings);
+    const scripts: Record<string, string> = {
+      launcher: renderLauncher(spec),
+      apply: renderApplyScript(spec),
+      stop: renderStopScript(spec),
+      write: renderWriteFileScript(
+        { path: spec.logFile, owner: "root", group: spec.group, mode: "0640" },
+        123,
+      ),
+      delete: renderDeleteFileScript(spec.launcherPath),
+    };
+    // Hostile values are single-quoted on purpose; SC2016 would flag exactly that quoting.
+    const literal = name === "awkward" ? ["SC2016"] : [];
+    for (const [label, script] of Object.entries(scripts)) {
+      check(label, script, "bash", literal);
+      if (label !== "launcher")
+        check(`${label} as a remote command`, asRemoteCommand(script), "sh", ["SC2016", "SC1003"]);
+    }
+  });
+}
