@@ -1,0 +1,297 @@
+// GunicornService under Pulumi's mock runtime: the resource graph, what each remote command
+// gets, secrets, validation, determinism and diff locality.
+import { test, describe, beforeEach } from "node:test";
+import assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
+import { GunicornService, type GunicornServiceArgs } from "../../components";
+import { normalizeSpec } from "../../components/spec";
+import { renderServiceFiles } from "../../components/render/serviceFiles";
+import { renderManifest } from "../../components/render/lifecycleScripts";
+import {
+  INSTANCE_IP,
+  parentName,
+  recorded,
+  recorder,
+  registered,
+  reset,
+  settle,
+  valueOf,
+  inputsByName,
+  type Recorded,
+} from "../helpers/pulumiMocks";
+
+const SECRET_MARK = "4dabf18193072939515e22adb298388d";
+const PRIVATE_KEY =
+  "-----BEGIN OPENSSH PRIVATE KEY-----\nprivate-key-material\n-----END OPENSSH PRIVATE KEY-----";
+const SECRET_VALUE = "s3cret-django-key-%$'\"";
+
+const hostArgs = (extra: Partial<GunicornServiceArgs> = {}): GunicornServiceArgs => ({
+  host: { host: "10.0.0.5", user: "deploy", privateKey: pulumi.secret(PRIVATE_KEY) },
+  ...extra,
+});
+const vmArgs = (extra: Partial<GunicornServiceArgs> = {}): GunicornServiceArgs => ({
+  vm: {
+    publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample me@laptop",
+    privateKey: PRIVATE_KEY,
+    sshCidr: "198.51.100.7/32",
+  },
+  ...extra,
+});
+
+async function evaluate(args: GunicornServiceArgs, name = "app"): Promise<GunicornService> {
+  const svc = new GunicornService(name, args, { transformations: [recorder] });
+  await valueOf(svc.status);
+  await valueOf(svc.url);
+  await settle();
+  return svc;
+}
+
+function byName(name: string): Recorded {
+  const r = recorded.find((x) => x.name === name);
+  assert.ok(r, `no resource named ${name}; have ${recorded.map((x) => x.name).join(", ")}`);
+  return r;
+}
+const isMarkedSecret = (v: unknown) => typeof v === "object" && v !== null && SECRET_MARK in v;
+const unwrap = (v: unknown): unknown => (isMarkedSecret(v) ? (v as unknown as { value: unknown }).value : v);
+
+describe("GunicornService", () => {
+  beforeEach(async () => {
+    await settle(); // let resources of the previous test finish registering
+    reset();
+  });
+
+  test("on an existing host it writes three files and drives one lifecycle, all parented to it", async () => {
+    await evaluate(hostArgs());
+    const graph = registered.map((r) => [r.type, r.name, parentName(r) ?? null]);
+    assert.deepEqual(graph, [
+      ["gunicorn-upstart:index:GunicornService", "app", null],
+      ["gunicorn-upstart:index:RemoteFile", "app-job", "app"],
+      ["command:remote:Command", "app-job-write", "app-job"],
+      ["gunicorn-upstart:index:RemoteFile", "app-launcher", "app"],
+      ["command:remote:Command", "app-launcher-write", "app-launcher"],
+      ["gunicorn-upstart:index:RemoteFile", "app-config", "app"],
+      ["command:remote:Command", "app-config-write", "app-config"],
+      ["gunicorn-upstart:index:UpstartService", "app-service", "app"],
+      ["command:remote:Command", "app-service-lifecycle", "app-service"],
+    ]);
+  });
+
+  test("with a VM it provisions instance, key pair and security group under a Vm component", async () => {
+    await evaluate(vmArgs());
+    const vmChildren = registered
+      .filter((r) => parentName(r) === "app-vm")
+      .map((r) => [r.type, r.name]);
+    assert.deepEqual(vmChildren, [
+      ["aws:ec2/securityGroup:SecurityGroup", "app-vm-sg"],
+      ["aws:ec2/keyPair:KeyPair", "app-vm-key"],
+      ["aws:ec2/instance:Instance", "app-vm-instance"],
+    ]);
+    assert.equal(parentName(registered.find((r) => r.name === "app-vm")!), "app");
+    const instance = byName("app-vm-instance").inputs;
+    assert.equal(instance.ami, "ami-0trusty1404");
+    assert.equal(instance.instanceType, "t2.micro");
+  });
+
+  test("the lifecycle starts after the files, is never replaced on change, and stops before they go", async () => {
+    await evaluate(hostArgs());
+    const lifecycle = registered.find((r) => r.name === "app-service-lifecycle")!;
+    const deps = (lifecycle.opts.dependsOn as pulumi.Resource[]).map(
+      (d) => (d as unknown as { __name: string }).__name,
+    );
+    assert.deepEqual(deps, ["app-job", "app-launcher", "app-config"]);
+    assert.equal(lifecycle.opts.deleteBeforeReplace, true);
+    const inputs = byName("app-service-lifecycle").inputs;
+    assert.deepEqual(inputs.triggers, ["django-project"], "only a job rename replaces it");
+    assert.equal(inputs.create, inputs.update, "create and update run the same converging script");
+    assert.match(String(inputs.delete), /initctl stop/);
+    const spec = normalizeSpec({});
+    const files = renderServiceFiles(spec, {});
+    assert.equal(
+      inputs.stdin,
+      renderManifest({
+        job: files.job.content,
+        launcher: files.launcher.content,
+        gunicornConfig: files.gunicornConfig.content,
+      }),
+    );
+  });
+
+  test("each file is written through stdin with its owner and mode, and replaced when its path changes", async () => {
+    await evaluate(hostArgs({ appEnv: { DJANGO_SETTINGS_MODULE: "mysite.settings" } }));
+    const files = renderServiceFiles(normalizeSpec({}), {
+      DJANGO_SETTINGS_MODULE: "mysite.settings",
+    });
+    for (const [role, file] of [
+      ["job", files.job],
+      ["launcher", files.launcher],
+      ["config", files.gunicornConfig],
+    ] as const) {
+      const inputs = byName(`app-${role}-write`).inputs;
+      assert.equal(unwrap(inputs.stdin), file.content, role);
+      assert.ok(
+        String(inputs.create).includes(`chown -- '\\''${file.owner}:${file.group}'\\''`),
+        role,
+      );
+      assert.ok(String(inputs.create).includes(`chmod -- '\\''${file.mode}'\\''`), role);
+      assert.ok(
+        !String(inputs.create).includes(file.content.split("\n")[2]!),
+        `${role}: no content in the command`,
+      );
+      assert.deepEqual(inputs.triggers, [file.path]);
+      assert.match(
+        String(inputs.delete),
+        new RegExp(`rm -f -- '\\\\''${file.path.replace(/[.]/g, "\\.")}'\\\\''`),
+      );
+    }
+    assert.equal(files.gunicornConfig.mode, "0640");
+    assert.equal(files.gunicornConfig.group, "user");
+  });
+
+  test("secrets stay secret: private key and secret app env are secret inputs and in no command string", async () => {
+    const svc = await evaluate(
+      hostArgs({ appEnv: { SECRET_KEY: pulumi.secret(SECRET_VALUE), PLAIN: "x" } }),
+    );
+    for (const r of recorded.filter((x) => x.type === "command:remote:Command")) {
+      assert.ok(isMarkedSecret(r.inputs.connection), `${r.name}: connection is secret`);
+      for (const key of ["create", "update", "delete"]) {
+        assert.ok(!isMarkedSecret(r.inputs[key]), `${r.name}.${key} stays readable in previews`);
+        assert.ok(!String(r.inputs[key]).includes(SECRET_VALUE), `${r.name}.${key} has no secret`);
+        assert.ok(
+          !String(r.inputs[key]).includes("private-key-material"),
+          `${r.name}.${key} has no key`,
+        );
+      }
+    }
+    assert.ok(isMarkedSecret(byName("app-config-write").inputs.stdin), "config content is secret");
+    assert.ok(
+      isMarkedSecret(byName("app-service-lifecycle").inputs.stdin),
+      "its hash manifest too",
+    );
+    assert.ok(!isMarkedSecret(byName("app-job-write").inputs.stdin), "the job file stays readable");
+    assert.ok(
+      !isMarkedSecret(byName("app-launcher-write").inputs.stdin),
+      "the launcher stays readable",
+    );
+    assert.equal(await pulumi.isSecret(svc.gunicornConfigFile), true);
+    assert.equal(await pulumi.isSecret(svc.jobFile), false);
+    assert.equal(await pulumi.isSecret(svc.url), false);
+    assert.match(
+      (await valueOf(svc.gunicornConfigFile)).content,
+      /"SECRET_KEY=s3cret-django-key-%\$'\\""/,
+    );
+  });
+
+  test("the VM's private key is secret in every connection", async () => {
+    await evaluate(vmArgs());
+    for (const r of recorded.filter((x) => x.type === "command:remote:Command")) {
+      assert.ok(isMarkedSecret(r.inputs.connection), r.name);
+      const conn = unwrap(r.inputs.connection) as Record<string, unknown>;
+      assert.equal(conn.host, INSTANCE_IP);
+      assert.equal(conn.user, "ubuntu");
+      assert.ok(Number(conn.dialErrorLimit) >= 60, "enough dial retries for a fresh instance");
+    }
+  });
+
+  test("outputs: address, URL, job name and every file's path and content", async () => {
+    const svc = await evaluate(vmArgs({ bind: "0.0.0.0:8000", job: "site" }));
+    assert.equal(await valueOf(svc.publicAddress), INSTANCE_IP);
+    assert.equal(await valueOf(svc.url), `http://${INSTANCE_IP}:8000/`);
+    assert.equal(await valueOf(svc.jobName), "site");
+    const files = renderServiceFiles(normalizeSpec({ bind: "0.0.0.0:8000", job: "site" }), {});
+    assert.deepEqual(await valueOf(svc.jobFile), {
+      path: "/etc/init/site.conf",
+      content: files.job.content,
+    });
+    assert.deepEqual(await valueOf(svc.launcherFile), {
+      path: files.launcher.path,
+      content: files.launcher.content,
+    });
+    assert.deepEqual(await valueOf(svc.gunicornConfigFile), {
+      path: "/etc/gunicorn/site.conf.py",
+      content: files.gunicornConfig.content,
+    });
+    assert.equal(
+      await valueOf(svc.status),
+      "gunicorn-upstart: django-project: start (master pid 4242)",
+    );
+  });
+
+  test("bad plain input fails in the constructor with a ResourceError naming the field, before any child exists", () => {
+    for (const [args, message] of [
+      [
+        hostArgs({ workers: 0 }),
+        /app: invalid 'workers': expected a whole number from 1 to 1024, got 0/,
+      ],
+      [hostArgs({ bind: "localhost" }), /invalid 'bind': .*HOST:PORT/],
+      [hostArgs({ user: "root; rm -rf /" }), /invalid 'user'/],
+      [hostArgs({ logFile: "logs/app.log" }), /invalid 'logFile': .*not absolute/],
+      [hostArgs({ logLevel: "loud" as "info" }), /invalid 'logLevel': expected one of debug, info/],
+      [{ ...hostArgs(), ...vmArgs() }, /exactly one of 'host' .* and 'vm'/],
+      [{}, /exactly one of 'host' .* and 'vm'/],
+    ] as const) {
+      reset();
+      assert.throws(
+        () => new GunicornService("app", args, { transformations: [recorder] }),
+        (e: unknown) => e instanceof pulumi.ResourceError && message.test(e.message),
+      );
+      assert.deepEqual(
+        registered.filter((r) => r.name !== "app").map((r) => r.name),
+        [],
+        "no child",
+      );
+    }
+  });
+
+  test("two evaluations of the same args give byte-identical inputs (deterministic)", async () => {
+    await evaluate(vmArgs({ appEnv: { A: "1", B: "2" } }));
+    const first = inputsByName();
+    reset();
+    await evaluate(vmArgs({ appEnv: { B: "2", A: "1" } }));
+    assert.deepEqual(inputsByName(), first);
+    assert.equal(
+      first.size,
+      13,
+      "4 components, 3 AWS resources, 4 commands, and the Vm and service",
+    );
+  });
+
+  test("a worker-count change touches only the Gunicorn config and the lifecycle, never the VM", async () => {
+    const snapshot = async (workers: number) => {
+      reset();
+      await evaluate(vmArgs({ workers }));
+      return inputsByName();
+    };
+    const before = await snapshot(3);
+    const after = await snapshot(5);
+    assert.deepEqual([...after.keys()], [...before.keys()]);
+    const changed = [...before.keys()].filter((k) => before.get(k) !== after.get(k));
+    assert.deepEqual(changed.sort(), ["app-config-write", "app-service-lifecycle"]);
+    const lifecycleBefore = JSON.parse(before.get("app-service-lifecycle")!);
+    const lifecycleAfter = JSON.parse(after.get("app-service-lifecycle")!);
+    assert.equal(
+      lifecycleAfter.create,
+      lifecycleBefore.create,
+      "same script: an update, not a replacement",
+    );
+    assert.deepEqual(lifecycleAfter.triggers, lifecycleBefore.triggers);
+    assert.match(lifecycleAfter.stdin, /^restart .*\nreload config=/);
+    assert.equal(
+      lifecycleAfter.stdin.split("\n")[0],
+      lifecycleBefore.stdin.split("\n")[0],
+      "restart hashes unchanged",
+    );
+  });
+
+  test("a virtualenv change rewrites the launcher and changes the restart hashes", async () => {
+    reset();
+    await evaluate(hostArgs());
+    const before = byName("app-service-lifecycle").inputs.stdin as string;
+    const launcherBefore = byName("app-launcher-write").inputs.stdin;
+    reset();
+    await evaluate(hostArgs({ virtualenv: "/srv/venv2" }));
+    const after = byName("app-service-lifecycle").inputs.stdin as string;
+    assert.notEqual(byName("app-launcher-write").inputs.stdin, launcherBefore);
+    assert.notEqual(after.split("\n")[0], before.split("\n")[0]);
+    assert.equal(after.split("\n")[1], before.split("\n")[1], "the Gunicorn config did not change");
+  });
+});

@@ -1,0 +1,259 @@
+// Whole programs under the mock runtime, each in its own process as `pulumi preview` would run
+// them: the stack program (index.ts) with its config, bad config, computed bad input, and the
+// composition example. Also: Pulumi.yaml's config schema matches the code, and the offline
+// render gives the preview's error for the same bad config.
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFileSync, mkdtempSync, writeFileSync, readdirSync, existsSync, cpSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parse } from "yaml";
+import { DEFAULTS } from "../../components";
+import { VM_DEFAULTS } from "../../components/vmSpec";
+import { CONFIG_KEYS, SECRET_KEYS } from "../../components/stackConfig";
+import type { Recorded } from "../helpers/pulumiMocks";
+
+const ROOT = resolve(__dirname, "../..");
+const SECRET_MARK = "4dabf18193072939515e22adb298388d";
+
+function runProgram(
+  program: string,
+  config: Record<string, string> = {},
+  secretKeys: string[] = [],
+) {
+  const r = spawnSync(process.execPath, ["--import", "tsx", "test/helpers/mockRun.ts", program], {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: 60_000,
+    env: {
+      ...process.env,
+      PULUMI_CONFIG: JSON.stringify(
+        Object.fromEntries(Object.entries(config).map(([k, v]) => [`gunicorn-upstart:${k}`, v])),
+      ),
+      PULUMI_CONFIG_SECRET_KEYS: JSON.stringify(secretKeys.map((k) => `gunicorn-upstart:${k}`)),
+    },
+  });
+  const parsed =
+    r.status === 0
+      ? (JSON.parse(r.stdout) as { resources: Recorded[]; outputs: Record<string, unknown> })
+      : undefined;
+  return { status: r.status, stderr: r.stderr, result: parsed };
+}
+
+function renderCli(dir: string, stackFile: string | undefined) {
+  const project = mkdtempSync(join(tmpdir(), "project-"));
+  cpSync(join(ROOT, "Pulumi.yaml"), join(project, "Pulumi.yaml"));
+  if (stackFile !== undefined) writeFileSync(join(project, "Pulumi.ci.yaml"), stackFile);
+  const args = ["--import", "tsx", "scripts/render.ts", "--out", dir, "--project", project];
+  if (stackFile !== undefined) args.push("--stack", "ci");
+  return spawnSync(process.execPath, args, { cwd: ROOT, encoding: "utf8" });
+}
+
+const HOST_CONFIG = { host: "10.0.0.5", sshUser: "deploy", sshPrivateKey: "PRIVATE-KEY-TEXT" };
+
+describe("the stack program (index.ts)", () => {
+  test("with an existing host it configures the service from config and exports its outputs", () => {
+    const r = runProgram("index.ts", { ...HOST_CONFIG, workers: "5", bind: "0.0.0.0:8000" }, [
+      "sshPrivateKey",
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const names = r.result!.resources.map((x) => x.name).sort();
+    assert.deepEqual(names, [
+      "app",
+      "app-config",
+      "app-config-write",
+      "app-job",
+      "app-job-write",
+      "app-launcher",
+      "app-launcher-write",
+      "app-service",
+      "app-service-lifecycle",
+    ]);
+    assert.equal(r.result!.outputs.url, "http://10.0.0.5:8000/");
+    assert.equal(r.result!.outputs.jobName, "django-project");
+    const config = r.result!.resources.find((x) => x.name === "app-config-write")!;
+    assert.match(JSON.stringify(config.inputs.stdin), /workers = 5/);
+  });
+
+  test("secretEnv values reach the Gunicorn config only as secrets", () => {
+    const r = runProgram(
+      "index.ts",
+      {
+        ...HOST_CONFIG,
+        appEnv: '["DJANGO_SETTINGS_MODULE=mysite.settings"]',
+        secretEnv: '["SECRET_KEY=hunter2-secret"]',
+      },
+      ["sshPrivateKey", "secretEnv"],
+    );
+    assert.equal(r.status, 0, r.stderr);
+    for (const res of r.result!.resources) {
+      for (const key of ["create", "update", "delete"]) {
+        assert.ok(!JSON.stringify(res.inputs[key] ?? "").includes("hunter2"), `${res.name}.${key}`);
+      }
+    }
+    const stdin = r.result!.resources.find((x) => x.name === "app-config-write")!.inputs
+      .stdin as Record<string, string>;
+    assert.ok(SECRET_MARK in stdin, "the config file content is a secret input");
+    assert.match(stdin.value!, /"SECRET_KEY=hunter2-secret"/);
+    assert.match(stdin.value!, /"DJANGO_SETTINGS_MODULE=mysite.settings"/);
+  });
+
+  test("without a host it provisions a VM, and needs a public key for that", () => {
+    const missing = runProgram("index.ts", { sshPrivateKey: "K" }, ["sshPrivateKey"]);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /config: invalid 'publicKey': required to provision a VM/);
+    const r = runProgram(
+      "index.ts",
+      {
+        sshPrivateKey: "K",
+        publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample me@laptop",
+        bind: "0.0.0.0:8000",
+      },
+      ["sshPrivateKey"],
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const sg = r.result!.resources.find((x) => x.name === "app-vm-sg")!;
+    const ports = (sg.inputs.ingress as { fromPort: number }[]).map((i) => i.fromPort);
+    assert.deepEqual(ports, [22, 8000], "SSH and the app port, nothing else");
+    assert.equal(r.result!.outputs.url, "http://203.0.113.10:8000/");
+    assert.equal(r.result!.outputs.instanceId, "app-vm-instance-id");
+  });
+
+  test("bad config fails with an error that names the key, and the offline render gives the same error and writes nothing", () => {
+    const r = runProgram("index.ts", { ...HOST_CONFIG, workers: "0" }, ["sshPrivateKey"]);
+    assert.equal(r.status, 1);
+    const message = "config: invalid 'workers': expected a whole number from 1 to 1024, got 0";
+    assert.match(r.stderr, new RegExp(message.replace(/[()[\]]/g, "\\$&")));
+    const out = mkdtempSync(join(tmpdir(), "render-"));
+    const cli = renderCli(out, "config:\n  gunicorn-upstart:workers: 0\n");
+    assert.equal(cli.status, 1);
+    assert.equal(cli.stderr.trim(), `error: ${message}`);
+    assert.deepEqual(readdirSync(out), []);
+  });
+
+  test("a bad value computed at run time (an Output) still fails the program with the field named", () => {
+    const r = runProgram("test/fixtures/programs/badWorkersOutput.ts");
+    assert.equal(r.status, 1);
+    assert.match(
+      r.stderr,
+      /app: invalid 'workers': expected a whole number from 1 to 1024, got -3/,
+    );
+    const env = runProgram("test/fixtures/programs/badAppEnv.ts");
+    assert.equal(env.status, 1);
+    assert.match(
+      env.stderr,
+      /app: invalid 'appEnv': "BAD-NAME" is not a valid environment variable name/,
+    );
+  });
+
+  test("the composition example runs two services on one host and feeds their outputs to an nginx site", () => {
+    const r = runProgram("examples/two-services/index.ts", { sshPrivateKey: "K" }, [
+      "sshPrivateKey",
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const names = r.result!.resources.map((x) => x.name);
+    for (const n of ["shop-service-lifecycle", "blog-service-lifecycle", "proxy-conf-write"])
+      assert.ok(names.includes(n), n);
+    assert.equal(r.result!.outputs.shopUrl, "http://127.0.0.1:8001/");
+    assert.match(
+      String(r.result!.outputs.nginxConf),
+      /location \/blog\/ \{ proxy_pass http:\/\/127\.0\.0\.1:8002\/; \}  # job blog/,
+    );
+  });
+});
+
+describe("Pulumi.yaml and the offline render", () => {
+  const project = parse(readFileSync(join(ROOT, "Pulumi.yaml"), "utf8")) as {
+    name: string;
+    config: Record<
+      string,
+      { type: string; default?: unknown; description?: string; secret?: boolean }
+    >;
+  };
+
+  test("declares exactly the config keys the program reads, with their types, descriptions and secrecy", () => {
+    assert.equal(project.name, "gunicorn-upstart");
+    assert.deepEqual(Object.keys(project.config).sort(), Object.keys(CONFIG_KEYS).sort());
+    for (const [key, type] of Object.entries(CONFIG_KEYS)) {
+      assert.equal(project.config[key]!.type, type, key);
+      assert.ok((project.config[key]!.description ?? "").length > 10, `${key} is described`);
+      assert.equal(
+        project.config[key]!.secret === true,
+        SECRET_KEYS.includes(key as never),
+        `${key} secrecy`,
+      );
+    }
+  });
+
+  test("its defaults are the component's defaults", () => {
+    const d = project.config;
+    for (const key of [
+      "job",
+      "description",
+      "workers",
+      "bind",
+      "logLevel",
+      "logFile",
+      "user",
+      "group",
+      "virtualenv",
+      "projectDir",
+      "wsgiApp",
+      "invocation",
+      "respawnLimitCount",
+      "respawnLimitInterval",
+      "stopOnRunlevels",
+      "timeout",
+      "gracefulTimeout",
+      "maxRequests",
+    ] as const) {
+      assert.equal(d[key]!.default, DEFAULTS[key], key);
+    }
+    assert.equal(d.instanceType!.default, VM_DEFAULTS.instanceType);
+    assert.equal(d.sshUser!.default, VM_DEFAULTS.sshUser);
+    assert.equal(d.allowedCidr!.default, VM_DEFAULTS.allowedCidr);
+  });
+
+  test("render with no stack writes the default files at their host paths", () => {
+    const out = mkdtempSync(join(tmpdir(), "render-"));
+    const r = renderCli(out, undefined);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(existsSync(join(out, "etc/init/django-project.conf")));
+    assert.ok(existsSync(join(out, "home/user/django-project/run-django-project.sh")));
+    assert.ok(existsSync(join(out, "etc/gunicorn/django-project.conf.py")));
+  });
+
+  test("render with a stack file writes what the stack program would put on the host, byte for byte", () => {
+    const out = mkdtempSync(join(tmpdir(), "render-"));
+    const stack = [
+      "config:",
+      "  gunicorn-upstart:host: 10.0.0.5",
+      "  gunicorn-upstart:job: site",
+      "  gunicorn-upstart:workers: 7",
+      "  gunicorn-upstart:appEnv:",
+      "    - DJANGO_SETTINGS_MODULE=mysite.settings",
+      "  gunicorn-upstart:sshPrivateKey:",
+      "    secure: v1:AAAAencrypted",
+      "",
+    ].join("\n");
+    const r = renderCli(out, stack);
+    assert.equal(r.status, 0, r.stderr);
+    const program = runProgram(
+      "index.ts",
+      {
+        ...HOST_CONFIG,
+        job: "site",
+        workers: "7",
+        appEnv: '["DJANGO_SETTINGS_MODULE=mysite.settings"]',
+      },
+      ["sshPrivateKey"],
+    );
+    assert.equal(program.status, 0, program.stderr);
+    for (const role of ["job", "launcher", "config"]) {
+      const res = program.result!.resources.find((x) => x.name === `app-${role}-write`)!;
+      const path = (res.inputs.triggers as string[])[0]!;
+      assert.equal(readFileSync(join(out, path), "utf8"), res.inputs.stdin, role);
+    }
+  });
+});

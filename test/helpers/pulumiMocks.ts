@@ -1,0 +1,103 @@
+// Pulumi's mock runtime for component tests: records every resource the program registers,
+// with its inputs (as the engine would see them) and its options (parent, dependsOn), so tests
+// can assert on the graph. No CLI, no cloud.
+import * as pulumi from "@pulumi/pulumi";
+
+export interface Recorded {
+  type: string;
+  name: string;
+  /** Inputs as resolved by the mock monitor (secrets unwrapped). */
+  inputs: Record<string, unknown>;
+}
+
+export interface Registered {
+  type: string;
+  name: string;
+  /** The raw args the resource was constructed with (Outputs intact, for isSecret). */
+  props: Record<string, unknown>;
+  opts: pulumi.CustomResourceOptions & pulumi.ComponentResourceOptions;
+}
+
+export const recorded: Recorded[] = [];
+export const registered: Registered[] = [];
+
+export const INSTANCE_IP = "203.0.113.10";
+
+pulumi.runtime.setMocks(
+  {
+    newResource(args: pulumi.runtime.MockResourceArgs) {
+      recorded.push({
+        type: args.type,
+        name: args.name,
+        inputs: args.inputs as Record<string, unknown>,
+      });
+      const state: Record<string, unknown> = { ...args.inputs };
+      if (args.type === "aws:ec2/instance:Instance") {
+        state.publicIp = INSTANCE_IP;
+        state.publicDns = "ec2-203-0-113-10.compute.amazonaws.com";
+      }
+      if (args.type === "aws:ec2/keyPair:KeyPair") state.keyName = `${args.name}-key`;
+      if (args.type === "command:remote:Command") {
+        state.stdout = "gunicorn-upstart: django-project: start (master pid 4242)\n";
+        state.stderr = "";
+      }
+      return { id: `${args.name}-id`, state };
+    },
+    call(args: pulumi.runtime.MockCallArgs) {
+      if (args.token === "aws:ec2/getAmi:getAmi") {
+        return {
+          id: "ami-0trusty1404",
+          name: "ubuntu/images/hvm-ssd/ubuntu-trusty-14.04-amd64-server-20191107",
+        };
+      }
+      if (args.token === "aws:ec2/getSubnet:getSubnet")
+        return { id: args.inputs.id, vpcId: "vpc-0abc" };
+      return args.inputs;
+    },
+  },
+  "gunicorn-upstart",
+  "test",
+  false,
+);
+
+/** A transformation that records every resource's args and options; pass it to the top component. */
+export const recorder: pulumi.ResourceTransformation = (args) => {
+  registered.push({
+    type: args.type,
+    name: args.name,
+    props: args.props as Record<string, unknown>,
+    opts: args.opts as Registered["opts"],
+  });
+  return undefined;
+};
+
+/** Forgets what earlier evaluations recorded. */
+export function reset(): void {
+  recorded.length = 0;
+  registered.length = 0;
+}
+
+/** The value of an Output (rejects when the Output does). */
+export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+  return (output as unknown as { promise(): Promise<T> }).promise();
+}
+
+/** Waits until every resource registered so far has been seen by the mock monitor. */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 1));
+}
+
+/** Recorded inputs keyed by resource name, in name order: registration order is not stable. */
+export function inputsByName(): Map<string, string> {
+  return new Map(
+    [...recorded]
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((r) => [r.name, JSON.stringify(r.inputs)] as const),
+  );
+}
+
+/** The name of a resource's parent, from its recorded options. */
+export function parentName(r: Registered): string | undefined {
+  const parent = r.opts.parent as unknown as { __name?: string } | undefined;
+  return parent?.__name;
+}
