@@ -36,22 +36,29 @@ export class RemoteFile extends pulumi.ComponentResource {
 
   constructor(name: string, args: RemoteFileArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gunicorn-upstart:index:RemoteFile", name, {}, opts);
+    const check = (path: unknown, owner: unknown, group: unknown, mode: unknown) => {
+      try {
+        return {
+          path: checkPath("path", path),
+          owner: checkName("owner", owner),
+          group: checkName("group", group),
+          mode: checkMode("mode", mode),
+        };
+      } catch (e) {
+        throw e instanceof SpecError ? new pulumi.ResourceError(`${name}: ${e.message}`, this) : e;
+      }
+    };
+    const raw: [
+      pulumi.Input<string>,
+      pulumi.Input<string>,
+      pulumi.Input<string>,
+      pulumi.Input<string>,
+    ] = [args.path, args.owner ?? "root", args.group ?? "root", args.mode ?? "0644"];
+    // Plain values are checked at once, so a bad one fails before the command is registered.
+    if (raw.every((v) => typeof v === "string")) check(raw[0], raw[1], raw[2], raw[3]);
     const target = pulumi
-      .all([args.path, args.owner ?? "root", args.group ?? "root", args.mode ?? "0644"])
-      .apply(([path, owner, group, mode]) => {
-        try {
-          return {
-            path: checkPath("path", path),
-            owner: checkName("owner", owner),
-            group: checkName("group", group),
-            mode: checkMode("mode", mode),
-          };
-        } catch (e) {
-          throw e instanceof SpecError
-            ? new pulumi.ResourceError(`${name}: ${e.message}`, this)
-            : e;
-        }
-      });
+      .all(raw)
+      .apply(([path, owner, group, mode]) => check(path, owner, group, mode));
     // The byte count guards against a short write; it says nothing of a secret's content, so it
     // is deliberately taken out of the secret to keep the command readable in previews.
     const bytes = pulumi.unsecret(

@@ -52,7 +52,8 @@ function byName(name: string): Recorded {
   return r;
 }
 const isMarkedSecret = (v: unknown) => typeof v === "object" && v !== null && SECRET_MARK in v;
-const unwrap = (v: unknown): unknown => (isMarkedSecret(v) ? (v as unknown as { value: unknown }).value : v);
+const unwrap = (v: unknown): unknown =>
+  isMarkedSecret(v) ? (v as unknown as { value: unknown }).value : v;
 
 describe("GunicornService", () => {
   beforeEach(async () => {

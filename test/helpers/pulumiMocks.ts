@@ -19,6 +19,8 @@ export interface Registered {
 }
 
 export const recorded: Recorded[] = [];
+/** Every provider function call (data source), e.g. the AMI lookup. */
+export const calls: { token: string; inputs: Record<string, unknown> }[] = [];
 export const registered: Registered[] = [];
 
 export const INSTANCE_IP = "203.0.113.10";
@@ -44,6 +46,7 @@ pulumi.runtime.setMocks(
       return { id: `${args.name}-id`, state };
     },
     call(args: pulumi.runtime.MockCallArgs) {
+      calls.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
       if (args.token === "aws:ec2/getAmi:getAmi") {
         return {
           id: "ami-0trusty1404",
@@ -75,6 +78,7 @@ export const recorder: pulumi.ResourceTransformation = (args) => {
 export function reset(): void {
   recorded.length = 0;
   registered.length = 0;
+  calls.length = 0;
 }
 
 /** The value of an Output (rejects when the Output does). */
