@@ -1,3 +1,6 @@
+// Matching control characters is the point of several checks here.
+/* eslint-disable no-control-regex */
+
 /**
  * The service spec: every setting of the Upstart job, the bash launcher and the Gunicorn
  * config, with their defaults in one place and one validation function. Pure: no Pulumi here,

@@ -158,7 +158,7 @@ describe("the stack program (index.ts)", () => {
     assert.equal(r.result!.outputs.shopUrl, "http://127.0.0.1:8001/");
     assert.match(
       String(r.result!.outputs.nginxConf),
-      /location \/blog\/ \{ proxy_pass http:\/\/127\.0\.0\.1:8002\/; \}  # job blog/,
+      /location \/blog\/ \{ proxy_pass http:\/\/127\.0\.0\.1:8002\/; \} {2}# job blog/,
     );
   });
 });
