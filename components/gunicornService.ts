@@ -237,6 +237,7 @@ export class GunicornService extends pulumi.ComponentResource {
       role: string,
       meta: pulumi.Output<{ path: string; owner: string; group: string; mode: string }>,
       content: pulumi.Input<string>,
+      pythonCache = false,
     ) =>
       new RemoteFile(
         `${name}-${role}`,
@@ -247,12 +248,14 @@ export class GunicornService extends pulumi.ComponentResource {
           group: meta.group,
           mode: meta.mode,
           content,
+          pythonCache,
         },
         { parent: this },
       );
     const jobFile = file("job", rendered.job, rendered.job.content);
     const launcherFile = file("launcher", rendered.launcher, rendered.launcher.content);
-    const configFile = file("config", rendered.gunicornConfig, configContent);
+    // Gunicorn imports its config, so Python caches its bytecode (app environment included).
+    const configFile = file("config", rendered.gunicornConfig, configContent, true);
 
     const service = new UpstartService(
       `${name}-service`,

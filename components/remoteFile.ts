@@ -21,6 +21,11 @@ export interface RemoteFileArgs {
   group?: pulumi.Input<string>;
   /** Octal mode. @default "0644" */
   mode?: pulumi.Input<string>;
+  /**
+   * The file is Python that gets imported (e.g. Gunicorn's config): on delete, also remove the
+   * bytecode Python cached for it in `__pycache__`. @default false
+   */
+  pythonCache?: boolean;
 }
 
 /**
@@ -75,7 +80,11 @@ export class RemoteFile extends pulumi.ComponentResource {
         create: write,
         // Same script on update: it replaces the file atomically.
         update: write,
-        delete: target.apply((t) => asRemoteCommand(renderDeleteFileScript(t.path))),
+        delete: target.apply((t) =>
+          asRemoteCommand(
+            renderDeleteFileScript(t.path, { pythonCache: args.pythonCache === true }),
+          ),
+        ),
         stdin: args.content,
         // A new path is a new file: write it, then remove the old one.
         triggers: [target.apply((t) => t.path)],

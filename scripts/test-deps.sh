@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Makes sure the Debian packages the tests run for real are installed: shellcheck checks every
-# generated script. Installs the missing ones with apt-get when run as root (CI, fresh
+# generated script; the real-host tests need an OpenSSH server and client, sudo, Debian's
+# Gunicorn and Django, venv, ps/pgrep and unshare. Installs the missing ones with apt-get when run as root (CI, fresh
 # machines); otherwise says what to install and fails.
 set -euo pipefail
-packages=(shellcheck)
-commands=(shellcheck)
+packages=(shellcheck openssh-server openssh-client sudo gunicorn python3-django python3-venv procps util-linux)
+commands=(shellcheck sshd ssh sudo gunicorn django-admin "" pgrep unshare)
 missing=()
 for i in "${!packages[@]}"; do
-  command -v "${commands[$i]}" >/dev/null 2>&1 || missing+=("${packages[$i]}")
+  if [ -n "${commands[$i]}" ]; then
+    PATH="$PATH:/usr/sbin:/sbin" command -v "${commands[$i]}" >/dev/null 2>&1 && continue
+  else
+    dpkg -s "${packages[$i]}" >/dev/null 2>&1 && continue
+  fi
+  missing+=("${packages[$i]}")
 done
 [ "${#missing[@]}" -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

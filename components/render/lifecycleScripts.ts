@@ -168,7 +168,8 @@ export function renderApplyScript(spec: ServiceSpec): string {
 /**
  * Stops the service on destroy, before its files are removed (the file resources depend on
  * nothing of the lifecycle, the lifecycle depends on them, so Pulumi deletes it first).
- * A job that is already stopped or unknown is fine.
+ * A job that is already stopped or unknown is fine. The app, its data and its logs are never
+ * touched.
  */
 export function renderStopScript(spec: ServiceSpec): string {
   return [

@@ -56,7 +56,23 @@ export function renderWriteFileScript(target: FileTarget, expectedBytes: number)
   ].join("\n");
 }
 
-/** Removes the file on destroy; a file already gone is fine (idempotent). */
-export function renderDeleteFileScript(path: string): string {
-  return ["set -euo pipefail", `rm -f -- ${shQuote(path)}`, ""].join("\n");
+/**
+ * Removes the file on destroy; a file already gone is fine (idempotent). With `pythonCache`,
+ * also the bytecode Python cached when it imported the file (`__pycache__/<name>.*.pyc`, e.g.
+ * of Gunicorn's config, which holds the app environment), and `__pycache__` when left empty.
+ */
+export function renderDeleteFileScript(
+  path: string,
+  options: { pythonCache?: boolean } = {},
+): string {
+  const lines = ["set -euo pipefail", `rm -f -- ${shQuote(path)}`];
+  if (options.pythonCache) {
+    const cache = `${dirnameOf(path).replace(/\/$/, "")}/__pycache__`;
+    const base = path.slice(path.lastIndexOf("/") + 1).replace(/\.py$/, "");
+    lines.push(
+      `rm -f -- ${shQuote(cache)}/${shQuote(`${base}.`)}*.pyc`,
+      `rmdir -- ${shQuote(cache)} 2>/dev/null || true`,
+    );
+  }
+  return [...lines, ""].join("\n");
 }

@@ -5,9 +5,11 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
@@ -74,6 +76,23 @@ describe("RemoteFile scripts", () => {
       assert.equal(r.status, 0, r.stderr);
       assert.equal(existsSync(path), false);
     }
+  });
+
+  test("deleting an imported Python file also removes its bytecode cache, and only its own", () => {
+    const dir = mkdtempSync(join(tmpdir(), "rf-"));
+    mkdirSync(join(dir, "__pycache__"));
+    writeFileSync(join(dir, "site.conf.py"), "x = 1\n");
+    writeFileSync(join(dir, "__pycache__", "site.conf.cpython-311.pyc"), "");
+    writeFileSync(join(dir, "__pycache__", "other.cpython-311.pyc"), "");
+    const script = renderDeleteFileScript(join(dir, "site.conf.py"), { pythonCache: true });
+    assert.equal(runRemote(script, "").status, 0);
+    assert.deepEqual(readdirSync(dir), ["__pycache__"]);
+    assert.deepEqual(readdirSync(join(dir, "__pycache__")), ["other.cpython-311.pyc"]);
+    rmSync(join(dir, "__pycache__", "other.cpython-311.pyc"));
+    writeFileSync(join(dir, "site.conf.py"), "x = 1\n");
+    writeFileSync(join(dir, "__pycache__", "site.conf.cpython-311.pyc"), "");
+    assert.equal(runRemote(script, "").status, 0);
+    assert.deepEqual(readdirSync(dir), [], "an emptied __pycache__ goes too");
   });
 
   test("an unknown owner fails the write and keeps the old file", () => {

@@ -54,6 +54,9 @@ for (const [name, settings] of Object.entries(specs)) {
         123,
       ),
       delete: renderDeleteFileScript(spec.launcherPath),
+      "delete with bytecode cache": renderDeleteFileScript(spec.gunicornConfigPath, {
+        pythonCache: true,
+      }),
     };
     // Hostile values are single-quoted on purpose; SC2016 would flag exactly that quoting.
     const literal = name === "awkward" ? ["SC2016"] : [];

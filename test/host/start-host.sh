@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Boots the real-host test harness's "host": run as root inside
+#   unshare --mount --pid --fork --mount-proc --propagation private
+# it gives the namespace a private copy-on-write view of /etc, /home, /var, /srv, /opt and
+# /usr/local (overlays whose upper layers live in SCRATCH, so the machine's own files are never
+# written), a private /run, a `deploy` user with passwordless sudo and the test's key, the
+# Upstart stand-in at /usr/local/sbin/initctl, then runs SETUP (the test's app) and a real
+# OpenSSH server on 127.0.0.1:PORT. Everything started in here dies with the namespace.
+set -euo pipefail
+scratch=$1
+port=$2
+pubkey=$3
+setup=${4:-}
+here=$(cd "$(dirname "$0")" && pwd)
+
+for d in etc home var srv opt usr/local; do
+  mkdir -p "$scratch/overlay/$d/upper" "$scratch/overlay/$d/work"
+  mount -t overlay overlay \
+    -o "lowerdir=/$d,upperdir=$scratch/overlay/$d/upper,workdir=$scratch/overlay/$d/work" "/$d"
+done
+mount -t tmpfs -o mode=0755 tmpfs /run
+mkdir -p /run/sshd /etc/init
+echo "127.0.0.1 $(hostname)" >> /etc/hosts
+
+useradd --create-home --shell /bin/bash deploy
+usermod -p '*' deploy # unlocked for key login, no password
+install -d -m 0700 -o deploy -g deploy /home/deploy/.ssh
+install -m 0600 -o deploy -g deploy "$pubkey" /home/deploy/.ssh/authorized_keys
+echo 'deploy ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/deploy
+chmod 0440 /etc/sudoers.d/deploy
+install -m 0755 "$here/initctl" /usr/local/sbin/initctl
+
+ssh-keygen -q -t ed25519 -N '' -f "$scratch/host_key"
+cat > "$scratch/sshd_config" <<CONF
+Port $port
+ListenAddress 127.0.0.1
+HostKey $scratch/host_key
+PidFile $scratch/sshd.pid
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+AuthorizedKeysFile .ssh/authorized_keys
+MaxStartups 50
+CONF
+
+if [ -n "$setup" ]; then bash "$setup"; fi
+# bash stays PID 1 of the namespace, so orphans are reaped; sshd runs in the foreground.
+/usr/sbin/sshd -D -e -f "$scratch/sshd_config" &
+wait

@@ -1,0 +1,310 @@
+// The component against a real host: real OpenSSH, sudo, bash, the generated launcher, Debian's
+// Gunicorn and Django. The only stand-in is the init: test/host/initctl plays Upstart's
+// `initctl` (Upstart is not installable here), reading the real job file /etc/init/<job>.conf.
+// The replay (./replay.ts) runs the component's own remote commands the way Pulumi would.
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import * as pulumi from "@pulumi/pulumi";
+import { GunicornService, type GunicornServiceArgs } from "../../components";
+import { asRemoteCommand, renderWriteFileScript } from "../../components/render/remoteScripts";
+import { freePort } from "../helpers/freePort";
+import { Replay, UpFailed, recorder, type Ran } from "./replay";
+import { startTestHost, type TestHost } from "./testHost";
+
+// The app: a service user, two virtualenvs that see Debian's Django and Gunicorn
+// (--system-site-packages: no package index is reachable), and a project made by
+// django-admin with one view that answers with the worker's PID and a version string.
+const APP_SETUP = String.raw`
+useradd --system --create-home --home-dir /home/app --shell /usr/sbin/nologin app
+/usr/bin/python3 -m venv --system-site-packages --without-pip /home/app/venv
+/usr/bin/python3 -m venv --system-site-packages --without-pip /home/app/venv2
+django-admin startproject mysite /home/app 2>/dev/null || true
+mkdir -p /home/app/site
+django-admin startproject mysite /home/app/site
+cat >> /home/app/site/mysite/settings.py <<'PY'
+ALLOWED_HOSTS = ["*"]
+PY
+cat > /home/app/site/mysite/views.py <<'PY'
+import os
+from django.http import HttpResponse
+
+def whoami(request):
+    with open(os.path.join(os.path.dirname(__file__), "VERSION")) as f:
+        version = f.read().strip()
+    return HttpResponse("pid=%d version=%s" % (os.getpid(), version))
+PY
+cat > /home/app/site/mysite/urls.py <<'PY'
+from django.urls import path
+from . import views
+
+urlpatterns = [path("", views.whoami)]
+PY
+echo v1 > /home/app/site/mysite/VERSION
+chown -R app:app /home/app
+`;
+
+let host: TestHost;
+let port: number;
+let replay: Replay;
+
+function service(extra: Partial<GunicornServiceArgs> = {}): () => pulumi.Output<unknown>[] {
+  return () => {
+    const svc = new GunicornService(
+      "site",
+      {
+        host: {
+          host: "127.0.0.1",
+          port: host.port,
+          user: host.user,
+          privateKey: pulumi.secret(host.privateKey),
+        },
+        job: "site",
+        projectDir: "/home/app/site",
+        virtualenv: "/home/app/venv",
+        logFile: "/var/log/site/gunicorn.log",
+        user: "app",
+        group: "app",
+        wsgiApp: "mysite.wsgi:application",
+        bind: `127.0.0.1:${port}`,
+        workers: 2,
+        logLevel: "info",
+        appEnv: { DJANGO_SETTINGS_MODULE: "mysite.settings" },
+        ...extra,
+      },
+      { transformations: [recorder] },
+    );
+    return [svc.status, svc.url];
+  };
+}
+
+const ops = (ran: Ran[]) => ran.map((r) => `${r.op} ${r.name}`);
+
+async function get(url: string): Promise<string> {
+  const res = await fetch(url);
+  assert.equal(res.status, 200);
+  return res.text();
+}
+
+function masterPid(job = "site"): number {
+  const out = host.rootOk(`initctl status ${job}`);
+  const m = /start\/running, process (\d+)/.exec(out);
+  assert.ok(m, `not running: ${out}`);
+  return Number(m[1]);
+}
+
+function workers(master: number): { pid: number; user: string }[] {
+  return host
+    .rootOk(`ps -o pid=,user= --ppid ${master} || true`)
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => {
+      const [pid, user] = line.trim().split(/\s+/);
+      return { pid: Number(pid), user: String(user) };
+    });
+}
+
+async function eventually(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe(
+  "on a real host (OpenSSH, sudo, bash, Gunicorn, Django; Upstart played by a stand-in)",
+  { timeout: 600_000 },
+  () => {
+    before(async () => {
+      host = await startTestHost(APP_SETUP);
+      port = await freePort();
+      replay = new Replay(host);
+    });
+    after(() => host?.stop());
+
+    test("up on a fresh host writes the files, starts the job and serves Django", async () => {
+      const ran = await replay.up(service());
+      assert.deepEqual(ops(ran), [
+        "create site-job-write",
+        "create site-launcher-write",
+        "create site-config-write",
+        "create site-service-lifecycle",
+      ]);
+      assert.match(ran[3]!.stdout, /site: start \(master pid \d+\)/);
+      const modes = host.rootOk(
+        "stat -c '%n %U:%G %a' /etc/init/site.conf /home/app/site/run-site.sh /etc/gunicorn/site.conf.py",
+      );
+      assert.equal(
+        modes,
+        "/etc/init/site.conf root:root 644\n/home/app/site/run-site.sh root:root 755\n/etc/gunicorn/site.conf.py root:app 640\n",
+      );
+      assert.match(await get(`http://127.0.0.1:${port}/`), /^pid=\d+ version=v1$/);
+      const log = host.rootOk("cat /var/log/site/gunicorn.log");
+      assert.match(log, /\[INFO\] Listening at: http:\/\/127\.0\.0\.1:\d+/);
+      assert.doesNotMatch(log, /\[DEBUG\]/, "log level info: no debug lines");
+      const master = masterPid();
+      assert.equal(
+        host.rootOk(`ps -o user= -p ${master}`).trim(),
+        "root",
+        "the master runs as root, as in the recipe",
+      );
+      const ws = workers(master);
+      assert.equal(ws.length, 2);
+      assert.ok(
+        ws.every((w) => w.user === "app"),
+        `workers run as app: ${JSON.stringify(ws)}`,
+      );
+    });
+
+    test("a second up with no change runs no remote command", async () => {
+      assert.deepEqual(await replay.up(service()), []);
+    });
+
+    test("a worker-count change reloads: same master PID, new number of workers", async () => {
+      const master = masterPid();
+      const oldWorkers = workers(master).map((w) => w.pid);
+      const ran = await replay.up(service({ workers: 4 }));
+      assert.deepEqual(ops(ran), ["update site-config-write", "update site-service-lifecycle"]);
+      assert.match(ran[1]!.stdout, /site: reload \(master pid (\d+)\)/);
+      assert.equal(masterPid(), master, "not restarted");
+      await eventually(() => workers(master).length === 4, "4 workers");
+      const now = workers(master).map((w) => w.pid);
+      assert.ok(
+        now.every((p) => !oldWorkers.includes(p)),
+        "the old workers were replaced",
+      );
+      assert.match(await get(`http://127.0.0.1:${port}/`), /version=v1/);
+    });
+
+    test("a launcher change (a new virtualenv) restarts the job, which serves again", async () => {
+      const master = masterPid();
+      const ran = await replay.up(service({ workers: 4, virtualenv: "/home/app/venv2" }));
+      assert.deepEqual(ops(ran), ["update site-launcher-write", "update site-service-lifecycle"]);
+      assert.match(ran[1]!.stdout, /site: restart/);
+      assert.notEqual(masterPid(), master, "a new master");
+      assert.match(
+        host.rootOk("cat /home/app/site/run-site.sh"),
+        /VIRTUALENV='\/home\/app\/venv2'/,
+      );
+      assert.match(await get(`http://127.0.0.1:${port}/`), /^pid=\d+ version=v1$/);
+    });
+
+    test("a crashing app fails the up with the Gunicorn log's tail, without hanging, and respawn stops at its limit", async () => {
+      const brokenPort = await freePort();
+      const broken = new Replay(host);
+      const program = () => {
+        const svc = new GunicornService(
+          "broken",
+          {
+            host: {
+              host: "127.0.0.1",
+              port: host.port,
+              user: host.user,
+              privateKey: pulumi.secret(host.privateKey),
+            },
+            job: "broken",
+            projectDir: "/home/app/site",
+            virtualenv: "/home/app/venv",
+            logFile: "/var/log/broken/gunicorn.log",
+            user: "app",
+            group: "app",
+            wsgiApp: "nosuch.wsgi:application",
+            bind: `127.0.0.1:${brokenPort}`,
+            respawnLimitCount: 2,
+            respawnLimitInterval: 60,
+            startTimeout: 10,
+          },
+          { transformations: [recorder] },
+        );
+        return [svc.url];
+      };
+      const started = Date.now();
+      await assert.rejects(broken.up(program), (e: unknown) => {
+        assert.ok(e instanceof UpFailed, String(e));
+        assert.equal(e.resource, "broken-service-lifecycle");
+        assert.match(e.stderr, /broken did not serve on 127\.0\.0\.1:\d+ within 10s after start/);
+        assert.match(e.stderr, /No module named 'nosuch'/, "the log tail is in the error");
+        return true;
+      });
+      const seconds = (Date.now() - started) / 1000;
+      assert.ok(seconds < 40, `up gave up after ${seconds}s`);
+      await eventually(
+        () => /stop\/waiting/.test(host.rootOk("initctl status broken")),
+        "the job to stop respawning",
+      );
+      const starts = host.rootOk("grep -c 'Starting gunicorn' /var/log/broken/gunicorn.log").trim();
+      assert.equal(starts, "3", "started once and respawned twice (respawn limit 2 60)");
+      assert.match(host.rootOk("cat /var/log/upstart/broken.log"), /respawning too fast, stopped/);
+      broken.destroy();
+    });
+
+    test("killing the SSH session in the middle of a file write leaves the old file or the new one, never a part", async () => {
+      const path = "/etc/gunicorn/site.conf.py";
+      const before = host.rootOk(`cat ${path}`);
+      const next = "# new content\n" + "x = 1\n".repeat(200_000);
+      const command = asRemoteCommand(
+        renderWriteFileScript(
+          { path, owner: "root", group: "app", mode: "0640" },
+          Buffer.byteLength(next),
+        ),
+      );
+      for (const cut of [1, 4096, 300_000, 1_000_000]) {
+        const [cmd, ...args] = host.sshArgv(command);
+        const child = spawn(cmd!, args, { stdio: ["pipe", "ignore", "ignore"] });
+        child.stdin.on("error", () => {}); // the session may be gone before all is written
+        child.stdin.write(next.slice(0, cut));
+        await new Promise((r) => setTimeout(r, 400));
+        child.kill("SIGKILL");
+        await new Promise((r) => child.once("exit", r));
+        await new Promise((r) => setTimeout(r, 300));
+        const after = host.rootOk(`cat ${path}`);
+        assert.ok(
+          after === before || after === next,
+          `cut at ${cut}: a partial file (${after.length} bytes)`,
+        );
+        assert.equal(after, before, `cut at ${cut}: the old file stays`);
+        const temps = host
+          .rootOk("ls -A /etc/gunicorn")
+          .split("\n")
+          .filter((f) => f.startsWith(".site.conf.py."));
+        assert.deepEqual(temps, [], `cut at ${cut}: no temp file left`);
+      }
+    });
+
+    test("destroy stops the service and removes job, launcher and config; app and logs stay", async () => {
+      const master = masterPid();
+      const ran = replay.destroy();
+      assert.deepEqual(ops(ran), [
+        "delete site-service-lifecycle",
+        "delete site-config-write",
+        "delete site-launcher-write",
+        "delete site-job-write",
+      ]);
+      assert.equal(host.root(`kill -0 ${master}`).status, 1, "the master is gone");
+      assert.equal(
+        host.rootOk("pgrep -u app -c gunicorn || true").trim(),
+        "0",
+        "no worker is left",
+      );
+      const exists = (p: string) => host.root(`test -e '${p}'`).status === 0;
+      for (const p of [
+        "/etc/init/site.conf",
+        "/home/app/site/run-site.sh",
+        "/etc/gunicorn/site.conf.py",
+        "/etc/gunicorn/__pycache__", // Python's cache of the config, with its app environment
+        "/var/lib/gunicorn-upstart/site.applied",
+      ]) {
+        assert.equal(exists(p), false, `${p} removed`);
+      }
+      for (const p of [
+        "/home/app/site/manage.py",
+        "/home/app/site/mysite/views.py",
+        "/var/log/site/gunicorn.log",
+      ]) {
+        assert.equal(exists(p), true, `${p} kept`);
+      }
+    });
+  },
+);

@@ -1,0 +1,149 @@
+// The real-host test harness's host: a real OpenSSH server on 127.0.0.1:<free port>, inside
+// its own mount and PID namespaces (see test/host/start-host.sh), with a non-root `deploy`
+// user with passwordless sudo and a key pair made for this run. Stopped by its PID, which
+// takes every process started in it (sshd, the Upstart stand-in, Gunicorn) along.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { freePort } from "../helpers/freePort";
+
+const START_HOST = resolve(__dirname, "../host/start-host.sh");
+
+export interface RunResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface TestHost {
+  port: number;
+  user: string;
+  privateKey: string;
+  keyFile: string;
+  /** Runs a command string as `deploy` over a real SSH session, optionally with stdin. */
+  ssh(command: string, stdin?: string, timeoutMs?: number): RunResult;
+  /** Runs a bash script as root on the host (through ssh and sudo). */
+  root(script: string): RunResult;
+  /** Like {@link root}, but fails the test when the script fails; returns its stdout. */
+  rootOk(script: string): string;
+  /** The ssh client command line for `spawn`, to interrupt a session mid-way. */
+  sshArgv(command: string): string[];
+  stop(): void;
+}
+
+export const SSH_OPTIONS = [
+  "-o",
+  "StrictHostKeyChecking=no",
+  "-o",
+  "UserKnownHostsFile=/dev/null",
+  "-o",
+  "BatchMode=yes",
+  "-o",
+  "LogLevel=ERROR",
+  "-o",
+  "ConnectTimeout=10",
+];
+
+function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolvePromise, reject) => {
+    const attempt = () => {
+      const socket = connect(port, "127.0.0.1");
+      socket.once("connect", () => {
+        socket.destroy();
+        resolvePromise();
+      });
+      socket.once("error", () => {
+        socket.destroy();
+        if (Date.now() > deadline) reject(new Error(`sshd did not listen on ${port}`));
+        else setTimeout(attempt, 100);
+      });
+    };
+    attempt();
+  });
+}
+
+/** Starts a test host; `setupScript` (bash, run as root inside it) installs the test's app. */
+export async function startTestHost(setupScript = ""): Promise<TestHost> {
+  if (process.getuid?.() !== 0) {
+    throw new Error("the real-host tests need root (unshare, mount); run them as root or in CI");
+  }
+  const scratch = mkdtempSync(join(tmpdir(), "test-host-"));
+  const keyFile = join(scratch, "client_key");
+  const keygen = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", keyFile]);
+  if (keygen.status !== 0) throw new Error(`ssh-keygen failed: ${keygen.stderr}`);
+  const setup = join(scratch, "setup.sh");
+  writeFileSync(setup, `set -euo pipefail\n${setupScript}\n`);
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    "unshare",
+    [
+      "--mount",
+      "--pid",
+      "--fork",
+      "--kill-child=SIGKILL",
+      "--mount-proc",
+      "--propagation",
+      "private",
+      "bash",
+      START_HOST,
+      scratch,
+      String(port),
+      `${keyFile}.pub`,
+      setup,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let log = "";
+  child.stdout?.on("data", (d: Buffer) => (log += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (log += d.toString()));
+  let stopped = false;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    // unshare ignores SIGTERM while it waits; SIGKILL makes the kernel kill the namespace's
+    // PID 1 (--kill-child), and with it every process of the namespace.
+    child.kill("SIGKILL");
+    rmSync(scratch, { recursive: true, force: true });
+  };
+  process.once("exit", stop);
+  try {
+    await Promise.race([
+      waitForPort(port, 60_000),
+      new Promise((_, reject) =>
+        child.once("exit", (code) => reject(new Error(`test host exited (${code}):\n${log}`))),
+      ),
+    ]);
+  } catch (e) {
+    stop();
+    throw e;
+  }
+  const base = ["-i", keyFile, "-p", String(port), ...SSH_OPTIONS, "-T", "deploy@127.0.0.1"];
+  const ssh = (command: string, stdin = "", timeoutMs = 120_000): RunResult => {
+    const r = spawnSync("ssh", [...base, command], {
+      input: stdin,
+      encoding: "utf8",
+      timeout: timeoutMs,
+    });
+    return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+  };
+  const root = (script: string) => ssh("sudo -n /bin/bash -s", script);
+  return {
+    port,
+    user: "deploy",
+    privateKey: readFileSync(keyFile, "utf8"),
+    keyFile,
+    ssh,
+    root,
+    rootOk(script) {
+      const r = root(script);
+      if (r.status !== 0)
+        throw new Error(`host script failed (${r.status}): ${r.stderr}\n${script}`);
+      return r.stdout;
+    },
+    sshArgv: (command) => ["ssh", ...base, command],
+    stop,
+  };
+}
