@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
+import { AppRelease } from "./appRelease";
 import { RemoteFile } from "./remoteFile";
 import { renderGunicornConfig } from "./render/gunicornConfig";
 import { renderServiceFiles } from "./render/serviceFiles";
@@ -100,8 +101,24 @@ export interface GunicornServiceArgs {
   setgid?: pulumi.Input<string>;
   /** `reload signal` stanza (Upstart 1.10+). @default unset (HUP) */
   reloadSignal?: pulumi.Input<string>;
-  /** Seconds to wait for Gunicorn to serve after a start, restart or reload. @default 30 */
+  /** Seconds the health gate waits for Gunicorn to serve after a start, restart or reload. @default 30 */
   startTimeout?: pulumi.Input<number>;
+  /** HTTP path the health gate requests. @default "/" */
+  healthCheckPath?: pulumi.Input<string>;
+  /** The health gate passes on any status below this. @default 500 */
+  healthyStatusBelow?: pulumi.Input<number>;
+
+  /**
+   * Local directory of the app to deploy as releases: packed, uploaded to
+   * `<appRoot>/releases/<id>`, checked (it must import), switched to via the `current` symlink
+   * and served by a reload; rolled back when the health gate fails. `projectDir` is then
+   * `<appRoot>/current`. @default unset (the app is already in projectDir)
+   */
+  appSource?: pulumi.Input<string>;
+  /** With `appSource`: directory of `releases/` and `current`. @default "/srv/<job>" */
+  appRoot?: pulumi.Input<string>;
+  /** With `appSource`: releases kept on the host (current and previous always stay). @default 5 */
+  keepReleases?: pulumi.Input<number>;
 }
 
 /** The settings keys of {@link GunicornServiceArgs}, i.e. everything but host, vm and appEnv. */
@@ -142,6 +159,10 @@ const SETTING_KEYS = [
   "setgid",
   "reloadSignal",
   "startTimeout",
+  "healthCheckPath",
+  "healthyStatusBelow",
+  "appRoot",
+  "keepReleases",
 ] as const satisfies readonly (keyof GunicornServiceArgs & keyof ServiceSpec)[];
 
 /** A file the service wrote: where and what. */
@@ -180,6 +201,8 @@ export class GunicornService extends pulumi.ComponentResource {
   public readonly status: pulumi.Output<string>;
   /** The VM, when this service provisioned one. */
   public readonly vm?: Vm;
+  /** The app release, when `appSource` is set; `release.releaseId` is its content hash. */
+  public readonly release?: AppRelease;
 
   constructor(name: string, args: GunicornServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gunicorn-upstart:index:GunicornService", name, {}, opts);
@@ -192,6 +215,7 @@ export class GunicornService extends pulumi.ComponentResource {
 
     const settings: Record<string, unknown> = {};
     for (const key of SETTING_KEYS) settings[key] = args[key];
+    settings.releases = args.appSource !== undefined;
     const validate = (s: ServiceSettings): ServiceSpec => {
       try {
         return normalizeSpec(s);
@@ -257,15 +281,31 @@ export class GunicornService extends pulumi.ComponentResource {
     // Gunicorn imports its config, so Python caches its bytecode (app environment included).
     const configFile = file("config", rendered.gunicornConfig, configContent, true);
 
+    // The app's code, when deployed by this component: uploaded before the service switches.
+    if (args.appSource !== undefined) {
+      this.release = new AppRelease(
+        `${name}-release`,
+        { connection, source: args.appSource, appRoot: spec.apply((s) => s.appRoot as string) },
+        { parent: this },
+      );
+    }
+    const releaseId: pulumi.Output<string | undefined> =
+      this.release?.releaseId ?? pulumi.output(undefined);
+
     const service = new UpstartService(
       `${name}-service`,
       {
         connection,
         spec,
         files: pulumi
-          .all([jobFile.content, launcherFile.content, configFile.content])
-          .apply(([job, launcher, gunicornConfig]) => ({ job, launcher, gunicornConfig })),
-        fileResources: [jobFile, launcherFile, configFile],
+          .all([jobFile.content, launcherFile.content, configFile.content, releaseId])
+          .apply(([job, launcher, gunicornConfig, release]) => ({
+            job,
+            launcher,
+            gunicornConfig,
+            ...(release !== undefined ? { release } : {}),
+          })),
+        fileResources: [jobFile, launcherFile, configFile, ...(this.release ? [this.release] : [])],
       },
       { parent: this },
     );

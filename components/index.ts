@@ -6,6 +6,7 @@ export {
   type WrittenFile,
 } from "./gunicornService";
 export { RemoteFile, type RemoteFileArgs } from "./remoteFile";
+export { AppRelease, type AppReleaseArgs } from "./appRelease";
 export { UpstartService, type UpstartServiceArgs } from "./upstartService";
 export { Vm, type VmArgs } from "./vm";
 export { VM_DEFAULTS } from "./vmSpec";

@@ -114,8 +114,16 @@ export interface ServiceSpec {
   setgid?: string;
   /** `reload signal` stanza (Upstart 1.10+; unset: HUP). */
   reloadSignal?: string;
-  /** Seconds the lifecycle waits for the bind address to accept connections after a start. */
+  /** Seconds the health gate waits for Gunicorn to serve after a start, restart or reload. */
   startTimeout: number;
+  /** HTTP path the health gate requests on the bind address. */
+  healthCheckPath: string;
+  /** The health gate passes on any HTTP status below this. */
+  healthyStatusBelow: number;
+  /** With app releases: where `releases/<id>` and the `current` symlink live. */
+  appRoot?: string;
+  /** With app releases: how many releases to keep on the host (the current one always stays). */
+  keepReleases: number;
 }
 
 /**
@@ -149,6 +157,9 @@ export const DEFAULTS = {
   maxRequestsJitter: 0,
   stateDir: "/var/lib/gunicorn-upstart",
   startTimeout: 30,
+  healthCheckPath: "/",
+  healthyStatusBelow: 500,
+  keepReleases: 5,
 } as const;
 
 /** Where a file goes when its path is not given: derived from the job name. */
@@ -166,6 +177,8 @@ export function jobFilePath(job: string): string {
 export type ServiceSettings = {
   [K in Exclude<keyof ServiceSpec, "workers">]?: ServiceSpec[K] | undefined;
 } & {
+  /** Deploy the app as releases (`appRoot` then defaults to `/srv/<job>`). */
+  releases?: boolean | undefined;
   /** Worker count; text such as "4" (from config) is accepted too. */
   workers?: number | string | undefined;
 };
@@ -369,7 +382,17 @@ function checkText(field: string, value: unknown, max: number): string {
 export function normalizeSpec(s: ServiceSettings): ServiceSpec {
   const d = DEFAULTS;
   const job = checkJob("job", s.job ?? d.job);
-  const projectDir = checkPath("projectDir", s.projectDir ?? d.projectDir);
+  const rawRoot = s.appRoot ?? (s.releases === true ? `/srv/${job}` : undefined);
+  const appRoot = rawRoot === undefined ? undefined : checkPath("appRoot", rawRoot);
+  // With releases, the project is whatever `current` points at.
+  const releaseDir = appRoot === undefined ? undefined : `${appRoot}/current`;
+  if (releaseDir !== undefined && s.projectDir !== undefined && s.projectDir !== releaseDir) {
+    throw new SpecError(
+      "projectDir",
+      `with app releases the project is ${show(releaseDir)} (<appRoot>/current); leave projectDir unset`,
+    );
+  }
+  const projectDir = checkPath("projectDir", releaseDir ?? s.projectDir ?? d.projectDir);
   const spec: ServiceSpec = {
     job,
     description: checkText("description", s.description ?? d.description, 256),
@@ -394,9 +417,9 @@ export function normalizeSpec(s: ServiceSettings): ServiceSpec {
     ),
     launcherPath: checkStanzaPath(
       "launcherPath",
-      s.launcherPath ?? defaultLauncherPath(projectDir, job),
+      s.launcherPath ?? defaultLauncherPath(appRoot ?? projectDir, job),
       s.launcherPath === undefined
-        ? " (it defaults to <projectDir>/run-<job>.sh; set launcherPath)"
+        ? " (it defaults to <projectDir or appRoot>/run-<job>.sh; set launcherPath)"
         : "",
     ),
     gunicornConfigPath: checkPath(
@@ -427,7 +450,16 @@ export function normalizeSpec(s: ServiceSettings): ServiceSpec {
     jobEnv: checkEnv("jobEnv", s.jobEnv, true),
     normalExit: (s.normalExit ?? []).map((v, i) => checkExit(`normalExit[${i}]`, v)),
     startTimeout: checkInt("startTimeout", s.startTimeout ?? d.startTimeout, 1, 3600),
+    healthCheckPath: checkHealthPath("healthCheckPath", s.healthCheckPath ?? d.healthCheckPath),
+    healthyStatusBelow: checkInt(
+      "healthyStatusBelow",
+      s.healthyStatusBelow ?? d.healthyStatusBelow,
+      200,
+      600,
+    ),
+    keepReleases: checkInt("keepReleases", s.keepReleases ?? d.keepReleases, 1, 100),
   };
+  if (appRoot !== undefined) spec.appRoot = appRoot;
   parseBind("bind", spec.bind);
   if (s.chdir !== undefined) spec.chdir = checkStanzaPath("chdir", s.chdir);
   if (s.umask !== undefined) spec.umask = checkUmask("umask", s.umask);
@@ -453,6 +485,16 @@ export function normalizeSpec(s: ServiceSettings): ServiceSpec {
     }
   }
   return spec;
+}
+
+function checkHealthPath(field: string, value: unknown): string {
+  if (typeof value !== "string" || !/^\/[\x21-\x7e]{0,1023}$/.test(value)) {
+    throw new SpecError(
+      field,
+      `expected a URL path starting with '/', without blanks, got ${show(value)}`,
+    );
+  }
+  return value;
 }
 
 function checkBool(field: string, value: unknown): boolean {

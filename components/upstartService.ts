@@ -17,7 +17,8 @@ export interface UpstartServiceArgs {
   spec: pulumi.Input<ServiceSpec>;
   /** Contents of the job, launcher and Gunicorn config, as written; their hashes drive the action. */
   files: pulumi.Input<ServiceFiles>;
-  /** The resources that write those files; the service starts after them and stops before them. */
+  /** The resources that write those files (and the release); the service starts after them and
+   * stops before them. */
   fileResources: pulumi.Input<pulumi.Resource>[];
 }
 

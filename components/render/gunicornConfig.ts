@@ -21,6 +21,8 @@ export function renderGunicornConfig(spec: ServiceSpec, appEnv: Record<string, s
     `max_requests = ${spec.maxRequests}`,
     `max_requests_jitter = ${spec.maxRequestsJitter}`,
     `proc_name = ${pyQuote(spec.job)}`,
+    // Re-applied on every HUP: with releases, `current` then resolves to the new release.
+    `chdir = ${pyQuote(spec.projectDir)}`,
   ];
   const keys = Object.keys(appEnv).sort();
   if (keys.length === 0) {

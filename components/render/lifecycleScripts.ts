@@ -7,24 +7,28 @@ export function sha256(text: string): string {
   return createHash("sha256").update(text, "utf8").digest("hex");
 }
 
-/** The rendered files whose content the running service depends on. */
+/** The rendered files whose content the running service depends on, and the app release. */
 export interface ServiceFiles {
   job: string;
   launcher: string;
   gunicornConfig: string;
+  /** Release id when the app is deployed as releases. */
+  release?: string;
 }
 
 /**
  * The manifest the lifecycle command gets on standard input: content hashes, grouped by the
  * action a change needs. A change to the job or launcher needs a stop and start (Upstart
  * reads a job file only when the job starts, and the launcher runs only then); a change to the
- * Gunicorn config needs only a HUP. Sent through stdin, not the command string, so that a hash
- * derived from a secret stays in a secret input, and so a change shows in preview as `stdin`.
+ * Gunicorn config or the app release needs only a HUP. Sent through stdin, not the command
+ * string, so that a hash derived from a secret stays in a secret input; in `pulumi preview
+ * --diff` the changed line names the action.
  */
 export function renderManifest(files: ServiceFiles): string {
   return (
     `restart job=${sha256(files.job)} launcher=${sha256(files.launcher)}\n` +
-    `reload config=${sha256(files.gunicornConfig)}\n`
+    `reload config=${sha256(files.gunicornConfig)}\n` +
+    (files.release !== undefined ? `release ${files.release}\n` : "")
   );
 }
 
@@ -54,36 +58,116 @@ function prelude(spec: ServiceSpec): string[] {
     `BIND=${shQuote(spec.bind)}`,
     ...readinessVars(spec),
     `START_TIMEOUT=${spec.startTimeout}`,
+    `HEALTH_PATH=${shQuote(spec.healthCheckPath)}`,
+    `HEALTHY_BELOW=${spec.healthyStatusBelow}`,
     "",
     "# The main PID while the job is in a start/ state, empty otherwise.",
     "job_pid() {",
-    '  initctl status "$JOB" 2>/dev/null | sed -n "s/^.* start\\/[a-z-]*, process \\([0-9]*\\).*$/\\1/p"',
+    '  { initctl status "$JOB" 2>/dev/null || true; } | sed -n "s/^.* start\\/[a-z-]*, process \\([0-9]*\\).*$/\\1/p"',
     "}",
     "is_running() {",
     '  initctl status "$JOB" 2>/dev/null | grep -q " start/"',
     "}",
-    "accepts_connections() {",
-    '  if [ -n "$READY_SOCKET" ]; then',
-    '    [ -S "$READY_SOCKET" ]',
-    "  else",
-    '    (exec 3<>"/dev/tcp/$READY_HOST/$READY_PORT") 2>/dev/null',
+    "worker_pids() {",
+    '  if [ -n "$1" ]; then',
+    '    { ps -o pid= --ppid "$1" 2>/dev/null || true; } | tr -d " " | sort -n | tr "\\n" " "',
     "  fi",
+    "}",
+    "# The HTTP status of the health path, empty when nothing answers. bash's /dev/tcp needs no",
+    "# client on the host; a unix socket bind can only be checked for existence.",
+    "health_status() {",
+    '  if [ -n "$READY_SOCKET" ]; then',
+    '    [ -S "$READY_SOCKET" ] && echo 200',
+    "    return 0",
+    "  fi",
+    "  local line=''",
+    '  if exec 3<>"/dev/tcp/$READY_HOST/$READY_PORT"; then',
+    '    printf "GET %s HTTP/1.0\\r\\nHost: %s\\r\\nUser-Agent: gunicorn-upstart health gate\\r\\n\\r\\n" "$HEALTH_PATH" "$READY_HOST" >&3',
+    "    IFS=' ' read -r -t 10 _ line _ <&3 || true",
+    "    exec 3<&-",
+    "  fi 2>/dev/null",
+    '  echo "$line"',
+    "}",
+    "",
+  ];
+}
+
+/** Variables and functions for app releases; empty without them. */
+function releaseParts(spec: ServiceSpec): string[] {
+  if (spec.appRoot === undefined) return ["APP_ROOT=''", ""];
+  const module = spec.wsgiApp.split(":")[0] as string;
+  // Imports the WSGI module of the new release as the app user, with the app environment from
+  // the Gunicorn config, before anything is switched: a release that cannot even be imported
+  // never reaches the running service. Python 2.7 and 3 syntax, for old hosts.
+  const preflight = [
+    "import os, sys",
+    "config, release, module = sys.argv[1:4]",
+    "scope = {}",
+    "exec(compile(open(config).read(), config, 'exec'), scope)",
+    "for item in scope.get('raw_env', []):",
+    "    key, _, value = item.partition('=')",
+    "    os.environ[key] = value",
+    "os.chdir(release)",
+    "sys.path.insert(0, release)",
+    "__import__(module)",
+  ].join("\n");
+  return [
+    `APP_ROOT=${shQuote(spec.appRoot)}`,
+    `CURRENT=${shQuote(`${spec.appRoot}/current`)}`,
+    `KEEP_RELEASES=${spec.keepReleases}`,
+    `APP_USER=${shQuote(spec.user)}`,
+    `VIRTUALENV=${shQuote(spec.virtualenv)}`,
+    `CONFIG=${shQuote(spec.gunicornConfigPath)}`,
+    `WSGI_MODULE=${shQuote(module)}`,
+    `PREFLIGHT=${shQuote(preflight)}`,
+    "",
+    "switch_release() {",
+    '  ln -sfn -- "$1" "$CURRENT.switch"',
+    '  mv -T -- "$CURRENT.switch" "$CURRENT"',
+    "}",
+    "preflight() {",
+    "  local out",
+    '  if ! out=$(cd / && sudo -n -u "$APP_USER" -- "$VIRTUALENV/bin/python" -c "$PREFLIGHT" "$CONFIG" "$1" "$WSGI_MODULE" 2>&1); then',
+    '    echo "gunicorn-upstart: release $(basename -- "$1") fails to import $WSGI_MODULE; the running release stays:" >&2',
+    '    printf "%s\\n" "$out" | tail -n 20 >&2',
+    "    return 1",
+    "  fi",
+    "}",
+    "# Keeps the newest KEEP_RELEASES releases, and always the current and previous ones.",
+    "# Release names are hex ids, so ls -t is safe here (and orders by last use: see touch).",
+    "prune_releases() {",
+    "  local keep=$1 n=0 dir name",
+    "  while IFS= read -r dir; do",
+    '    name=$(basename -- "$dir")',
+    "    n=$((n + 1))",
+    '    if [ "$n" -le "$KEEP_RELEASES" ] || [ "releases/$name" = "$keep" ] || [ "releases/$name" = "$(readlink -- "$CURRENT")" ]; then',
+    "      continue",
+    "    fi",
+    '    rm -rf -- "$dir"',
+    "  # shellcheck disable=SC2012",
+    '  done < <(ls -1dt -- "$APP_ROOT"/releases/*/ 2>/dev/null | sed "s:/*$::")',
     "}",
     "",
   ];
 }
 
 /**
- * Creates or updates the service: decides the least disruptive action from the manifest on
- * stdin and the manifest last applied, runs it, waits until Gunicorn accepts connections with
- * a stable master, then records the manifest. Running it twice changes nothing the second time.
+ * Creates or updates the service. Decides the least disruptive action from the manifest on
+ * stdin and the manifest last applied; with releases, checks the new release imports and
+ * switches `current` to it first; runs the action; then the health gate: the health path
+ * answers below `healthyStatusBelow` with a master PID stable for about 2 s, and after a
+ * reload, the same master with new workers. A failed gate switches back to the previous release
+ * (and reloads it), and fails with the job's status and the Gunicorn log's tail. Running it
+ * twice changes nothing the second time.
  */
 export function renderApplyScript(spec: ServiceSpec): string {
   return [
     ...prelude(spec),
+    ...releaseParts(spec),
     "manifest=$(cat)",
     "want_restart=$(printf '%s\\n' \"$manifest\" | sed -n 's/^restart //p')",
     "want_reload=$(printf '%s\\n' \"$manifest\" | sed -n 's/^reload //p')",
+    "want_release=$(printf '%s\\n' \"$manifest\" | sed -n 's/^release //p')",
     'if [ -z "$want_restart" ] || [ -z "$want_reload" ]; then',
     '  echo "gunicorn-upstart: no manifest on standard input" >&2',
     "  exit 2",
@@ -94,13 +178,32 @@ export function renderApplyScript(spec: ServiceSpec): string {
     '  had_restart=$(sed -n "s/^restart //p" "$STATE_FILE")',
     '  had_reload=$(sed -n "s/^reload //p" "$STATE_FILE")',
     "fi",
+    "before_pid=$(job_pid)",
+    'before_workers=$(worker_pids "$before_pid")',
+    "",
+    "# A new release is checked, then `current` is switched to it; the reload below serves it.",
+    "switched=0",
+    'previous_release=""',
+    'if [ -n "$APP_ROOT" ] && [ -n "$want_release" ]; then',
+    '  previous_release=$(readlink -- "$CURRENT" 2>/dev/null || true)',
+    '  if [ "$previous_release" != "releases/$want_release" ]; then',
+    '    if [ ! -f "$APP_ROOT/releases/$want_release/.gunicorn-upstart-release" ]; then',
+    '      echo "gunicorn-upstart: release $want_release is not on the host" >&2',
+    "      exit 1",
+    "    fi",
+    '    preflight "$APP_ROOT/releases/$want_release"',
+    '    switch_release "releases/$want_release"',
+    '    touch -- "$APP_ROOT/releases/$want_release"',
+    "    switched=1",
+    "  fi",
+    "fi",
     "",
     "# The least disruptive action that makes the running service match the files on disk.",
     "if ! is_running; then",
     "  action=start",
     'elif [ "$had_restart" != "$want_restart" ]; then',
     "  action=restart",
-    'elif [ "$had_reload" != "$want_reload" ]; then',
+    'elif [ "$had_reload" != "$want_reload" ] || [ "$switched" = 1 ]; then',
     "  action=reload",
     "else",
     "  action=none",
@@ -112,54 +215,90 @@ export function renderApplyScript(spec: ServiceSpec): string {
     '    echo "initctl start $JOB: $out" >&2',
     "  fi",
     "}",
-    'case "$action" in',
-    "  start)",
-    "    initctl reload-configuration",
-    "    start_job",
-    "    ;;",
-    "  restart)",
-    "    # Upstart's own restart keeps the old job definition; stop and start re-read it.",
-    "    initctl reload-configuration",
-    '    initctl stop "$JOB" >/dev/null',
-    "    start_job",
-    "    ;;",
-    "  reload)",
-    '    initctl reload "$JOB"',
-    "    ;;",
-    "esac",
+    "run_action() {",
+    '  case "$1" in',
+    "    start)",
+    "      initctl reload-configuration",
+    "      start_job",
+    "      ;;",
+    "    restart)",
+    "      # Upstart's own restart keeps the old job definition; stop and start re-read it.",
+    "      initctl reload-configuration",
+    '      initctl stop "$JOB" >/dev/null',
+    "      start_job",
+    "      ;;",
+    "    reload)",
+    '      initctl reload "$JOB"',
+    "      ;;",
+    "  esac",
+    "}",
     "",
-    "# Ready when the bind address accepts connections and the master PID has held for 2 s:",
-    "# a Gunicorn whose workers cannot import the app binds first and exits a moment later.",
-    "deadline=$((SECONDS + START_TIMEOUT))",
-    'stable_pid=""',
-    "stable_since=0",
-    "while :; do",
-    "  pid=$(job_pid)",
-    '  if [ -n "$pid" ] && accepts_connections; then',
-    '    if [ "$pid" != "$stable_pid" ]; then',
+    "# The health gate: 0 when the service serves as it should after the action, 1 on timeout.",
+    "gate() {",
+    "  local deadline=$((SECONDS + START_TIMEOUT)) stable_since=0 pid status ready",
+    '  stable_pid=""',
+    "  while :; do",
+    "    pid=$(job_pid)",
+    "    status=$(health_status)",
+    "    ready=0",
+    '    if [ -z "$pid" ]; then',
+    '      last_problem="the job is not running"',
+    '    elif ! [ "$status" -lt "$HEALTHY_BELOW" ] 2>/dev/null; then',
+    '      last_problem="GET $HEALTH_PATH answered ${status:-nothing}"',
+    '    elif [ "$1" = reload ] && [ "$pid" != "$before_pid" ]; then',
+    '      last_problem="the master changed during the reload ($before_pid -> $pid)"',
+    "      return 1",
+    '    elif [ "$1" = reload ] && [ "$(new_workers "$pid")" -eq 0 ]; then',
+    '      last_problem="no new workers after the reload"',
+    "    else",
+    "      ready=1",
+    "    fi",
+    '    if [ "$ready" = 0 ]; then',
+    '      stable_pid=""',
+    '    elif [ "$pid" != "$stable_pid" ]; then',
     "      stable_pid=$pid",
     "      stable_since=$SECONDS",
     "    elif [ $((SECONDS - stable_since)) -ge 2 ]; then",
-    "      break",
+    "      return 0",
     "    fi",
-    "  else",
-    '    stable_pid=""',
+    '    if [ "$SECONDS" -ge "$deadline" ]; then',
+    "      return 1",
+    "    fi",
+    "    sleep 0.5",
+    "  done",
+    "}",
+    "# How many workers of master $1 were not there before the action.",
+    "new_workers() {",
+    '  comm -13 <(tr " " "\\n" <<<"$before_workers" | sort) <(worker_pids "$1" | tr " " "\\n" | sort) | grep -c . || true',
+    "}",
+    "report() {",
+    '  echo "gunicorn-upstart: $JOB did not serve on $BIND within ${START_TIMEOUT}s after $1: $last_problem" >&2',
+    '  echo "initctl status: $(initctl status "$JOB" 2>&1 || true)" >&2',
+    '  echo "last lines of $LOGFILE:" >&2',
+    '  tail -n 30 -- "$LOGFILE" >&2 2>/dev/null || echo "(no log file)" >&2',
+    "}",
+    "",
+    'last_problem=""',
+    'stable_pid=""',
+    'run_action "$action"',
+    'if [ "$action" != none ] && ! gate "$action"; then',
+    '  report "$action"',
+    '  if [ "$switched" = 1 ]; then',
+    "    # Back to the release that served before; reload it (or start it, if the job died).",
+    '    if [ -n "$previous_release" ]; then switch_release "$previous_release"; fi',
+    '    if is_running; then initctl reload "$JOB" || true; else start_job; fi',
+    '    echo "gunicorn-upstart: rolled $CURRENT back to ${previous_release:-nothing}" >&2',
     "  fi",
-    '  if [ "$SECONDS" -ge "$deadline" ]; then',
-    '    echo "gunicorn-upstart: $JOB did not serve on $BIND within ${START_TIMEOUT}s after $action" >&2',
-    '    echo "initctl status: $(initctl status "$JOB" 2>&1 || true)" >&2',
-    '    echo "last lines of $LOGFILE:" >&2',
-    '    tail -n 30 -- "$LOGFILE" >&2 2>/dev/null || echo "(no log file)" >&2',
-    "    exit 1",
-    "  fi",
-    "  sleep 0.5",
-    "done",
+    "  exit 1",
+    "fi",
+    'if [ "$action" = none ]; then stable_pid=$(job_pid); fi',
     "",
     'mkdir -p -- "$(dirname -- "$STATE_FILE")"',
     'tmp=$(mktemp "$STATE_FILE.XXXXXXXX")',
     'printf \'%s\\n\' "$manifest" > "$tmp"',
     'chmod 0600 "$tmp"',
     'mv -f -- "$tmp" "$STATE_FILE"',
+    'if [ -n "$APP_ROOT" ]; then prune_releases "$previous_release"; fi',
     'echo "gunicorn-upstart: $JOB: $action (master pid $stable_pid)"',
     "",
   ].join("\n");

@@ -17,6 +17,7 @@ import {
 import { freePort } from "../helpers/freePort";
 
 const FAKE_BIN = resolve(__dirname, "../fixtures/bin");
+const FAKE_MASTER = resolve(__dirname, "../fixtures/fake-gunicorn.py");
 
 let dir: string;
 let spec: ServiceSpec;
@@ -59,7 +60,7 @@ describe("lifecycle scripts against a fake initctl", () => {
       startTimeout: 4,
     });
     writeFileSync(spec.logFile, "[INFO] Booting worker\n[ERROR] Exception in worker process\n");
-    server = `exec python3 -m http.server --bind 127.0.0.1 ${port}`;
+    server = `exec python3 ${FAKE_MASTER} ${port}`;
   });
   afterEach(() => {
     run(renderStopScript(spec));
@@ -120,6 +121,21 @@ describe("lifecycle scripts against a fake initctl", () => {
     assert.match(r.stderr, /\[ERROR\] Exception in worker process/);
     assert.ok(seconds < 10, `gave up after ${seconds}s`);
     assert.equal(existsSync(stateFilePath(spec)), false, "a failed start records nothing");
+  });
+
+  test("a service that answers 5xx fails the health gate, naming the status", () => {
+    server = `STATUS=503 ${server}`;
+    const r = run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /after start: GET \/ answered 503/);
+  });
+
+  test("a health path and threshold can be configured", () => {
+    spec = { ...spec, healthCheckPath: "/healthz", healthyStatusBelow: 400 };
+    server = `STATUS=404 ${server}`;
+    const r = run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /GET \/healthz answered 404/);
   });
 
   test("no manifest on stdin is refused before anything is touched", () => {

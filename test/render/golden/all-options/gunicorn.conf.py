@@ -9,6 +9,7 @@ graceful_timeout = 20
 max_requests = 1000
 max_requests_jitter = 50
 proc_name = "shop"
+chdir = "/srv/shop/current"
 raw_env = [
     "DJANGO_SETTINGS_MODULE=shop.settings.production",
     "GREETING=say \"hi\"\nand \\ leave",

@@ -9,4 +9,5 @@ graceful_timeout = 30
 max_requests = 0
 max_requests_jitter = 0
 proc_name = "django-project"
+chdir = "/home/user/django-project"
 raw_env = []

@@ -1,0 +1,58 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { packRelease, renderUploadScript } from "./release";
+import { asRemoteCommand } from "./render/remoteScripts";
+import { SpecError } from "./spec";
+
+/** Arguments of {@link AppRelease}. */
+export interface AppReleaseArgs {
+  /** SSH connection to the host. */
+  connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
+  /** Local directory of the app (where `manage.py` is); packed deterministically. */
+  source: pulumi.Input<string>;
+  /** Directory on the host that holds `releases/<id>`. */
+  appRoot: pulumi.Input<string>;
+}
+
+/**
+ * Uploads the app as a release: the local directory, packed into a deterministic archive whose
+ * hash is the release id, unpacked on the host into `<appRoot>/releases/<id>`. An unchanged app
+ * gives the same id and runs nothing; a changed one shows its new id in the preview. The
+ * service's lifecycle then switches `current` to it and reloads. Releases are app code and are
+ * kept on destroy; the lifecycle prunes old ones (`keepReleases`).
+ */
+export class AppRelease extends pulumi.ComponentResource {
+  /** The release id (a content hash of the app). */
+  public readonly releaseId: pulumi.Output<string>;
+
+  constructor(name: string, args: AppReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("gunicorn-upstart:index:AppRelease", name, {}, opts);
+    const packed = pulumi.output(args.source).apply((dir) => {
+      try {
+        return packRelease(dir);
+      } catch (e) {
+        throw e instanceof SpecError ? new pulumi.ResourceError(`${name}: ${e.message}`, this) : e;
+      }
+    });
+    const upload = pulumi
+      .all([args.appRoot, packed])
+      .apply(([root, p]) =>
+        asRemoteCommand(renderUploadScript(root, p.id, Buffer.byteLength(p.archiveBase64))),
+      );
+    const cmd = new command.remote.Command(
+      `${name}-upload`,
+      {
+        connection: args.connection,
+        create: upload,
+        update: upload,
+        // Releases are the user's app code: destroy leaves them on the host.
+        delete: "true",
+        stdin: packed.archiveBase64,
+        logging: "stdoutAndStderr",
+      },
+      { parent: this },
+    );
+    this.releaseId = cmd.create.apply(() => packed.id);
+    this.registerOutputs({ releaseId: this.releaseId });
+  }
+}
