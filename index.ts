@@ -32,6 +32,7 @@ const target = stack.target;
 const service = new GunicornService("app", {
   ...stack.spec,
   appEnv,
+  ...(stack.appSource !== undefined ? { appSource: stack.appSource } : {}),
   ...(target.kind === "host"
     ? { host: { host: target.host, port: target.port, user: target.user, privateKey } }
     : {
@@ -56,3 +57,4 @@ export const launcherFile = service.launcherFile;
 export const gunicornConfigFile = service.gunicornConfigFile;
 export const status = service.status;
 export const instanceId = service.vm?.instanceId;
+export const releaseId = service.release?.releaseId;

@@ -51,37 +51,62 @@ function octal(value: number, width: number): string {
   return value.toString(8).padStart(width - 1, "0") + "\0";
 }
 
-/** One ustar header block; names up to 255 bytes via the prefix field. */
-function header(e: Entry): Buffer {
-  const block = Buffer.alloc(512, 0);
-  let name = e.kind === "dir" ? `${e.path}/` : e.path;
-  let prefix = "";
-  if (Buffer.byteLength(name) > 100) {
-    const cut = name.lastIndexOf("/", name.length - 2);
-    prefix = name.slice(0, cut);
-    name = name.slice(cut + 1);
-    if (Buffer.byteLength(name) > 100 || Buffer.byteLength(prefix) > 155) {
-      throw new SpecError("appSource", `path too long for the release archive: ${e.path}`);
-    }
-  }
-  block.write(name, 0, 100, "utf8");
-  block.write(octal(e.mode, 8), 100, "ascii");
-  block.write(octal(0, 8), 108, "ascii");
-  block.write(octal(0, 8), 116, "ascii");
-  block.write(octal(e.data?.length ?? 0, 12), 124, "ascii");
-  block.write(octal(0, 12), 136, "ascii"); // mtime 0: the same tree gives the same archive
-  block.write("        ", 148, "ascii");
-  block.write(e.kind === "file" ? "0" : e.kind === "dir" ? "5" : "2", 156, "ascii");
-  if (e.target !== undefined) block.write(e.target, 157, 100, "utf8");
-  block.write("ustar\0", 257, "ascii");
-  block.write("00", 263, "ascii");
-  block.write("root", 265, "ascii");
-  block.write("root", 297, "ascii");
-  block.write(prefix, 345, 155, "utf8");
+/** A PAX record "LEN key=value\n", where LEN counts the whole record including itself. */
+function paxRecord(key: string, value: string): string {
+  const body = ` ${key}=${value}\n`;
+  let len = Buffer.byteLength(body) + 1;
+  while (String(len).length + Buffer.byteLength(body) !== len) len++;
+  return `${len}${body}`;
+}
+
+/** One ustar header block for a name, type and size (names are cut to fit; PAX has the rest). */
+function block(
+  name: string,
+  kind: "0" | "2" | "5" | "x",
+  mode: number,
+  size: number,
+  target = "",
+): Buffer {
+  const b = Buffer.alloc(512, 0);
+  b.write(name.slice(0, 100), 0, 100, "utf8");
+  b.write(octal(mode, 8), 100, "ascii");
+  b.write(octal(0, 8), 108, "ascii");
+  b.write(octal(0, 8), 116, "ascii");
+  b.write(octal(size, 12), 124, "ascii");
+  b.write(octal(0, 12), 136, "ascii"); // mtime 0: the same tree gives the same archive
+  b.write("        ", 148, "ascii");
+  b.write(kind, 156, "ascii");
+  b.write(target.slice(0, 100), 157, 100, "utf8");
+  b.write("ustar\0", 257, "ascii");
+  b.write("00", 263, "ascii");
+  b.write("root", 265, "ascii");
+  b.write("root", 297, "ascii");
   let sum = 0;
-  for (const byte of block) sum += byte;
-  block.write(octal(sum, 7) + " ", 148, "ascii");
-  return block;
+  for (const byte of b) sum += byte;
+  b.write(octal(sum, 7) + " ", 148, "ascii");
+  return b;
+}
+
+function padded(data: Buffer): Buffer[] {
+  return [data, Buffer.alloc((512 - (data.length % 512)) % 512, 0)];
+}
+
+/** The blocks of one entry: a PAX header first when its name or link target is too long. */
+function entryBlocks(e: Entry): Buffer[] {
+  const name = e.kind === "dir" ? `${e.path}/` : e.path;
+  const target = e.target ?? "";
+  let pax = "";
+  if (Buffer.byteLength(name) > 100) pax += paxRecord("path", name);
+  if (Buffer.byteLength(target) > 100) pax += paxRecord("linkpath", target);
+  const out: Buffer[] = [];
+  if (pax !== "") {
+    const data = Buffer.from(pax, "utf8");
+    out.push(block("././@PaxHeader", "x", 0o644, data.length), ...padded(data));
+  }
+  const kind = e.kind === "file" ? "0" : e.kind === "dir" ? "5" : "2";
+  out.push(block(name, kind, e.mode, e.data?.length ?? 0, target));
+  if (e.data) out.push(...padded(e.data));
+  return out;
 }
 
 /** A packed release: its id (content hash) and the gzipped tar as base64 text for stdin. */
@@ -99,21 +124,12 @@ export function packRelease(dir: string): PackedRelease {
     if (!lstatSync(dir).isDirectory()) throw new Error("not a directory");
     entries = walk(dir);
   } catch (e) {
-    if (e instanceof SpecError) throw e;
     throw new SpecError(
       "appSource",
       `cannot read the app directory ${JSON.stringify(dir)}: ${(e as Error).message}`,
     );
   }
-  const parts: Buffer[] = [];
-  for (const e of entries) {
-    parts.push(header(e));
-    if (e.data) {
-      parts.push(e.data);
-      const pad = (512 - (e.data.length % 512)) % 512;
-      parts.push(Buffer.alloc(pad, 0));
-    }
-  }
+  const parts: Buffer[] = entries.flatMap(entryBlocks);
   parts.push(Buffer.alloc(1024, 0));
   const tar = Buffer.concat(parts);
   const id = createHash("sha256").update(tar).digest("hex").slice(0, 16);

@@ -53,6 +53,12 @@ export const CONFIG_KEYS = {
   subnetId: "string",
   allowedCidr: "string",
   sshCidr: "string",
+  appSource: "string",
+  appRoot: "string",
+  keepReleases: "integer",
+  healthCheckPath: "string",
+  healthyStatusBelow: "integer",
+  startTimeout: "integer",
 } as const;
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 
@@ -74,8 +80,13 @@ const STRING_SETTINGS = [
   "stopOnRunlevels",
   "launcherPath",
   "gunicornConfigPath",
+  "appRoot",
+  "healthCheckPath",
 ] as const;
 const INT_SETTINGS = [
+  "keepReleases",
+  "healthyStatusBelow",
+  "startTimeout",
   "workers",
   "respawnLimitCount",
   "respawnLimitInterval",
@@ -102,6 +113,8 @@ export type Target =
 /** Everything the stack program needs from config, except the secret values themselves. */
 export interface StackSettings {
   settings: ServiceSettings;
+  /** Local app directory to deploy as releases, if any. */
+  appSource?: string;
   /** The validated spec: what will be rendered. */
   spec: ServiceSpec;
   appEnv: Record<string, string>;
@@ -143,6 +156,9 @@ export function readStackConfig(src: ConfigSource): StackSettings {
     const v = src.get(key);
     if (v !== undefined) set[key] = checkInt(key, v, 0, Number.MAX_SAFE_INTEGER);
   }
+  // A relative appSource is relative to the project directory, where Pulumi runs the program.
+  const appSource = src.get("appSource");
+  if (appSource !== undefined) settings.releases = true;
   const spec = normalizeSpec(settings);
   const appEnv = parseEnvList("appEnv", parseList("appEnv", src.get("appEnv")));
 
@@ -173,5 +189,5 @@ export function readStackConfig(src: ConfigSource): StackSettings {
     }
     target = vm;
   }
-  return { settings, spec, appEnv, target };
+  return { settings, spec, appEnv, target, ...(appSource !== undefined ? { appSource } : {}) };
 }

@@ -134,7 +134,7 @@ function releaseParts(spec: ServiceSpec): string[] {
     "  fi",
     "}",
     "# Keeps the newest KEEP_RELEASES releases, and always the current and previous ones.",
-    "# Release names are hex ids, so ls -t is safe here (and orders by last use: see touch).",
+    "# Newest first by modification time, which a switch refreshes (touch): last use.",
     "prune_releases() {",
     "  local keep=$1 n=0 dir name",
     "  while IFS= read -r dir; do",
@@ -144,8 +144,7 @@ function releaseParts(spec: ServiceSpec): string[] {
     "      continue",
     "    fi",
     '    rm -rf -- "$dir"',
-    "  # shellcheck disable=SC2012",
-    '  done < <(ls -1dt -- "$APP_ROOT"/releases/*/ 2>/dev/null | sed "s:/*$::")',
+    '  done < <(find "$APP_ROOT/releases" -mindepth 1 -maxdepth 1 -type d ! -name ".*" -printf "%T@ %p\\n" | sort -rn | cut -d " " -f 2-)',
     "}",
     "",
   ];

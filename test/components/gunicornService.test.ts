@@ -7,6 +7,10 @@ import { GunicornService, type GunicornServiceArgs } from "../../components";
 import { normalizeSpec } from "../../components/spec";
 import { renderServiceFiles } from "../../components/render/serviceFiles";
 import { renderManifest } from "../../components/render/lifecycleScripts";
+import { packRelease } from "../../components/release";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   INSTANCE_IP,
   parentName,
@@ -294,5 +298,49 @@ describe("GunicornService", () => {
     assert.notEqual(byName("app-launcher-write").inputs.stdin, launcherBefore);
     assert.notEqual(after.split("\n")[0], before.split("\n")[0]);
     assert.equal(after.split("\n")[1], before.split("\n")[1], "the Gunicorn config did not change");
+  });
+
+  test("with appSource the app is uploaded as a release before the lifecycle, which switches and reloads it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "app-"));
+    writeFileSync(join(dir, "manage.py"), "print('hi')\n");
+    const svc = await evaluate(hostArgs({ job: "site", appSource: dir }));
+    const release = registered.find((r) => r.name === "app-release");
+    assert.ok(release, "an AppRelease component");
+    assert.equal(parentName(release), "app");
+    const upload = byName("app-release-upload").inputs;
+    const id = packRelease(dir).id;
+    assert.match(String(upload.create), new RegExp(`ID='\\\\''${id}'\\\\''`));
+    assert.equal(upload.delete, "true", "releases are app code: kept on destroy");
+    assert.equal(upload.stdin, packRelease(dir).archiveBase64);
+    const lifecycle = registered.find((r) => r.name === "app-service-lifecycle")!;
+    const deps = (lifecycle.opts.dependsOn as pulumi.Resource[]).map(
+      (d) => (d as unknown as { __name: string }).__name,
+    );
+    assert.ok(deps.includes("app-release"), "the lifecycle waits for the upload");
+    assert.match(
+      String(byName("app-service-lifecycle").inputs.stdin),
+      new RegExp(`\nrelease ${id}\n$`),
+    );
+    const launcher = await valueOf(svc.launcherFile);
+    assert.equal(launcher.path, "/srv/site/run-site.sh", "the launcher lives outside the releases");
+    assert.match(launcher.content, /^PROJECTDIR='\/srv\/site\/current'$/m);
+    assert.match(
+      (await valueOf(svc.gunicornConfigFile)).content,
+      /^chdir = "\/srv\/site\/current"$/m,
+    );
+    assert.equal(await valueOf(svc.release!.releaseId), id);
+  });
+
+  test("an app change changes only the release upload and the lifecycle's release line", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "app-"));
+    writeFileSync(join(dir, "views.py"), "v = 1\n");
+    await evaluate(hostArgs({ appSource: dir }));
+    const before = inputsByName();
+    reset();
+    writeFileSync(join(dir, "views.py"), "v = 2\n");
+    await evaluate(hostArgs({ appSource: dir }));
+    const after = inputsByName();
+    const changed = [...before.keys()].filter((k) => before.get(k) !== after.get(k));
+    assert.deepEqual(changed.sort(), ["app-release-upload", "app-service-lifecycle"]);
   });
 });

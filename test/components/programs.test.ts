@@ -207,6 +207,10 @@ describe("Pulumi.yaml and the offline render", () => {
       "timeout",
       "gracefulTimeout",
       "maxRequests",
+      "startTimeout",
+      "healthCheckPath",
+      "healthyStatusBelow",
+      "keepReleases",
     ] as const) {
       assert.equal(d[key]!.default, DEFAULTS[key], key);
     }

@@ -5,57 +5,17 @@
 // with test/host/initctl standing in for Upstart.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync, appendFileSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { GunicornService } from "../../components";
 import { freePort } from "../helpers/freePort";
 import { Replay, UpFailed, recorder, type Ran } from "./replay";
 import { startTestHost, type TestHost } from "./testHost";
+import { makeApp } from "./app";
 
 const HOST_SETUP = String.raw`
 useradd --system --create-home --home-dir /home/app --shell /usr/sbin/nologin app
 /usr/bin/python3 -m venv --system-site-packages --without-pip /home/app/venv
 `;
-
-/** A Django project made by django-admin, with a view that tells its version and PID. */
-export function makeApp(): {
-  dir: string;
-  setVersion(v: string): void;
-  breakImport(): void;
-  break500(): void;
-} {
-  const dir = mkdtempSync(join(tmpdir(), "app-"));
-  const r = spawnSync("django-admin", ["startproject", "mysite", dir], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`django-admin startproject failed: ${r.stderr}`);
-  appendFileSync(join(dir, "mysite/settings.py"), '\nALLOWED_HOSTS = ["*"]\n');
-  const settings = readFileSync(join(dir, "mysite/settings.py"), "utf8");
-  const views = (body: string) =>
-    writeFileSync(
-      join(dir, "mysite/views.py"),
-      `import os\nfrom django.http import HttpResponse\n\n\ndef whoami(request):\n${body}\n`,
-    );
-  writeFileSync(
-    join(dir, "mysite/urls.py"),
-    'from django.urls import path\nfrom . import views\n\nurlpatterns = [path("", views.whoami)]\n',
-  );
-  return {
-    dir,
-    setVersion(v) {
-      writeFileSync(join(dir, "mysite/settings.py"), settings);
-      views(`    return HttpResponse("pid=%d version=${v}" % os.getpid())`);
-    },
-    breakImport() {
-      // Settings are imported with the WSGI module, so the pre-flight import sees this.
-      writeFileSync(join(dir, "mysite/settings.py"), `${settings}\nimport no_such_module_here\n`);
-    },
-    break500() {
-      views('    raise RuntimeError("this release is broken")');
-    },
-  };
-}
 
 let host: TestHost;
 let port: number;

@@ -12,6 +12,7 @@ import {
   renderWriteFileScript,
 } from "../../components/render/remoteScripts";
 import { recipeSettings } from "../helpers/recipe";
+import { renderUploadScript } from "../../components/release";
 
 const specs: Record<string, ServiceSettings> = {
   defaults: {},
@@ -27,6 +28,7 @@ const specs: Record<string, ServiceSettings> = {
     invocation: "django-manage",
   },
   ipv6: { bind: "[::]:8000" },
+  releases: { releases: true, healthCheckPath: "/health?full=1&x='y'" },
 };
 
 // SC2016 (no expansion in single quotes) and SC1003 (nested quote escapes) are what the wrapper wants: the script is passed to
@@ -54,6 +56,7 @@ for (const [name, settings] of Object.entries(specs)) {
         123,
       ),
       delete: renderDeleteFileScript(spec.launcherPath),
+      upload: renderUploadScript(spec.appRoot ?? "/srv/x y", "0123456789abcdef", 4096),
       "delete with bytecode cache": renderDeleteFileScript(spec.gunicornConfigPath, {
         pythonCache: true,
       }),

@@ -1,0 +1,257 @@
+// `npm run bench`: what a change costs the requests in flight, on a real host.
+// Real OpenSSH, Gunicorn 20.1 and Django (Debian's) on loopback through the component's own
+// launcher and lifecycle (test/integration harness; Upstart played by test/host/initctl).
+// Three cases under the same bounded load (bench/load.mjs, a separate process):
+//   reload  - a Gunicorn settings change (workers 4 <-> 5) through the component: HUP;
+//   release - an app code change through the component's release path: upload, switch, HUP;
+//   restart - the recipe's way: `initctl stop` + `initctl start`.
+// Prints a line per case and a summary; writes bench/results.json and bench/reload.svg.
+// A benchmark, not a test: numbers depend on the machine; compare the cases within one run.
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { GunicornService } from "../components";
+import { freePort } from "../test/helpers/freePort";
+import { makeApp } from "../test/integration/app";
+import { Replay, recorder } from "../test/integration/replay";
+import { startTestHost, type TestHost } from "../test/integration/testHost";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 12);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const CHANGE_AT_MS = 3000;
+const BUCKET_MS = 100;
+
+interface Case {
+  case: "reload" | "release" | "restart";
+  requests: number;
+  failed: number;
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
+  change_s: number;
+  changeStartMs: number;
+  changeEndMs: number;
+  buckets: { ok: number; failed: number }[];
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function runLoad(url: string): Promise<{ start: number; requests: [number, number, number][] }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [join(__dirname, "load.mjs"), url, String(SECONDS), String(CONCURRENCY)],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.once("exit", (code) =>
+      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load exited ${code}`)),
+    );
+  });
+}
+
+async function measure(
+  name: Case["case"],
+  url: string,
+  change: () => Promise<void>,
+): Promise<Case> {
+  const load = runLoad(url);
+  const loadStarted = Date.now();
+  await new Promise((r) => setTimeout(r, CHANGE_AT_MS));
+  const t0 = Date.now();
+  await change();
+  const t1 = Date.now();
+  const { start, requests } = await load;
+  const offset = start - loadStarted;
+  const latencies = requests
+    .filter((r) => r[2])
+    .map((r) => r[1])
+    .sort((a, b) => a - b);
+  const buckets = Array.from({ length: Math.ceil((SECONDS * 1000) / BUCKET_MS) }, () => ({
+    ok: 0,
+    failed: 0,
+  }));
+  for (const [t, , ok] of requests) {
+    const b = buckets[Math.min(buckets.length - 1, Math.floor(t / BUCKET_MS))]!;
+    if (ok) b.ok++;
+    else b.failed++;
+  }
+  return {
+    case: name,
+    requests: requests.length,
+    failed: requests.filter((r) => !r[2]).length,
+    p50_ms: percentile(latencies, 50),
+    p99_ms: percentile(latencies, 99),
+    max_ms: latencies[latencies.length - 1] ?? 0,
+    change_s: Math.round((t1 - t0) / 10) / 100,
+    changeStartMs: t0 - loadStarted - offset,
+    changeEndMs: t1 - loadStarted - offset,
+    buckets,
+  };
+}
+
+function svg(cases: Case[]): string {
+  const width = 900;
+  const panel = 170;
+  const left = 60;
+  const plotW = width - left - 20;
+  const max = Math.max(1, ...cases.flatMap((c) => c.buckets.map((b) => b.ok + b.failed)));
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${cases.length * panel + 40}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${left}" y="20" font-size="14" font-weight="bold">Requests per ${BUCKET_MS} ms during a change (green: served, red: failed; shaded: the change)</text>`,
+  ];
+  cases.forEach((c, i) => {
+    const top = 40 + i * panel;
+    const h = panel - 40;
+    const x = (ms: number) => left + (ms / (SECONDS * 1000)) * plotW;
+    const bw = plotW / c.buckets.length;
+    parts.push(
+      `<text x="${left}" y="${top + 12}" font-weight="bold">${c.case}: ${c.failed} failed of ${c.requests} (p50 ${c.p50_ms} ms, p99 ${c.p99_ms} ms, max ${c.max_ms} ms, change ${c.change_s} s)</text>`,
+    );
+    parts.push(
+      `<rect x="${x(c.changeStartMs)}" y="${top + 18}" width="${Math.max(1, x(c.changeEndMs) - x(c.changeStartMs))}" height="${h}" fill="#ddd"/>`,
+    );
+    parts.push(
+      `<line x1="${x(c.changeStartMs)}" x2="${x(c.changeStartMs)}" y1="${top + 18}" y2="${top + 18 + h}" stroke="#555" stroke-dasharray="4 3"/>`,
+    );
+    c.buckets.forEach((b, j) => {
+      const okH = (b.ok / max) * h;
+      const failH = (b.failed / max) * h;
+      const bx = left + j * bw;
+      if (okH > 0)
+        parts.push(
+          `<rect x="${bx.toFixed(1)}" y="${(top + 18 + h - okH).toFixed(1)}" width="${(bw - 0.5).toFixed(1)}" height="${okH.toFixed(1)}" fill="#2a9d3a"/>`,
+        );
+      if (failH > 0)
+        parts.push(
+          `<rect x="${bx.toFixed(1)}" y="${(top + 18 + h - okH - failH).toFixed(1)}" width="${(bw - 0.5).toFixed(1)}" height="${failH.toFixed(1)}" fill="#d62828"/>`,
+        );
+    });
+    parts.push(
+      `<line x1="${left}" x2="${left + plotW}" y1="${top + 18 + h}" y2="${top + 18 + h}" stroke="black"/>`,
+    );
+    parts.push(
+      `<text x="${left - 8}" y="${top + 24}" text-anchor="end">${max}</text><text x="${left - 8}" y="${top + 18 + h}" text-anchor="end">0</text>`,
+    );
+    for (let s = 0; s <= SECONDS; s += 2)
+      parts.push(`<text x="${x(s * 1000)}" y="${top + h + 32}" text-anchor="middle">${s}s</text>`);
+  });
+  parts.push("</svg>");
+  return parts.join("\n") + "\n";
+}
+
+async function main(): Promise<void> {
+  let host: TestHost | undefined;
+  try {
+    host = await startTestHost(
+      "useradd --system --create-home --home-dir /home/app --shell /usr/sbin/nologin app\n" +
+        "/usr/bin/python3 -m venv --system-site-packages --without-pip /home/app/venv\n",
+    );
+    const h = host;
+    const port = await freePort();
+    const app = makeApp();
+    let version = 1;
+    app.setVersion(`v${version}`);
+    const replay = new Replay(h);
+    const program = (workers: number) => () => {
+      const svc = new GunicornService(
+        "site",
+        {
+          host: {
+            host: "127.0.0.1",
+            port: h.port,
+            user: h.user,
+            privateKey: pulumi.secret(h.privateKey),
+          },
+          job: "site",
+          appSource: app.dir,
+          virtualenv: "/home/app/venv",
+          logFile: "/var/log/site/gunicorn.log",
+          user: "app",
+          group: "app",
+          wsgiApp: "mysite.wsgi:application",
+          bind: `127.0.0.1:${port}`,
+          workers,
+          logLevel: "warning",
+        },
+        { transformations: [recorder] },
+      );
+      return [svc.status];
+    };
+    let workers = 4;
+    await replay.up(program(workers));
+    const url = `http://127.0.0.1:${port}/`;
+    const cases: Case[] = [];
+    cases.push(
+      await measure("reload", url, async () => {
+        workers = workers === 4 ? 5 : 4;
+        await replay.up(program(workers));
+      }),
+    );
+    cases.push(
+      await measure("release", url, async () => {
+        version++;
+        app.setVersion(`v${version}`);
+        await replay.up(program(workers));
+      }),
+    );
+    cases.push(
+      await measure("restart", url, async () => {
+        h.rootOk("initctl stop site >/dev/null && initctl start site >/dev/null");
+      }),
+    );
+    const pad = (v: string | number, n: number) => String(v).padStart(n);
+    console.log(
+      `${"case".padEnd(8)} ${pad("requests", 9)} ${pad("failed", 7)} ${pad("p50_ms", 7)} ${pad("p99_ms", 7)} ${pad("max_ms", 7)} ${pad("change_s", 9)}`,
+    );
+    for (const c of cases) {
+      console.log(
+        `${c.case.padEnd(8)} ${pad(c.requests, 9)} ${pad(c.failed, 7)} ${pad(c.p50_ms, 7)} ${pad(c.p99_ms, 7)} ${pad(c.max_ms, 7)} ${pad(c.change_s, 9)}`,
+      );
+    }
+    const by = (n: Case["case"]) => cases.find((c) => c.case === n)!;
+    console.log(
+      `summary: reload lost ${by("reload").failed} of ${by("reload").requests}, release lost ${by("release").failed} of ${by("release").requests}, ` +
+        `the recipe's restart lost ${by("restart").failed} of ${by("restart").requests} (${SECONDS} s at concurrency ${CONCURRENCY}, change at ${CHANGE_AT_MS / 1000} s)`,
+    );
+    writeFileSync(
+      join(__dirname, "results.json"),
+      JSON.stringify(
+        {
+          cases: cases.map(
+            ({ case: name, requests, failed, p50_ms, p99_ms, max_ms, change_s }) => ({
+              case: name,
+              requests,
+              failed,
+              p50_ms,
+              p99_ms,
+              max_ms,
+              change_s,
+            }),
+          ),
+        },
+        null,
+        2,
+      ) + "\n",
+    );
+    writeFileSync(join(__dirname, "reload.svg"), svg(cases));
+  } finally {
+    host?.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

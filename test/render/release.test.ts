@@ -1,0 +1,111 @@
+// Releases, pure parts: the archive is deterministic and faithful, and the upload script
+// (run for real under bash) unpacks it completely or not at all.
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { packRelease, renderUploadScript } from "../../components/release";
+import { SpecError } from "../../components/spec";
+
+function app(): string {
+  const dir = mkdtempSync(join(tmpdir(), "src-"));
+  mkdirSync(join(dir, "mysite/__pycache__"), { recursive: true });
+  writeFileSync(join(dir, "manage.py"), "#!/usr/bin/env python\nprint('hi')\n");
+  chmodSync(join(dir, "manage.py"), 0o755);
+  writeFileSync(join(dir, "mysite/settings.py"), "DEBUG = False\n");
+  writeFileSync(join(dir, "mysite/__pycache__/settings.cpython-311.pyc"), "junk");
+  writeFileSync(join(dir, "mysite/old.pyc"), "junk");
+  mkdirSync(join(dir, ".git"));
+  writeFileSync(join(dir, ".git/HEAD"), "ref\n");
+  writeFileSync(join(dir, "a".repeat(120) + ".txt"), "long name\n");
+  symlinkSync("mysite/settings.py", join(dir, "settings-link.py"));
+  return dir;
+}
+
+const upload = (root: string, id: string, payload: string) =>
+  spawnSync("bash", ["-c", renderUploadScript(root, id, Buffer.byteLength(payload))], {
+    input: payload,
+    encoding: "utf8",
+  });
+
+describe("releases", () => {
+  test("the same tree always packs to the same bytes and id; any change gives a new id", () => {
+    const dir = app();
+    const a = packRelease(dir);
+    const b = packRelease(dir);
+    assert.equal(a.archiveBase64, b.archiveBase64);
+    assert.equal(a.id, b.id);
+    assert.match(a.id, /^[0-9a-f]{16}$/);
+    writeFileSync(join(dir, "mysite/settings.py"), "DEBUG = True\n");
+    assert.notEqual(packRelease(dir).id, a.id);
+  });
+
+  test("bytecode and VCS data are left out; modes, long names and symlinks survive an unpack", () => {
+    const dir = app();
+    const packed = packRelease(dir);
+    const root = mkdtempSync(join(tmpdir(), "root-"));
+    const r = upload(root, packed.id, packed.archiveBase64);
+    assert.equal(r.status, 0, r.stderr);
+    const out = join(root, "releases", packed.id);
+    assert.deepEqual(
+      readdirSync(out).sort(),
+      [
+        ".gunicorn-upstart-release",
+        "a".repeat(120) + ".txt",
+        "manage.py",
+        "mysite",
+        "settings-link.py",
+      ].sort(),
+    );
+    assert.deepEqual(readdirSync(join(out, "mysite")), ["settings.py"]);
+    assert.equal(statSync(join(out, "manage.py")).mode & 0o777, 0o755);
+    assert.equal(statSync(join(out, "mysite/settings.py")).mode & 0o777, 0o644);
+    assert.equal(readFileSync(join(out, "settings-link.py"), "utf8"), "DEBUG = False\n");
+    assert.equal(packed.files, 3);
+  });
+
+  test("uploading a release already on the host changes nothing", () => {
+    const packed = packRelease(app());
+    const root = mkdtempSync(join(tmpdir(), "root-"));
+    assert.equal(upload(root, packed.id, packed.archiveBase64).status, 0);
+    writeFileSync(join(root, "releases", packed.id, "marker"), "kept\n");
+    const again = upload(root, packed.id, packed.archiveBase64);
+    assert.equal(again.status, 0);
+    assert.match(again.stdout, /already on the host/);
+    assert.equal(readFileSync(join(root, "releases", packed.id, "marker"), "utf8"), "kept\n");
+  });
+
+  test("a truncated upload is refused and leaves no release directory behind", () => {
+    const packed = packRelease(app());
+    const root = mkdtempSync(join(tmpdir(), "root-"));
+    const r = spawnSync(
+      "bash",
+      ["-c", renderUploadScript(root, packed.id, Buffer.byteLength(packed.archiveBase64))],
+      {
+        input: packed.archiveBase64.slice(0, 100),
+        encoding: "utf8",
+      },
+    );
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /refusing release/);
+    assert.deepEqual(readdirSync(join(root, "releases")), []);
+  });
+
+  test("a missing app directory is refused naming appSource", () => {
+    assert.throws(
+      () => packRelease("/nonexistent/app"),
+      (e: unknown) => e instanceof SpecError && e.field === "appSource",
+    );
+  });
+});
