@@ -7,6 +7,13 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
+    // Plain Node scripts (bench/load.mjs).
+    files: ["**/*.mjs"],
+    languageOptions: {
+      globals: { process: "readonly", setTimeout: "readonly", console: "readonly" },
+    },
+  },
+  {
     files: ["**/*.ts"],
     rules: {
       "@typescript-eslint/no-explicit-any": "error",
