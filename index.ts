@@ -1,5 +1,7 @@
 // The stack program: reads the stack config (schema in Pulumi.yaml), runs one GunicornService
 // on a new EC2 instance or on an existing host, and exports what a user or another stack needs.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { GunicornService, SpecError } from "./components";
 import { missingPublicKey, readStackConfig } from "./components/stackConfig";
@@ -28,11 +30,21 @@ const secretEnv = pulumi
   .apply((list) => parseEnvList("secretEnv", list));
 const appEnv = pulumi.all([secretEnv]).apply(([secrets]) => ({ ...stack.appEnv, ...secrets }));
 
+/** The app's requirements.txt, when it has one. */
+function requirementsOf(appSource: string | undefined): string {
+  const file = appSource === undefined ? undefined : join(appSource, "requirements.txt");
+  return file !== undefined && existsSync(file) ? readFileSync(file, "utf8") : "";
+}
+
 const target = stack.target;
 const service = new GunicornService("app", {
   ...stack.spec,
   appEnv,
   ...(stack.appSource !== undefined ? { appSource: stack.appSource } : {}),
+  ...(stack.prepareHost !== undefined ? { prepareHost: stack.prepareHost } : {}),
+  ...(stack.pythonEnv !== undefined
+    ? { pythonEnv: { ...stack.pythonEnv, requirements: requirementsOf(stack.appSource) } }
+    : {}),
   ...(target.kind === "host"
     ? { host: { host: target.host, port: target.port, user: target.user, privateKey } }
     : {

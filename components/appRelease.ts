@@ -50,7 +50,7 @@ export class AppRelease extends pulumi.ComponentResource {
         stdin: packed.archiveBase64,
         logging: "stdoutAndStderr",
       },
-      { parent: this },
+      { parent: this, ...(opts?.dependsOn !== undefined ? { dependsOn: opts.dependsOn } : {}) },
     );
     this.releaseId = cmd.create.apply(() => packed.id);
     this.registerOutputs({ releaseId: this.releaseId });

@@ -1,9 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
 import { AppRelease } from "./appRelease";
+import { HostSetup } from "./hostSetup";
+import { PythonEnv } from "./pythonEnv";
+import type { DirSpec, HostSetupSpec, PythonEnvSpec } from "./render/hostScripts";
+import { dirnameOf } from "./render/launcher";
 import { RemoteFile } from "./remoteFile";
 import { renderGunicornConfig } from "./render/gunicornConfig";
 import { renderServiceFiles } from "./render/serviceFiles";
+import { logrotatePath, renderLogrotate } from "./render/logrotate";
 import {
   checkEnv,
   normalizeSpec,
@@ -64,8 +69,12 @@ export interface GunicornServiceArgs {
   /** Where the lifecycle records applied content hashes. @default "/var/lib/gunicorn-upstart" */
   stateDir?: pulumi.Input<string>;
 
-  /** Worker processes (reloads). @default 3 */
-  workers?: pulumi.Input<number>;
+  /** Worker processes, or "auto" for 2 x CPUs + 1 computed on the host (reloads). @default 3 */
+  workers?: pulumi.Input<number | "auto">;
+  /** Gunicorn's access log, apart from the error log (`logFile`) (reloads). @default unset (none) */
+  accessLog?: pulumi.Input<string>;
+  /** Write `/etc/logrotate.d/gunicorn-<job>`, rotating the logs with a USR1 to reopen them. @default true */
+  logrotate?: boolean;
   /** Bind address, `HOST:PORT`, `[IPV6]:PORT` or `unix:/path` (reloads). @default "127.0.0.1:8000" */
   bind?: pulumi.Input<string>;
   /** Gunicorn log level (reloads). @default "info" */
@@ -119,6 +128,78 @@ export interface GunicornServiceArgs {
   appRoot?: pulumi.Input<string>;
   /** With `appSource`: releases kept on the host (current and previous always stay). @default 5 */
   keepReleases?: pulumi.Input<number>;
+
+  /**
+   * Prepare a bare host first: wait for cloud-init, install missing `packages` (default
+   * python3 and python3-venv) with apt-get, create the group and user (system account, no login
+   * shell) and the app and log directories when missing. Nothing of it is removed on destroy.
+   * @default false (the host is prepared already, as the recipe assumed)
+   */
+  prepareHost?: boolean | HostPreparation;
+  /**
+   * Build the virtualenv at `virtualenv` with Gunicorn and the app's requirements; runs again
+   * only when the requirements, the interpreter or the pip options change.
+   * @default unset (the virtualenv exists already)
+   */
+  pythonEnv?: PythonEnvOptions;
+}
+
+/** Options of `prepareHost`. */
+export interface HostPreparation {
+  /** OS packages installed with apt-get when missing. @default ["python3", "python3-venv"] */
+  packages?: string[];
+  /** Wait for cloud-init to finish first. @default true */
+  waitForCloudInit?: boolean;
+}
+
+/** Options of `pythonEnv`. */
+export interface PythonEnvOptions {
+  /** Content of the app's requirements.txt. @default "" */
+  requirements?: pulumi.Input<string>;
+  /** Interpreter that makes the virtualenv; a new version rebuilds it. @default "python3" */
+  python?: string;
+  /** See the system's site packages (e.g. Debian's python3-django). @default false */
+  systemSitePackages?: boolean;
+  /** Installed besides the requirements. @default ["gunicorn"] */
+  packages?: string[];
+  /** pip --index-url, for a private index. @default unset (PyPI) */
+  indexUrl?: string;
+  /** A wheelhouse directory on the host: pip --no-index --find-links, for hosts without internet. */
+  wheelhouse?: string;
+}
+
+/** The host preparation a service needs: its user and the directories it writes or runs in. */
+export function hostSetupSpec(s: ServiceSpec, prep: HostPreparation): HostSetupSpec {
+  const dirs: DirSpec[] = [];
+  const add = (path: string, owner: string, group: string, mode: string) => {
+    if (!dirs.some((d) => d.path === path)) dirs.push({ path, owner, group, mode });
+  };
+  // Releases are unpacked by root and only read by the app; a plain project dir is the app's.
+  if (s.appRoot !== undefined) add(s.appRoot, "root", s.group, "0755");
+  else add(s.projectDir, s.user, s.group, "0755");
+  for (const log of [s.logFile, s.accessLog]) {
+    if (log !== undefined) add(dirnameOf(log), s.user, s.group, "0750");
+  }
+  return {
+    user: s.user,
+    group: s.group,
+    home: s.appRoot ?? s.projectDir,
+    packages: prep.packages ?? ["python3", "python3-venv"],
+    directories: dirs,
+    waitForCloudInit: prep.waitForCloudInit ?? true,
+  };
+}
+
+/** The virtualenv build for a service. */
+export function pythonEnvSpec(s: ServiceSpec, env: PythonEnvOptions): PythonEnvSpec {
+  return {
+    virtualenv: s.virtualenv,
+    python: env.python ?? "python3",
+    systemSitePackages: env.systemSitePackages ?? false,
+    packages: env.packages ?? ["gunicorn"],
+    ...(env.indexUrl !== undefined ? { indexUrl: env.indexUrl } : {}),
+    ...(env.wheelhouse !== undefined ? { wheelhouse: env.wheelhouse } : {}),
+  };
 }
 
 /** The settings keys of {@link GunicornServiceArgs}, i.e. everything but host, vm and appEnv. */
@@ -163,6 +244,8 @@ const SETTING_KEYS = [
   "healthyStatusBelow",
   "appRoot",
   "keepReleases",
+  "accessLog",
+  "logrotate",
 ] as const satisfies readonly (keyof GunicornServiceArgs & keyof ServiceSpec)[];
 
 /** A file the service wrote: where and what. */
@@ -197,12 +280,18 @@ export class GunicornService extends pulumi.ComponentResource {
   public readonly launcherFile: pulumi.Output<WrittenFile>;
   /** The Gunicorn config file (secret when `appEnv` holds a secret). */
   public readonly gunicornConfigFile: pulumi.Output<WrittenFile>;
+  /** The logrotate rule, unless `logrotate` is false. */
+  public readonly logrotateFile?: pulumi.Output<WrittenFile>;
   /** What the last `up` did to the service, e.g. `django-project: reload (master pid 4242)`. */
   public readonly status: pulumi.Output<string>;
   /** The VM, when this service provisioned one. */
   public readonly vm?: Vm;
   /** The app release, when `appSource` is set; `release.releaseId` is its content hash. */
   public readonly release?: AppRelease;
+  /** The host preparation, when `prepareHost` is set. */
+  public readonly hostSetup?: HostSetup;
+  /** The virtualenv build, when `pythonEnv` is set. */
+  public readonly pythonEnv?: PythonEnv;
 
   constructor(name: string, args: GunicornServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gunicorn-upstart:index:GunicornService", name, {}, opts);
@@ -252,6 +341,31 @@ export class GunicornService extends pulumi.ComponentResource {
       this.publicAddress = pulumi.unsecret(pulumi.output(args.host).apply((h) => h?.host ?? ""));
     }
 
+    // A bare host first gets its user, group, directories and packages, then the virtualenv;
+    // the files need the group (the config is root:<group>), the service needs everything.
+    const before: pulumi.Resource[] = [];
+    if (args.prepareHost !== undefined && args.prepareHost !== false) {
+      const prep = args.prepareHost === true ? {} : args.prepareHost;
+      this.hostSetup = new HostSetup(
+        `${name}-host`,
+        { connection, spec: spec.apply((s) => hostSetupSpec(s, prep)) },
+        { parent: this },
+      );
+      before.push(this.hostSetup);
+    }
+    if (args.pythonEnv !== undefined) {
+      const env = args.pythonEnv;
+      this.pythonEnv = new PythonEnv(
+        `${name}-python`,
+        {
+          connection,
+          spec: spec.apply((s) => pythonEnvSpec(s, env)),
+          ...(env.requirements !== undefined ? { requirements: env.requirements } : {}),
+        },
+        { parent: this, dependsOn: [...before] },
+      );
+    }
+
     // Job and launcher never see appEnv, so they stay readable when appEnv holds secrets.
     const rendered = spec.apply((s) => renderServiceFiles(s, {}));
     const configContent = pulumi
@@ -274,19 +388,32 @@ export class GunicornService extends pulumi.ComponentResource {
           content,
           pythonCache,
         },
-        { parent: this },
+        { parent: this, dependsOn: before },
       );
     const jobFile = file("job", rendered.job, rendered.job.content);
     const launcherFile = file("launcher", rendered.launcher, rendered.launcher.content);
     // Gunicorn imports its config, so Python caches its bytecode (app environment included).
     const configFile = file("config", rendered.gunicornConfig, configContent, true);
+    const logrotateFile =
+      args.logrotate === false
+        ? undefined
+        : file(
+            "logrotate",
+            spec.apply((s) => ({
+              path: logrotatePath(s),
+              owner: "root",
+              group: "root",
+              mode: "0644",
+            })),
+            spec.apply(renderLogrotate),
+          );
 
     // The app's code, when deployed by this component: uploaded before the service switches.
     if (args.appSource !== undefined) {
       this.release = new AppRelease(
         `${name}-release`,
         { connection, source: args.appSource, appRoot: spec.apply((s) => s.appRoot as string) },
-        { parent: this },
+        { parent: this, dependsOn: before },
       );
     }
     const releaseId: pulumi.Output<string | undefined> =
@@ -305,7 +432,13 @@ export class GunicornService extends pulumi.ComponentResource {
             gunicornConfig,
             ...(release !== undefined ? { release } : {}),
           })),
-        fileResources: [jobFile, launcherFile, configFile, ...(this.release ? [this.release] : [])],
+        fileResources: [
+          jobFile,
+          launcherFile,
+          configFile,
+          ...(this.release ? [this.release] : []),
+          ...(this.pythonEnv ? [this.pythonEnv] : []),
+        ],
       },
       { parent: this },
     );
@@ -315,6 +448,12 @@ export class GunicornService extends pulumi.ComponentResource {
     this.launcherFile = pulumi.output({ path: launcherFile.path, content: launcherFile.content });
     this.gunicornConfigFile = pulumi.output({ path: configFile.path, content: configFile.content });
     this.status = service.status;
+    if (logrotateFile !== undefined) {
+      this.logrotateFile = pulumi.output({
+        path: logrotateFile.path,
+        content: logrotateFile.content,
+      });
+    }
     this.url = pulumi
       .all([spec, this.publicAddress])
       .apply(([s, address]) => serviceUrl(s.bind, address));
@@ -326,6 +465,7 @@ export class GunicornService extends pulumi.ComponentResource {
       launcherFile: this.launcherFile,
       gunicornConfigFile: this.gunicornConfigFile,
       status: this.status,
+      logrotateFile: this.logrotateFile,
     });
   }
 }

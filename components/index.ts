@@ -7,6 +7,8 @@ export {
 } from "./gunicornService";
 export { RemoteFile, type RemoteFileArgs } from "./remoteFile";
 export { AppRelease, type AppReleaseArgs } from "./appRelease";
+export { HostSetup, type HostSetupArgs } from "./hostSetup";
+export { PythonEnv, type PythonEnvArgs } from "./pythonEnv";
 export { UpstartService, type UpstartServiceArgs } from "./upstartService";
 export { Vm, type VmArgs } from "./vm";
 export { VM_DEFAULTS } from "./vmSpec";

@@ -90,7 +90,7 @@ export class RemoteFile extends pulumi.ComponentResource {
         triggers: [target.apply((t) => t.path)],
         logging: "stderr",
       },
-      { parent: this },
+      { parent: this, ...(opts?.dependsOn !== undefined ? { dependsOn: opts.dependsOn } : {}) },
     );
 
     this.path = file.create.apply(() => target.apply((t) => t.path));

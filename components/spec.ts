@@ -81,7 +81,8 @@ export interface ServiceSpec {
   /** Extra arguments for Gunicorn, each passed as one quoted word. */
   extraArgs: string[];
   /** Number of worker processes. */
-  workers: number;
+  /** Number of worker processes, or "auto": 2 x CPUs + 1, computed on the host. */
+  workers: number | "auto";
   /** Bind address: `HOST:PORT`, `[IPV6]:PORT` or `unix:/path`. */
   bind: string;
   /** Gunicorn log level. */
@@ -96,6 +97,10 @@ export interface ServiceSpec {
   maxRequestsJitter: number;
   /** Environment for the Upstart job itself (`env` stanzas); not for secrets. */
   jobEnv: Record<string, string>;
+  /** Gunicorn's access log (unset: none, Gunicorn's default). */
+  accessLog?: string;
+  /** Write a logrotate rule for the logs (USR1 makes Gunicorn reopen them). */
+  logrotate: boolean;
   /** `chdir` stanza (unset: Upstart's default, `/`). */
   chdir?: string;
   /** `umask` stanza, octal (unset: Upstart's default, 022). */
@@ -160,6 +165,7 @@ export const DEFAULTS = {
   healthCheckPath: "/",
   healthyStatusBelow: 500,
   keepReleases: 5,
+  logrotate: true,
 } as const;
 
 /** Where a file goes when its path is not given: derived from the job name. */
@@ -435,7 +441,7 @@ export function normalizeSpec(s: ServiceSettings): ServiceSpec {
     wsgiApp: checkWsgi("wsgiApp", s.wsgiApp ?? d.wsgiApp),
     invocation: checkOneOf("invocation", s.invocation ?? d.invocation, INVOCATIONS),
     extraArgs: checkArgs("extraArgs", s.extraArgs ?? []),
-    workers: checkInt("workers", s.workers ?? d.workers, 1, 1024),
+    workers: checkWorkers("workers", s.workers ?? d.workers),
     bind: s.bind ?? d.bind,
     logLevel: checkOneOf("logLevel", s.logLevel ?? d.logLevel, LOG_LEVELS),
     timeout: checkInt("timeout", s.timeout ?? d.timeout, 0, 86400),
@@ -458,7 +464,22 @@ export function normalizeSpec(s: ServiceSettings): ServiceSpec {
       600,
     ),
     keepReleases: checkInt("keepReleases", s.keepReleases ?? d.keepReleases, 1, 100),
+    logrotate: checkBool("logrotate", s.logrotate ?? d.logrotate),
   };
+  if (s.accessLog !== undefined) spec.accessLog = checkPath("accessLog", s.accessLog);
+  if (spec.logrotate) {
+    for (const [field, path] of [
+      ["logFile", spec.logFile],
+      ["accessLog", spec.accessLog],
+    ] as const) {
+      if (path !== undefined && /[\s"'\\{}#]/.test(path)) {
+        throw new SpecError(
+          field,
+          `${show(path)} cannot go into a logrotate rule (no blanks, quotes, braces or '#'); set logrotate to false to keep it`,
+        );
+      }
+    }
+  }
   if (appRoot !== undefined) spec.appRoot = appRoot;
   parseBind("bind", spec.bind);
   if (s.chdir !== undefined) spec.chdir = checkStanzaPath("chdir", s.chdir);
@@ -475,6 +496,7 @@ export function normalizeSpec(s: ServiceSettings): ServiceSpec {
     ["gunicornConfigPath", spec.gunicornConfigPath],
     ["logFile", spec.logFile],
   ];
+  if (spec.accessLog !== undefined) paths.push(["accessLog", spec.accessLog]);
   for (const [i, [fa, pa]] of paths.entries()) {
     for (const [fb, pb] of paths.slice(i + 1)) {
       if (pa === pb)
@@ -485,6 +507,18 @@ export function normalizeSpec(s: ServiceSettings): ServiceSpec {
     }
   }
   return spec;
+}
+
+function checkWorkers(field: string, value: unknown): number | "auto" {
+  if (value === "auto") return "auto";
+  try {
+    return checkInt(field, value, 1, 1024);
+  } catch {
+    throw new SpecError(
+      field,
+      `expected a whole number from 1 to 1024 or "auto", got ${show(value)}`,
+    );
+  }
 }
 
 function checkHealthPath(field: string, value: unknown): string {

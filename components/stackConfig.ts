@@ -5,6 +5,7 @@
  */
 import {
   checkInt,
+  checkPath,
   normalizeSpec,
   parseEnvList,
   SpecError,
@@ -22,7 +23,7 @@ export interface ConfigSource {
 export const CONFIG_KEYS = {
   job: "string",
   description: "string",
-  workers: "integer",
+  workers: "string",
   bind: "string",
   logLevel: "string",
   logFile: "string",
@@ -59,6 +60,13 @@ export const CONFIG_KEYS = {
   healthCheckPath: "string",
   healthyStatusBelow: "integer",
   startTimeout: "integer",
+  accessLog: "string",
+  prepareHost: "boolean",
+  hostPackages: "array",
+  buildVirtualenv: "boolean",
+  systemSitePackages: "boolean",
+  pipIndexUrl: "string",
+  wheelhouse: "string",
 } as const;
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 
@@ -80,6 +88,8 @@ const STRING_SETTINGS = [
   "stopOnRunlevels",
   "launcherPath",
   "gunicornConfigPath",
+  "workers",
+  "accessLog",
   "appRoot",
   "healthCheckPath",
 ] as const;
@@ -87,7 +97,6 @@ const INT_SETTINGS = [
   "keepReleases",
   "healthyStatusBelow",
   "startTimeout",
-  "workers",
   "respawnLimitCount",
   "respawnLimitInterval",
   "timeout",
@@ -113,6 +122,10 @@ export type Target =
 /** Everything the stack program needs from config, except the secret values themselves. */
 export interface StackSettings {
   settings: ServiceSettings;
+  /** Prepare the host (user, directories, packages), with these packages. */
+  prepareHost?: { packages?: string[] };
+  /** Build the virtualenv, with these options (requirements come from appSource). */
+  pythonEnv?: { systemSitePackages: boolean; indexUrl?: string; wheelhouse?: string };
   /** Local app directory to deploy as releases, if any. */
   appSource?: string;
   /** The validated spec: what will be rendered. */
@@ -189,5 +202,55 @@ export function readStackConfig(src: ConfigSource): StackSettings {
     }
     target = vm;
   }
-  return { settings, spec, appEnv, target, ...(appSource !== undefined ? { appSource } : {}) };
+  const prepare = checkBoolKey("prepareHost", src.get("prepareHost"), false);
+  const packages = src.get("hostPackages");
+  const build = checkBoolKey("buildVirtualenv", src.get("buildVirtualenv"), false);
+  const indexUrl = src.get("pipIndexUrl");
+  const wheelhouse = src.get("wheelhouse");
+  return {
+    settings,
+    spec,
+    appEnv,
+    target,
+    ...(appSource !== undefined ? { appSource } : {}),
+    ...(prepare
+      ? {
+          prepareHost:
+            packages !== undefined ? { packages: parseStringList("hostPackages", packages) } : {},
+        }
+      : {}),
+    ...(build
+      ? {
+          pythonEnv: {
+            systemSitePackages: checkBoolKey(
+              "systemSitePackages",
+              src.get("systemSitePackages"),
+              false,
+            ),
+            ...(indexUrl !== undefined ? { indexUrl } : {}),
+            ...(wheelhouse !== undefined
+              ? { wheelhouse: checkPath("wheelhouse", wheelhouse) }
+              : {}),
+          },
+        }
+      : {}),
+  };
+}
+
+function checkBoolKey(key: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined) return fallback;
+  if (raw === "true") return true;
+  if (raw === "false") return false;
+  throw new SpecError(key, `expected true or false, got ${JSON.stringify(raw)}`);
+}
+
+function parseStringList(key: string, raw: string): string[] {
+  const list = parseList(key, raw);
+  if (
+    !Array.isArray(list) ||
+    !list.every((p) => typeof p === "string" && /^[a-z0-9][a-z0-9+.-]*$/.test(p))
+  ) {
+    throw new SpecError(key, `expected a list of Debian package names, got ${raw}`);
+  }
+  return list as string[];
 }

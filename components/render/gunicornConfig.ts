@@ -10,17 +10,22 @@ import { pyQuote } from "../shell";
  */
 export function renderGunicornConfig(spec: ServiceSpec, appEnv: Record<string, string>): string {
   const lines = [
+    ...(spec.workers === "auto" ? ["import multiprocessing", ""] : []),
     `# Gunicorn settings for the Upstart job ${spec.job}.`,
     "# Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.",
     "# Re-read on HUP (`initctl reload`), so these change without a restart.",
     `bind = [${pyQuote(spec.bind)}]`,
-    `workers = ${spec.workers}`,
+    // "auto" is the Gunicorn docs' rule, computed where it runs: 2 x CPUs + 1.
+    spec.workers === "auto"
+      ? "workers = multiprocessing.cpu_count() * 2 + 1"
+      : `workers = ${spec.workers}`,
     `loglevel = ${pyQuote(spec.logLevel)}`,
     `timeout = ${spec.timeout}`,
     `graceful_timeout = ${spec.gracefulTimeout}`,
     `max_requests = ${spec.maxRequests}`,
     `max_requests_jitter = ${spec.maxRequestsJitter}`,
     `proc_name = ${pyQuote(spec.job)}`,
+    ...(spec.accessLog !== undefined ? [`accesslog = ${pyQuote(spec.accessLog)}`] : []),
     // Re-applied on every HUP: with releases, `current` then resolves to the new release.
     `chdir = ${pyQuote(spec.projectDir)}`,
   ];

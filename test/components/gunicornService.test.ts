@@ -65,7 +65,7 @@ describe("GunicornService", () => {
     reset();
   });
 
-  test("on an existing host it writes three files and drives one lifecycle, all parented to it", async () => {
+  test("on an existing host it writes its files (job, launcher, config, logrotate rule) and drives one lifecycle, all parented to it", async () => {
     await evaluate(hostArgs());
     const graph = registered.map((r) => [r.type, r.name, parentName(r) ?? null]);
     assert.deepEqual(graph, [
@@ -76,6 +76,8 @@ describe("GunicornService", () => {
       ["command:remote:Command", "app-launcher-write", "app-launcher"],
       ["gunicorn-upstart:index:RemoteFile", "app-config", "app"],
       ["command:remote:Command", "app-config-write", "app-config"],
+      ["gunicorn-upstart:index:RemoteFile", "app-logrotate", "app"],
+      ["command:remote:Command", "app-logrotate-write", "app-logrotate"],
       ["gunicorn-upstart:index:UpstartService", "app-service", "app"],
       ["command:remote:Command", "app-service-lifecycle", "app-service"],
     ]);
@@ -225,7 +227,7 @@ describe("GunicornService", () => {
     for (const [args, message] of [
       [
         hostArgs({ workers: 0 }),
-        /app: invalid 'workers': expected a whole number from 1 to 1024, got 0/,
+        /app: invalid 'workers': expected a whole number from 1 to 1024 or "auto", got 0/,
       ],
       [hostArgs({ bind: "localhost" }), /invalid 'bind': .*HOST:PORT/],
       [hostArgs({ user: "root; rm -rf /" }), /invalid 'user'/],
@@ -255,8 +257,8 @@ describe("GunicornService", () => {
     assert.deepEqual(inputsByName(), first);
     assert.equal(
       first.size,
-      13,
-      "4 components, 3 AWS resources, 4 commands, and the Vm and service",
+      15,
+      "GunicornService, Vm, 4 RemoteFiles, UpstartService, 3 AWS resources, 5 commands",
     );
   });
 

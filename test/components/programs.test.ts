@@ -17,11 +17,31 @@ import type { Recorded } from "../helpers/pulumiMocks";
 const ROOT = resolve(__dirname, "../..");
 const SECRET_MARK = "4dabf18193072939515e22adb298388d";
 
+/**
+ * The project's config defaults from Pulumi.yaml, as the Pulumi CLI applies them before it runs
+ * a program (strings; lists as JSON). Programs other than index.ts get none.
+ */
+function projectDefaults(program: string): Record<string, string> {
+  if (program !== "index.ts") return {};
+  const project = parse(readFileSync(join(ROOT, "Pulumi.yaml"), "utf8")) as {
+    config: Record<string, { default?: unknown }>;
+  };
+  const out: Record<string, string> = {};
+  for (const [key, schema] of Object.entries(project.config)) {
+    if (schema.default !== undefined) {
+      out[key] =
+        typeof schema.default === "string" ? schema.default : JSON.stringify(schema.default);
+    }
+  }
+  return out;
+}
+
 function runProgram(
   program: string,
-  config: Record<string, string> = {},
+  stackConfig: Record<string, string> = {},
   secretKeys: string[] = [],
 ) {
+  const config = { ...projectDefaults(program), ...stackConfig };
   const r = spawnSync(process.execPath, ["--import", "tsx", "test/helpers/mockRun.ts", program], {
     cwd: ROOT,
     encoding: "utf8",
@@ -59,19 +79,33 @@ describe("the stack program (index.ts)", () => {
     ]);
     assert.equal(r.status, 0, r.stderr);
     const names = r.result!.resources.map((x) => x.name).sort();
+    // The default stack prepares the host, builds the virtualenv and deploys the demo app.
     assert.deepEqual(names, [
       "app",
       "app-config",
       "app-config-write",
+      "app-host",
+      "app-host-prepare",
       "app-job",
       "app-job-write",
       "app-launcher",
       "app-launcher-write",
+      "app-logrotate",
+      "app-logrotate-write",
+      "app-python",
+      "app-python-install",
+      "app-release",
+      "app-release-upload",
       "app-service",
       "app-service-lifecycle",
     ]);
+    const python = r.result!.resources.find((x) => x.name === "app-python-install")!;
+    assert.equal(
+      python.inputs.stdin,
+      readFileSync(join(ROOT, "examples/hello-django/requirements.txt"), "utf8"),
+    );
     assert.equal(r.result!.outputs.url, "http://10.0.0.5:8000/");
-    assert.equal(r.result!.outputs.jobName, "django-project");
+    assert.equal(r.result!.outputs.jobName, "hello");
     const config = r.result!.resources.find((x) => x.name === "app-config-write")!;
     assert.match(JSON.stringify(config.inputs.stdin), /workers = 5/);
   });
@@ -123,7 +157,7 @@ describe("the stack program (index.ts)", () => {
   test("bad config fails with an error that names the key, and the offline render gives the same error and writes nothing", () => {
     const r = runProgram("index.ts", { ...HOST_CONFIG, workers: "0" }, ["sshPrivateKey"]);
     assert.equal(r.status, 1);
-    const message = "config: invalid 'workers': expected a whole number from 1 to 1024, got 0";
+    const message = `config: invalid 'workers': expected a whole number from 1 to 1024 or "auto", got "0"`;
     assert.match(r.stderr, new RegExp(message.replace(/[()[\]]/g, "\\$&")));
     const out = mkdtempSync(join(tmpdir(), "render-"));
     const cli = renderCli(out, "config:\n  gunicorn-upstart:workers: 0\n");
@@ -137,7 +171,7 @@ describe("the stack program (index.ts)", () => {
     assert.equal(r.status, 1);
     assert.match(
       r.stderr,
-      /app: invalid 'workers': expected a whole number from 1 to 1024, got -3/,
+      /app: invalid 'workers': expected a whole number from 1 to 1024 or "auto", got -3/,
     );
     const env = runProgram("test/fixtures/programs/badAppEnv.ts");
     assert.equal(env.status, 1);
@@ -186,19 +220,29 @@ describe("Pulumi.yaml and the offline render", () => {
     }
   });
 
-  test("its defaults are the component's defaults", () => {
+  test("its defaults are the component's (the recipe's), except those that deploy the demo app", () => {
+    // The stack deploys examples/hello-django on a bare host; these differ on purpose.
+    const demo: Record<string, unknown> = {
+      job: "hello",
+      description: "Hello Django demo",
+      bind: "0.0.0.0:8000",
+      logFile: "/var/log/hello/gunicorn.log",
+      user: "hello",
+      group: "hello",
+      virtualenv: "/srv/hello/venv",
+      wsgiApp: "hello.wsgi:application",
+      healthCheckPath: "/health",
+    };
     const d = project.config;
     for (const key of [
       "job",
       "description",
-      "workers",
       "bind",
       "logLevel",
       "logFile",
       "user",
       "group",
       "virtualenv",
-      "projectDir",
       "wsgiApp",
       "invocation",
       "respawnLimitCount",
@@ -212,8 +256,16 @@ describe("Pulumi.yaml and the offline render", () => {
       "healthyStatusBelow",
       "keepReleases",
     ] as const) {
-      assert.equal(d[key]!.default, DEFAULTS[key], key);
+      assert.equal(d[key]!.default, key in demo ? demo[key] : DEFAULTS[key], key);
     }
+    assert.equal(d.workers!.default, String(DEFAULTS.workers));
+    assert.equal(
+      d.projectDir!.default,
+      undefined,
+      "with releases, projectDir is <appRoot>/current",
+    );
+    assert.equal(d.appSource!.default, "examples/hello-django");
+    assert.ok(existsSync(join(ROOT, "examples/hello-django/manage.py")));
     assert.equal(d.instanceType!.default, VM_DEFAULTS.instanceType);
     assert.equal(d.sshUser!.default, VM_DEFAULTS.sshUser);
     assert.equal(d.allowedCidr!.default, VM_DEFAULTS.allowedCidr);
@@ -223,9 +275,9 @@ describe("Pulumi.yaml and the offline render", () => {
     const out = mkdtempSync(join(tmpdir(), "render-"));
     const r = renderCli(out, undefined);
     assert.equal(r.status, 0, r.stderr);
-    assert.ok(existsSync(join(out, "etc/init/django-project.conf")));
-    assert.ok(existsSync(join(out, "home/user/django-project/run-django-project.sh")));
-    assert.ok(existsSync(join(out, "etc/gunicorn/django-project.conf.py")));
+    assert.ok(existsSync(join(out, "etc/init/hello.conf")));
+    assert.ok(existsSync(join(out, "srv/hello/run-hello.sh")));
+    assert.ok(existsSync(join(out, "etc/gunicorn/hello.conf.py")));
   });
 
   test("render with a stack file writes what the stack program would put on the host, byte for byte", () => {

@@ -13,6 +13,8 @@ import {
 } from "../../components/render/remoteScripts";
 import { recipeSettings } from "../helpers/recipe";
 import { renderUploadScript } from "../../components/release";
+import { renderHostSetupScript, renderPythonEnvScript } from "../../components/render/hostScripts";
+import { hostSetupSpec, pythonEnvSpec } from "../../components/gunicornService";
 
 const specs: Record<string, ServiceSettings> = {
   defaults: {},
@@ -26,6 +28,7 @@ const specs: Record<string, ServiceSettings> = {
     extraArgs: ["--name", "$(rm -rf /)", "'", "-"],
     bind: "unix:/run/app/sock",
     invocation: "django-manage",
+    logrotate: false,
   },
   ipv6: { bind: "[::]:8000" },
   releases: { releases: true, healthCheckPath: "/health?full=1&x='y'" },
@@ -56,6 +59,16 @@ for (const [name, settings] of Object.entries(specs)) {
         123,
       ),
       delete: renderDeleteFileScript(spec.launcherPath),
+      "host setup": renderHostSetupScript(
+        hostSetupSpec(spec, { packages: ["python3", "python3-venv"] }),
+      ),
+      "python env": renderPythonEnvScript(
+        pythonEnvSpec(spec, {
+          systemSitePackages: true,
+          wheelhouse: "/srv/wheels dir",
+          indexUrl: "https://pypi.example/simple",
+        }),
+      ),
       upload: renderUploadScript(spec.appRoot ?? "/srv/x y", "0123456789abcdef", 4096),
       "delete with bytecode cache": renderDeleteFileScript(spec.gunicornConfigPath, {
         pythonCache: true,

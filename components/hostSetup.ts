@@ -1,0 +1,41 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { renderHostSetupScript, type HostSetupSpec } from "./render/hostScripts";
+import { asRemoteCommand } from "./render/remoteScripts";
+
+/** Arguments of {@link HostSetup}. */
+export interface HostSetupArgs {
+  /** SSH connection to the host. */
+  connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
+  /** What to prepare: user, group, home, packages, directories, cloud-init wait. */
+  spec: pulumi.Input<HostSetupSpec>;
+}
+
+/**
+ * Prepares a bare host for the service, idempotently: waits for cloud-init, installs the OS
+ * packages that are missing, creates the service group and user (system account, no login
+ * shell) and the app's directories when missing. Destroy keeps all of it (packages, users and
+ * directories may hold or serve more than this service, and directories may hold data).
+ */
+export class HostSetup extends pulumi.ComponentResource {
+  /** What the setup did on its last run (created user, installed packages, ...). */
+  public readonly log: pulumi.Output<string>;
+
+  constructor(name: string, args: HostSetupArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("gunicorn-upstart:index:HostSetup", name, {}, opts);
+    const script = pulumi.output(args.spec).apply((s) => asRemoteCommand(renderHostSetupScript(s)));
+    const setup = new command.remote.Command(
+      `${name}-prepare`,
+      {
+        connection: args.connection,
+        create: script,
+        update: script,
+        delete: "true", // kept on destroy, see above
+        logging: "stdoutAndStderr",
+      },
+      { parent: this, ...(opts?.dependsOn !== undefined ? { dependsOn: opts.dependsOn } : {}) },
+    );
+    this.log = setup.stdout;
+    this.registerOutputs({ log: this.log });
+  }
+}

@@ -1,0 +1,44 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { renderPythonEnvScript, type PythonEnvSpec } from "./render/hostScripts";
+import { asRemoteCommand } from "./render/remoteScripts";
+
+/** Arguments of {@link PythonEnv}. */
+export interface PythonEnvArgs {
+  /** SSH connection to the host. */
+  connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
+  /** Virtualenv path, interpreter, options. */
+  spec: pulumi.Input<PythonEnvSpec>;
+  /** The app's requirements.txt content. @default "" (Gunicorn only) */
+  requirements?: pulumi.Input<string>;
+}
+
+/**
+ * The app's virtualenv, with the requirements and Gunicorn installed. It runs again only when
+ * the requirements, the interpreter or the pip options change (all inputs of one command, so
+ * `pulumi preview` shows which); pip's last lines are the error when it fails. Kept on destroy.
+ */
+export class PythonEnv extends pulumi.ComponentResource {
+  /** The virtualenv's path. */
+  public readonly virtualenv: pulumi.Output<string>;
+
+  constructor(name: string, args: PythonEnvArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("gunicorn-upstart:index:PythonEnv", name, {}, opts);
+    const spec = pulumi.output(args.spec);
+    const script = spec.apply((s) => asRemoteCommand(renderPythonEnvScript(s)));
+    const env = new command.remote.Command(
+      `${name}-install`,
+      {
+        connection: args.connection,
+        create: script,
+        update: script,
+        delete: "true", // the virtualenv is kept on destroy
+        stdin: args.requirements ?? "",
+        logging: "stdoutAndStderr",
+      },
+      { parent: this, ...(opts?.dependsOn !== undefined ? { dependsOn: opts.dependsOn } : {}) },
+    );
+    this.virtualenv = env.create.apply(() => spec.virtualenv);
+    this.registerOutputs({ virtualenv: this.virtualenv });
+  }
+}

@@ -1,0 +1,139 @@
+import { shQuote, shQuoteAll } from "../shell";
+
+/** A directory the host setup makes when it is missing (existing ones are left as they are). */
+export interface DirSpec {
+  path: string;
+  owner: string;
+  group: string;
+  mode: string;
+}
+
+/** What the host needs before the service's files can be written. */
+export interface HostSetupSpec {
+  /** Service user and group, created as a system account without a login shell when missing. */
+  user: string;
+  group: string;
+  /** The user's home when it has to be created. */
+  home: string;
+  /** OS packages to install with apt-get when missing. */
+  packages: string[];
+  /** Directories to create when missing. */
+  directories: DirSpec[];
+  /** Wait for cloud-init to finish first (a fresh instance may still be running apt). */
+  waitForCloudInit: boolean;
+}
+
+/**
+ * Prepares a host: waits for cloud-init, installs missing packages (apt-get only when something
+ * is missing, so a prepared host needs no network), creates the group, the user and the
+ * directories when missing. Idempotent; never deletes, never re-owns what exists.
+ */
+export function renderHostSetupScript(spec: HostSetupSpec): string {
+  const dirs = spec.directories.map(
+    (d) => `make_dir ${shQuoteAll([d.path, d.owner, d.group, d.mode])}`,
+  );
+  return [
+    "set -euo pipefail",
+    `SERVICE_USER=${shQuote(spec.user)}`,
+    `SERVICE_GROUP=${shQuote(spec.group)}`,
+    `SERVICE_HOME=${shQuote(spec.home)}`,
+    `PACKAGES=(${shQuoteAll(spec.packages)})`,
+    `WAIT_CLOUD_INIT=${spec.waitForCloudInit ? 1 : 0}`,
+    "",
+    "# A fresh instance runs cloud-init (and apt) for a while after SSH answers.",
+    'if [ "$WAIT_CLOUD_INIT" = 1 ] && [ -d /var/lib/cloud/instance ]; then',
+    "  if cloud-init status --help >/dev/null 2>&1; then",
+    "    cloud-init status --wait >/dev/null || true",
+    "  else",
+    "    for _ in $(seq 600); do [ -e /var/lib/cloud/instance/boot-finished ] && break; sleep 1; done",
+    "  fi",
+    "fi",
+    "",
+    "missing=()",
+    'for p in "${PACKAGES[@]}"; do',
+    '  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")',
+    "done",
+    'if [ "${#missing[@]}" -gt 0 ]; then',
+    '  echo "gunicorn-upstart: installing ${missing[*]}"',
+    "  export DEBIAN_FRONTEND=noninteractive",
+    "  apt-get update -q >/dev/null",
+    '  if ! out=$(apt-get install -y -q --no-install-recommends "${missing[@]}" 2>&1); then',
+    '    printf "%s\\n" "$out" | tail -n 20 >&2',
+    "    exit 1",
+    "  fi",
+    "fi",
+    "",
+    'if ! getent group "$SERVICE_GROUP" >/dev/null; then',
+    '  groupadd --system "$SERVICE_GROUP"',
+    '  echo "gunicorn-upstart: created group $SERVICE_GROUP"',
+    "fi",
+    'if ! id -u "$SERVICE_USER" >/dev/null 2>&1; then',
+    '  useradd --system --gid "$SERVICE_GROUP" --home-dir "$SERVICE_HOME" --no-create-home --shell /usr/sbin/nologin "$SERVICE_USER"',
+    '  echo "gunicorn-upstart: created user $SERVICE_USER"',
+    "fi",
+    "",
+    "make_dir() {",
+    '  if [ ! -d "$1" ]; then',
+    '    install -d -o "$2" -g "$3" -m "$4" -- "$1"',
+    '    echo "gunicorn-upstart: created $1"',
+    "  fi",
+    "}",
+    ...dirs,
+    "",
+  ].join("\n");
+}
+
+/** The app's Python environment. */
+export interface PythonEnvSpec {
+  virtualenv: string;
+  /** The interpreter that makes the virtualenv (its version is part of what triggers a rebuild). */
+  python: string;
+  systemSitePackages: boolean;
+  /** Packages installed besides the requirements file (Gunicorn). */
+  packages: string[];
+  /** pip's --index-url, for a private index. */
+  indexUrl?: string;
+  /** pip's --find-links + --no-index: a wheelhouse directory on the host, no index at all. */
+  wheelhouse?: string;
+}
+
+/**
+ * Makes the virtualenv when missing (or when it was made by another interpreter) and installs
+ * the requirements from stdin plus Gunicorn into it. On failure, pip's last lines are the error.
+ */
+export function renderPythonEnvScript(spec: PythonEnvSpec): string {
+  const pipOptions = [
+    "--disable-pip-version-check",
+    "--no-input",
+    ...(spec.indexUrl !== undefined ? ["--index-url", spec.indexUrl] : []),
+    ...(spec.wheelhouse !== undefined ? ["--no-index", "--find-links", spec.wheelhouse] : []),
+  ];
+  return [
+    "set -euo pipefail",
+    `VENV=${shQuote(spec.virtualenv)}`,
+    `PYTHON=${shQuote(spec.python)}`,
+    `VENV_OPTIONS=(${spec.systemSitePackages ? "--system-site-packages" : ""})`,
+    `PIP_OPTIONS=(${shQuoteAll(pipOptions)})`,
+    `EXTRA_PACKAGES=(${shQuoteAll(spec.packages)})`,
+    "",
+    'python_path=$(command -v "$PYTHON") || { echo "gunicorn-upstart: no $PYTHON on the host" >&2; exit 1; }',
+    'want_version=$("$python_path" -c "import sys; print(sys.version.split()[0])")',
+    'have_version=$("$VENV/bin/python" -c "import sys; print(sys.version.split()[0])" 2>/dev/null || true)',
+    'if [ "$have_version" != "$want_version" ]; then',
+    '  [ -z "$have_version" ] || echo "gunicorn-upstart: rebuilding $VENV for Python $want_version (was $have_version)"',
+    '  mkdir -p -- "$(dirname -- "$VENV")"',
+    '  rm -rf -- "$VENV"',
+    '  "$python_path" -m venv "${VENV_OPTIONS[@]}" "$VENV"',
+    "fi",
+    "requirements=$(mktemp)",
+    "trap 'rm -f -- \"$requirements\"' EXIT",
+    'cat > "$requirements"',
+    'if ! out=$("$VENV/bin/python" -m pip install "${PIP_OPTIONS[@]}" -r "$requirements" "${EXTRA_PACKAGES[@]}" 2>&1); then',
+    '  echo "gunicorn-upstart: pip install into $VENV failed; its last lines:" >&2',
+    '  printf "%s\\n" "$out" | tail -n 25 >&2',
+    "  exit 1",
+    "fi",
+    'echo "gunicorn-upstart: $VENV ready with Python $want_version"',
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,36 @@
+import type { ServiceSpec } from "../spec";
+
+/** Where the logrotate rule for a job goes. */
+export function logrotatePath(spec: ServiceSpec): string {
+  return `/etc/logrotate.d/gunicorn-${spec.job}`;
+}
+
+/**
+ * A logrotate rule for the Gunicorn logs. After rotating, USR1 makes the Gunicorn master reopen
+ * its log files (and tell its workers to), so nothing is lost and nothing restarts; this is
+ * better than `copytruncate`, which drops what is written between the copy and the truncate.
+ * New files get the app user's ownership, as Gunicorn gives them. The PID comes from Upstart.
+ * Paths must not contain blanks or quotes here: logrotate's own syntax.
+ */
+export function renderLogrotate(spec: ServiceSpec): string {
+  const logs = [spec.logFile, ...(spec.accessLog !== undefined ? [spec.accessLog] : [])];
+  return [
+    `# logrotate rule for the Gunicorn logs of the Upstart job ${spec.job}.`,
+    "# Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.",
+    `${logs.join(" ")} {`,
+    "    weekly",
+    "    rotate 12",
+    "    missingok",
+    "    notifempty",
+    "    compress",
+    "    delaycompress",
+    `    create 0640 ${spec.user} ${spec.group}`,
+    "    sharedscripts",
+    "    postrotate",
+    `        pid=$(initctl status ${spec.job} 2>/dev/null | sed -n 's/.* start\\/[a-z-]*, process \\([0-9]*\\).*/\\1/p')`,
+    '        [ -z "$pid" ] || kill -USR1 "$pid"',
+    "    endscript",
+    "}",
+    "",
+  ].join("\n");
+}
