@@ -50,7 +50,7 @@ export function renderHostSetupScript(spec: HostSetupSpec): string {
     "fi",
     "",
     "missing=()",
-    'for p in "${PACKAGES[@]}"; do',
+    'for p in ${PACKAGES[@]+"${PACKAGES[@]}"}; do',
     '  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")',
     "done",
     'if [ "${#missing[@]}" -gt 0 ]; then',
@@ -101,10 +101,10 @@ export interface PythonEnvSpec {
  * Makes the virtualenv when missing (or when it was made by another interpreter) and installs
  * the requirements from stdin plus Gunicorn into it. On failure, pip's last lines are the error.
  */
+// Arrays expand as ${A[@]+"${A[@]}"}: bash before 4.4 (Ubuntu 14.04 has 4.3) treats an empty
+// array as unset under `set -u`.
 export function renderPythonEnvScript(spec: PythonEnvSpec): string {
   const pipOptions = [
-    "--disable-pip-version-check",
-    "--no-input",
     ...(spec.indexUrl !== undefined ? ["--index-url", spec.indexUrl] : []),
     ...(spec.wheelhouse !== undefined ? ["--no-index", "--find-links", spec.wheelhouse] : []),
   ];
@@ -123,12 +123,19 @@ export function renderPythonEnvScript(spec: PythonEnvSpec): string {
     '  [ -z "$have_version" ] || echo "gunicorn-upstart: rebuilding $VENV for Python $want_version (was $have_version)"',
     '  mkdir -p -- "$(dirname -- "$VENV")"',
     '  rm -rf -- "$VENV"',
-    '  "$python_path" -m venv "${VENV_OPTIONS[@]}" "$VENV"',
+    '  "$python_path" -m venv ${VENV_OPTIONS[@]+"${VENV_OPTIONS[@]}"} "$VENV"',
+    "fi",
+    "# Old pips (Ubuntu 14.04 ships 1.5) know neither python_requires nor these options: upgrade",
+    "# them first, to the last pip that still runs on Python 3.4.",
+    "export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1",
+    'pip_major=$("$VENV/bin/python" -m pip --version 2>/dev/null | sed -n "s/^pip \\([0-9]*\\).*/\\1/p")',
+    'if [ -n "$pip_major" ] && [ "$pip_major" -lt 9 ]; then',
+    '  "$VENV/bin/python" -m pip install ${PIP_OPTIONS[@]+"${PIP_OPTIONS[@]}"} --upgrade "pip<19.2" >/dev/null',
     "fi",
     "requirements=$(mktemp)",
     "trap 'rm -f -- \"$requirements\"' EXIT",
     'cat > "$requirements"',
-    'if ! out=$("$VENV/bin/python" -m pip install "${PIP_OPTIONS[@]}" -r "$requirements" "${EXTRA_PACKAGES[@]}" 2>&1); then',
+    'if ! out=$("$VENV/bin/python" -m pip install ${PIP_OPTIONS[@]+"${PIP_OPTIONS[@]}"} -r "$requirements" ${EXTRA_PACKAGES[@]+"${EXTRA_PACKAGES[@]}"} 2>&1); then',
     '  echo "gunicorn-upstart: pip install into $VENV failed; its last lines:" >&2',
     '  printf "%s\\n" "$out" | tail -n 25 >&2',
     "  exit 1",

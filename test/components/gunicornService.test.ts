@@ -345,4 +345,71 @@ describe("GunicornService", () => {
     const changed = [...before.keys()].filter((k) => before.get(k) !== after.get(k));
     assert.deepEqual(changed.sort(), ["app-release-upload", "app-service-lifecycle"]);
   });
+
+  test("on a bare host: setup, then the virtualenv, then the files and the release, then the service", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "app-"));
+    writeFileSync(join(dir, "manage.py"), "print('hi')\n");
+    await evaluate(
+      hostArgs({
+        appSource: dir,
+        prepareHost: true,
+        pythonEnv: { requirements: "Django>=4\n", systemSitePackages: true },
+      }),
+    );
+    const deps = (name: string) =>
+      ((registered.find((r) => r.name === name)!.opts.dependsOn ?? []) as pulumi.Resource[]).map(
+        (d) => (d as unknown as { __name: string }).__name,
+      );
+    assert.deepEqual(deps("app-host-prepare"), []);
+    assert.deepEqual(deps("app-python-install"), ["app-host"]);
+    for (const write of [
+      "app-job-write",
+      "app-launcher-write",
+      "app-config-write",
+      "app-logrotate-write",
+      "app-release-upload",
+    ]) {
+      assert.deepEqual(deps(write), ["app-host"], `${write} waits for the user and group`);
+    }
+    assert.deepEqual(deps("app-service-lifecycle"), [
+      "app-job",
+      "app-launcher",
+      "app-config",
+      "app-release",
+      "app-python",
+    ]);
+    const prepare = String(byName("app-host-prepare").inputs.create);
+    assert.match(prepare, /PACKAGES=\('\\''python3'\\'' '\\''python3-venv'\\''\)/);
+    assert.match(prepare, /useradd --system/);
+    assert.equal(
+      byName("app-host-prepare").inputs.delete,
+      "true",
+      "users, packages and directories are kept",
+    );
+    const python = byName("app-python-install").inputs;
+    assert.equal(python.stdin, "Django>=4\n");
+    assert.match(String(python.create), /VENV_OPTIONS=\(--system-site-packages\)/);
+  });
+
+  test("the virtualenv step runs again only when the requirements or the interpreter change", async () => {
+    const snapshot = async (extra: Partial<GunicornServiceArgs>) => {
+      reset();
+      await evaluate(hostArgs({ pythonEnv: { requirements: "Django>=4\n" }, ...extra }));
+      return inputsByName();
+    };
+    const base = await snapshot({});
+    const changed = (other: Map<string, string>) =>
+      [...base.keys()].filter((k) => base.get(k) !== other.get(k)).sort();
+    assert.deepEqual(changed(await snapshot({ workers: 5 })), [
+      "app-config-write",
+      "app-service-lifecycle",
+    ]);
+    assert.deepEqual(changed(await snapshot({ pythonEnv: { requirements: "Django>=5\n" } })), [
+      "app-python-install",
+    ]);
+    assert.deepEqual(
+      changed(await snapshot({ pythonEnv: { requirements: "Django>=4\n", python: "python3.12" } })),
+      ["app-python-install"],
+    );
+  });
 });
