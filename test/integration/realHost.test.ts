@@ -130,9 +130,10 @@ describe(
         "create site-job-write",
         "create site-launcher-write",
         "create site-config-write",
+        "create site-logrotate-write",
         "create site-service-lifecycle",
       ]);
-      assert.match(ran[3]!.stdout, /site: start \(master pid \d+\)/);
+      assert.match(ran[4]!.stdout, /site: start \(master pid \d+\)/);
       const modes = host.rootOk(
         "stat -c '%n %U:%G %a' /etc/init/site.conf /home/app/site/run-site.sh /etc/gunicorn/site.conf.py",
       );
@@ -221,23 +222,31 @@ describe(
         return [svc.url];
       };
       const started = Date.now();
-      await assert.rejects(broken.up(program), (e: unknown) => {
-        assert.ok(e instanceof UpFailed, String(e));
-        assert.equal(e.resource, "broken-service-lifecycle");
-        assert.match(e.stderr, /broken did not serve on 127\.0\.0\.1:\d+ within 10s after start/);
-        assert.match(e.stderr, /No module named 'nosuch'/, "the log tail is in the error");
-        return true;
-      });
-      const seconds = (Date.now() - started) / 1000;
-      assert.ok(seconds < 40, `up gave up after ${seconds}s`);
-      await eventually(
-        () => /stop\/waiting/.test(host.rootOk("initctl status broken")),
-        "the job to stop respawning",
-      );
-      const starts = host.rootOk("grep -c 'Starting gunicorn' /var/log/broken/gunicorn.log").trim();
-      assert.equal(starts, "3", "started once and respawned twice (respawn limit 2 60)");
-      assert.match(host.rootOk("cat /var/log/upstart/broken.log"), /respawning too fast, stopped/);
-      broken.destroy();
+      try {
+        await assert.rejects(broken.up(program), (e: unknown) => {
+          assert.ok(e instanceof UpFailed, String(e));
+          assert.equal(e.resource, "broken-service-lifecycle");
+          assert.match(e.stderr, /broken did not serve on 127\.0\.0\.1:\d+ within 10s after start/);
+          assert.match(e.stderr, /No module named 'nosuch'/, "the log tail is in the error");
+          return true;
+        });
+        const seconds = (Date.now() - started) / 1000;
+        assert.ok(seconds < 40, `up gave up after ${seconds}s`);
+        await eventually(
+          () => /stop\/waiting/.test(host.rootOk("initctl status broken")),
+          "the job to stop respawning",
+        );
+        const starts = host
+          .rootOk("grep -c 'Starting gunicorn' /var/log/broken/gunicorn.log")
+          .trim();
+        assert.equal(starts, "3", "started once and respawned twice (respawn limit 2 60)");
+        assert.match(
+          host.rootOk("cat /var/log/upstart/broken.log"),
+          /respawning too fast, stopped/,
+        );
+      } finally {
+        broken.destroy();
+      }
     });
 
     test("killing the SSH session in the middle of a file write leaves the old file or the new one, never a part", async () => {
@@ -278,6 +287,7 @@ describe(
       const ran = replay.destroy();
       assert.deepEqual(ops(ran), [
         "delete site-service-lifecycle",
+        "delete site-logrotate-write",
         "delete site-config-write",
         "delete site-launcher-write",
         "delete site-job-write",

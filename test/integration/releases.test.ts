@@ -72,6 +72,7 @@ describe("app releases on a real host", { timeout: 600_000 }, () => {
       "create site-job-write",
       "create site-launcher-write",
       "create site-config-write",
+      "create site-logrotate-write",
       "create site-release-upload",
       "create site-service-lifecycle",
     ]);
