@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { GunicornService, SpecError } from "./components";
-import { missingPublicKey, readStackConfig } from "./components/stackConfig";
+import { missingPublicKey, missingSshCidr, readStackConfig } from "./components/stackConfig";
 import { parseEnvList } from "./components/spec";
 
 const config = new pulumi.Config();
@@ -12,8 +12,10 @@ const config = new pulumi.Config();
 function read() {
   try {
     const stack = readStackConfig({ get: (key) => config.get(key) });
-    if (stack.target.kind === "vm" && stack.target.publicKey === undefined)
+    if (stack.target.kind === "vm" && stack.target.publicKey === undefined) {
       throw missingPublicKey();
+    }
+    if (stack.target.kind === "vm" && stack.target.sshCidr === undefined) throw missingSshCidr();
     return stack;
   } catch (e) {
     // The same message as `npm run render`, naming the config key.
@@ -56,7 +58,7 @@ const service = new GunicornService("app", {
           ...(target.ami !== undefined ? { ami: target.ami } : {}),
           ...(target.subnetId !== undefined ? { subnetId: target.subnetId } : {}),
           ...(target.allowedCidr !== undefined ? { allowedCidr: target.allowedCidr } : {}),
-          ...(target.sshCidr !== undefined ? { sshCidr: target.sshCidr } : {}),
+          sshCidr: target.sshCidr as string,
         },
       }),
 });

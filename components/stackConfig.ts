@@ -147,6 +147,13 @@ function parseList(key: string, raw: string | undefined): unknown {
  * The error for a VM stack without a public key; only `pulumi up` needs the key, the offline
  * render does not.
  */
+export function missingSshCidr(): SpecError {
+  return new SpecError(
+    "sshCidr",
+    'required to provision a VM, so that SSH is not open to the world: pulumi config set sshCidr "$(curl -s https://checkip.amazonaws.com)/32" (or 0.0.0.0/0 if you mean it)',
+  );
+}
+
 export function missingPublicKey(): SpecError {
   return new SpecError(
     "publicKey",

@@ -24,8 +24,11 @@ export interface VmArgs {
   appPort?: pulumi.Input<number | undefined>;
   /** CIDR allowed to reach the app port. @default "0.0.0.0/0" */
   allowedCidr?: pulumi.Input<string>;
-  /** CIDR allowed to reach SSH (22). @default allowedCidr */
-  sshCidr?: pulumi.Input<string>;
+  /**
+   * CIDR allowed to reach SSH (22), e.g. your address as `203.0.113.7/32`. Required: SSH is not
+   * opened to the world unless you say so (`"0.0.0.0/0"`).
+   */
+  sshCidr: pulumi.Input<string>;
   /** Login user of the image. @default "ubuntu" */
   sshUser?: pulumi.Input<string>;
   /** Tags for every AWS resource. */
@@ -61,7 +64,13 @@ export class Vm extends pulumi.ComponentResource {
         return fail(e);
       }
     });
-    const sshCidr = pulumi.output(args.sshCidr ?? allowedCidr).apply((c) => {
+    if (args.sshCidr === undefined) {
+      throw new pulumi.ResourceError(
+        `${name}: 'sshCidr' is required: the CIDR that may reach SSH, e.g. your address as 203.0.113.7/32 (or "0.0.0.0/0" to open SSH to the world)`,
+        this,
+      );
+    }
+    const sshCidr = pulumi.output(args.sshCidr).apply((c) => {
       try {
         return checkCidr("sshCidr", c);
       } catch (e) {

@@ -137,11 +137,22 @@ describe("the stack program (index.ts)", () => {
     const missing = runProgram("index.ts", { sshPrivateKey: "K" }, ["sshPrivateKey"]);
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /config: invalid 'publicKey': required to provision a VM/);
+    const open = runProgram(
+      "index.ts",
+      { sshPrivateKey: "K", publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample me@laptop" },
+      ["sshPrivateKey"],
+    );
+    assert.equal(open.status, 1);
+    assert.match(
+      open.stderr,
+      /config: invalid 'sshCidr': required to provision a VM, so that SSH is not open to the world/,
+    );
     const r = runProgram(
       "index.ts",
       {
         sshPrivateKey: "K",
         publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample me@laptop",
+        sshCidr: "198.51.100.7/32",
         bind: "0.0.0.0:8000",
       },
       ["sshPrivateKey"],

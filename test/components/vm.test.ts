@@ -7,7 +7,11 @@ import { Vm, type VmArgs } from "../../components";
 import { calls, recorded, recorder, reset, settle, valueOf } from "../helpers/pulumiMocks";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample me@laptop";
-const base: VmArgs = { publicKey: KEY, privateKey: pulumi.secret("PRIVATE") };
+const base: VmArgs = {
+  publicKey: KEY,
+  privateKey: pulumi.secret("PRIVATE"),
+  sshCidr: "192.0.2.1/32",
+};
 
 async function evaluate(args: VmArgs): Promise<Vm> {
   const vm = new Vm("web", args, { transformations: [recorder] });
@@ -62,6 +66,14 @@ describe("Vm", () => {
         [22, 22, ["203.0.113.7/32"]],
         [8000, 8000, ["198.51.100.0/24"]],
       ],
+    );
+  });
+
+  test("SSH is never opened to the world by default: sshCidr is required", () => {
+    const { sshCidr: _omit, ...rest } = base;
+    assert.throws(
+      () => new Vm("web", rest as VmArgs),
+      (e: unknown) => e instanceof pulumi.ResourceError && /'sshCidr' is required/.test(e.message),
     );
   });
 
