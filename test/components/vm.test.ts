@@ -70,7 +70,8 @@ describe("Vm", () => {
   });
 
   test("SSH is never opened to the world by default: sshCidr is required", () => {
-    const { sshCidr: _omit, ...rest } = base;
+    const rest: Partial<VmArgs> = { ...base };
+    delete rest.sshCidr;
     assert.throws(
       () => new Vm("web", rest as VmArgs),
       (e: unknown) => e instanceof pulumi.ResourceError && /'sshCidr' is required/.test(e.message),
