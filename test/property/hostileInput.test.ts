@@ -14,6 +14,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import fc from "fast-check";
 import {
+  checkEnv,
   normalizeSpec,
   SpecError,
   type ServiceSettings,
@@ -382,6 +383,5 @@ describe("hostile input", () => {
 
 function renderAfterCheck(key: string, value: string): string {
   // The component validates appEnv with checkEnv; NUL is refused there.
-  const { checkEnv } = require("../../components/spec") as typeof import("../../components/spec");
   return renderGunicornConfig(normalizeSpec({}), checkEnv("appEnv", { [key]: value }, false));
 }
