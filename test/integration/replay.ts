@@ -123,6 +123,9 @@ export class Replay {
 
   constructor(private readonly host: TestHost) {}
 
+  /** Set by `up(..., { interrupt })`: that resource's SSH client is killed after `afterMs`. */
+  private interrupt: { resource: string; afterMs: number } | undefined;
+
   private run(c: CommandState, op: Ran["op"], command: string, stdin: string): Ran {
     const conn = c.connection;
     if (
@@ -148,7 +151,13 @@ export class Replay {
         `${String(conn.user)}@${String(conn.host)}`,
         command,
       ],
-      { input: stdin, encoding: "utf8", timeout: 300_000 },
+      {
+        input: stdin,
+        encoding: "utf8",
+        timeout: this.interrupt?.resource === c.name ? this.interrupt.afterMs : 300_000,
+        killSignal: "SIGKILL",
+        maxBuffer: 64 << 20,
+      },
     );
     if (r.status !== 0)
       throw new UpFailed(c.name, op, `${r.stderr ?? ""}${r.error ? String(r.error) : ""}`);
@@ -156,7 +165,19 @@ export class Replay {
   }
 
   /** `pulumi up` of the program: returns the commands that ran, in order. */
-  async up(program: () => pulumi.Output<unknown>[]): Promise<Ran[]> {
+  async up(
+    program: () => pulumi.Output<unknown>[],
+    options: { interrupt?: { resource: string; afterMs: number } } = {},
+  ): Promise<Ran[]> {
+    this.interrupt = options.interrupt;
+    try {
+      return await this.upOnce(program);
+    } finally {
+      this.interrupt = undefined;
+    }
+  }
+
+  private async upOnce(program: () => pulumi.Output<unknown>[]): Promise<Ran[]> {
     const desired = await evaluate(program);
     const ran: Ran[] = [];
     const deleteAtEnd: CommandState[] = [];
@@ -194,6 +215,13 @@ export class Replay {
       if (old.delete !== undefined) ran.push(this.run(old, "delete", old.delete, ""));
     }
     return ran;
+  }
+
+  /** Runs a resource's stored update (or create) command again, as is: for idempotence checks. */
+  rerun(name: string): Ran {
+    const c = this.state.get(name);
+    if (c === undefined) throw new Error(`${name} is not in the state`);
+    return this.run(c, "update", c.update ?? c.create, c.stdin);
   }
 
   /** `pulumi destroy`: every stored `delete`, dependents first. */

@@ -126,6 +126,7 @@ export async function startTestHost(setupScript = ""): Promise<TestHost> {
       input: stdin,
       encoding: "utf8",
       timeout: timeoutMs,
+      maxBuffer: 64 << 20,
     });
     return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
   };
