@@ -10,11 +10,10 @@
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import * as pulumi from "@pulumi/pulumi";
-import { GunicornService } from "../components";
 import { freePort } from "../test/helpers/freePort";
 import { makeApp } from "../test/integration/app";
-import { Replay, recorder } from "../test/integration/replay";
+import { Replay } from "../test/integration/replay";
+import { APP_USER_SETUP, siteProgram } from "../test/integration/site";
 import { startTestHost, type TestHost } from "../test/integration/testHost";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 12);
@@ -151,41 +150,15 @@ function svg(cases: Case[]): string {
 async function main(): Promise<void> {
   let host: TestHost | undefined;
   try {
-    host = await startTestHost(
-      "useradd --system --create-home --home-dir /home/app --shell /usr/sbin/nologin app\n" +
-        "/usr/bin/python3 -m venv --system-site-packages --without-pip /home/app/venv\n",
-    );
+    host = await startTestHost(APP_USER_SETUP);
     const h = host;
     const port = await freePort();
     const app = makeApp();
     let version = 1;
     app.setVersion(`v${version}`);
     const replay = new Replay(h);
-    const program = (workers: number) => () => {
-      const svc = new GunicornService(
-        "site",
-        {
-          host: {
-            host: "127.0.0.1",
-            port: h.port,
-            user: h.user,
-            privateKey: pulumi.secret(h.privateKey),
-          },
-          job: "site",
-          appSource: app.dir,
-          virtualenv: "/home/app/venv",
-          logFile: "/var/log/site/gunicorn.log",
-          user: "app",
-          group: "app",
-          wsgiApp: "mysite.wsgi:application",
-          bind: `127.0.0.1:${port}`,
-          workers,
-          logLevel: "warning",
-        },
-        { transformations: [recorder] },
-      );
-      return [svc.status];
-    };
+    const program = (workers: number) =>
+      siteProgram(h, port, { appSource: app.dir, workers, logLevel: "warning" });
     let workers = 4;
     await replay.up(program(workers));
     const url = `http://127.0.0.1:${port}/`;

@@ -5,9 +5,9 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { GunicornService } from "../../components";
 import { freePort } from "../helpers/freePort";
-import { Replay, UpFailed, recorder, type Ran } from "./replay";
+import { Replay, UpFailed, type Ran } from "./replay";
+import { APP_USER_SETUP, siteProgram } from "./site";
 import { startTestHost, type TestHost } from "./testHost";
 import { makeApp } from "./app";
 
@@ -17,31 +17,11 @@ let replay: Replay;
 let app: ReturnType<typeof makeApp>;
 
 function program(extra: { workers?: number; secret?: string } = {}) {
-  return () => {
-    const svc = new GunicornService(
-      "site",
-      {
-        host: {
-          host: "127.0.0.1",
-          port: host.port,
-          user: host.user,
-          privateKey: pulumi.secret(host.privateKey),
-        },
-        job: "site",
-        appSource: app.dir,
-        virtualenv: "/home/app/venv",
-        logFile: "/var/log/site/gunicorn.log",
-        user: "app",
-        group: "app",
-        wsgiApp: "mysite.wsgi:application",
-        bind: `127.0.0.1:${port}`,
-        workers: extra.workers ?? 2,
-        appEnv: extra.secret !== undefined ? { BIG_SECRET: pulumi.secret(extra.secret) } : {},
-      },
-      { transformations: [recorder] },
-    );
-    return [svc.status];
-  };
+  return siteProgram(host, port, {
+    appSource: app.dir,
+    workers: extra.workers ?? 2,
+    appEnv: extra.secret !== undefined ? { BIG_SECRET: pulumi.secret(extra.secret) } : {},
+  });
 }
 
 const ops = (ran: Ran[]) => ran.map((r) => `${r.op} ${r.name}`);
@@ -82,10 +62,7 @@ async function converged(workers: number): Promise<void> {
 
 describe("faults on a real host", { timeout: 600_000 }, () => {
   before(async () => {
-    host = await startTestHost(
-      "useradd --system --create-home --home-dir /home/app --shell /usr/sbin/nologin app\n" +
-        "/usr/bin/python3 -m venv --system-site-packages --without-pip /home/app/venv\n",
-    );
+    host = await startTestHost(APP_USER_SETUP);
     port = await freePort();
     replay = new Replay(host);
     app = makeApp();

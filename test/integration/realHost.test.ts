@@ -6,10 +6,11 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import * as pulumi from "@pulumi/pulumi";
-import { GunicornService, type GunicornServiceArgs } from "../../components";
+import type { GunicornServiceArgs } from "../../components";
 import { asRemoteCommand, renderWriteFileScript } from "../../components/render/remoteScripts";
 import { freePort } from "../helpers/freePort";
-import { Replay, UpFailed, recorder, type Ran } from "./replay";
+import { Replay, UpFailed, type Ran } from "./replay";
+import { siteProgram } from "./site";
 import { startTestHost, type TestHost } from "./testHost";
 
 // The app: a service user, two virtualenvs that see Debian's Django and Gunicorn
@@ -49,33 +50,13 @@ let port: number;
 let replay: Replay;
 
 function service(extra: Partial<GunicornServiceArgs> = {}): () => pulumi.Output<unknown>[] {
-  return () => {
-    const svc = new GunicornService(
-      "site",
-      {
-        host: {
-          host: "127.0.0.1",
-          port: host.port,
-          user: host.user,
-          privateKey: pulumi.secret(host.privateKey),
-        },
-        job: "site",
-        projectDir: "/home/app/site",
-        virtualenv: "/home/app/venv",
-        logFile: "/var/log/site/gunicorn.log",
-        user: "app",
-        group: "app",
-        wsgiApp: "mysite.wsgi:application",
-        bind: `127.0.0.1:${port}`,
-        workers: 2,
-        logLevel: "info",
-        appEnv: { DJANGO_SETTINGS_MODULE: "mysite.settings" },
-        ...extra,
-      },
-      { transformations: [recorder] },
-    );
-    return [svc.status, svc.url];
-  };
+  return siteProgram(host, port, {
+    projectDir: "/home/app/site",
+    workers: 2,
+    logLevel: "info",
+    appEnv: { DJANGO_SETTINGS_MODULE: "mysite.settings" },
+    ...extra,
+  });
 }
 
 const ops = (ran: Ran[]) => ran.map((r) => `${r.op} ${r.name}`);
@@ -195,32 +176,18 @@ describe(
     test("a crashing app fails the up with the Gunicorn log's tail, without hanging, and respawn stops at its limit", async () => {
       const brokenPort = await freePort();
       const broken = new Replay(host);
-      const program = () => {
-        const svc = new GunicornService(
-          "broken",
-          {
-            host: {
-              host: "127.0.0.1",
-              port: host.port,
-              user: host.user,
-              privateKey: pulumi.secret(host.privateKey),
-            },
-            job: "broken",
-            projectDir: "/home/app/site",
-            virtualenv: "/home/app/venv",
-            logFile: "/var/log/broken/gunicorn.log",
-            user: "app",
-            group: "app",
-            wsgiApp: "nosuch.wsgi:application",
-            bind: `127.0.0.1:${brokenPort}`,
-            respawnLimitCount: 2,
-            respawnLimitInterval: 60,
-            startTimeout: 10,
-          },
-          { transformations: [recorder] },
-        );
-        return [svc.url];
-      };
+      const program = siteProgram(
+        host,
+        brokenPort,
+        {
+          projectDir: "/home/app/site",
+          wsgiApp: "nosuch.wsgi:application",
+          respawnLimitCount: 2,
+          respawnLimitInterval: 60,
+          startTimeout: 10,
+        },
+        "broken",
+      );
       const started = Date.now();
       try {
         await assert.rejects(broken.up(program), (e: unknown) => {

@@ -5,17 +5,11 @@
 // with test/host/initctl standing in for Upstart.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import * as pulumi from "@pulumi/pulumi";
-import { GunicornService } from "../../components";
 import { freePort } from "../helpers/freePort";
-import { Replay, UpFailed, recorder, type Ran } from "./replay";
+import { Replay, UpFailed, type Ran } from "./replay";
+import { APP_USER_SETUP, siteProgram } from "./site";
 import { startTestHost, type TestHost } from "./testHost";
 import { makeApp } from "./app";
-
-const HOST_SETUP = String.raw`
-useradd --system --create-home --home-dir /home/app --shell /usr/sbin/nologin app
-/usr/bin/python3 -m venv --system-site-packages --without-pip /home/app/venv
-`;
 
 let host: TestHost;
 let port: number;
@@ -23,32 +17,12 @@ let replay: Replay;
 let app: ReturnType<typeof makeApp>;
 
 function program(extra: { workers?: number } = {}) {
-  return () => {
-    const svc = new GunicornService(
-      "site",
-      {
-        host: {
-          host: "127.0.0.1",
-          port: host.port,
-          user: host.user,
-          privateKey: pulumi.secret(host.privateKey),
-        },
-        job: "site",
-        appSource: app.dir,
-        keepReleases: 2,
-        virtualenv: "/home/app/venv",
-        logFile: "/var/log/site/gunicorn.log",
-        user: "app",
-        group: "app",
-        wsgiApp: "mysite.wsgi:application",
-        bind: `127.0.0.1:${port}`,
-        workers: extra.workers ?? 2,
-        startTimeout: 15,
-      },
-      { transformations: [recorder] },
-    );
-    return [svc.status];
-  };
+  return siteProgram(host, port, {
+    appSource: app.dir,
+    keepReleases: 2,
+    workers: extra.workers ?? 2,
+    startTimeout: 15,
+  });
 }
 
 const ops = (ran: Ran[]) => ran.map((r) => `${r.op} ${r.name}`);
@@ -58,7 +32,7 @@ const current = () => host.rootOk("readlink /srv/site/current").trim();
 
 describe("app releases on a real host", { timeout: 600_000 }, () => {
   before(async () => {
-    host = await startTestHost(HOST_SETUP);
+    host = await startTestHost(APP_USER_SETUP);
     port = await freePort();
     replay = new Replay(host);
     app = makeApp();
