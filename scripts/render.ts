@@ -5,7 +5,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { renderServiceFiles, SpecError } from "../components";
+import { renderServiceFiles, SpecError, type RenderedFile } from "../components";
+import { logrotatePath, renderLogrotate } from "../components/render/logrotate";
 import { readProjectConfig } from "../components/projectConfig";
 import { readStackConfig } from "../components/stackConfig";
 
@@ -21,20 +22,31 @@ function main(): number {
     process.stderr.write("usage: npm run render -- --out DIR [--stack NAME]\n");
     return 2;
   }
-  let files;
+  let files: RenderedFile[];
   let secretKeys: string[];
   try {
     const source = readProjectConfig(resolve(values.project), values.stack);
     secretKeys = source.secretKeys;
     const stack = readStackConfig(source);
-    files = renderServiceFiles(stack.spec, stack.appEnv);
+    const service = renderServiceFiles(stack.spec, stack.appEnv);
+    files = [service.job, service.launcher, service.gunicornConfig];
+    if (stack.spec.logrotate) {
+      const path = logrotatePath(stack.spec);
+      files.push({
+        path,
+        content: renderLogrotate(stack.spec),
+        owner: "root",
+        group: "root",
+        mode: "0644",
+      });
+    }
   } catch (e) {
     const message =
       e instanceof SpecError ? `config: ${e.message}` : String((e as Error).message ?? e);
     process.stderr.write(`error: ${message}\n`);
     return 1;
   }
-  for (const file of Object.values(files)) {
+  for (const file of files) {
     const target = join(resolve(values.out), file.path);
     mkdirSync(dirname(target), { recursive: true });
     writeFileSync(target, file.content, { mode: parseInt(file.mode, 8) });

@@ -289,6 +289,7 @@ describe("Pulumi.yaml and the offline render", () => {
     assert.ok(existsSync(join(out, "etc/init/hello.conf")));
     assert.ok(existsSync(join(out, "srv/hello/run-hello.sh")));
     assert.ok(existsSync(join(out, "etc/gunicorn/hello.conf.py")));
+    assert.ok(existsSync(join(out, "etc/logrotate.d/gunicorn-hello")));
   });
 
   test("render with a stack file writes what the stack program would put on the host, byte for byte", () => {
@@ -317,7 +318,7 @@ describe("Pulumi.yaml and the offline render", () => {
       ["sshPrivateKey"],
     );
     assert.equal(program.status, 0, program.stderr);
-    for (const role of ["job", "launcher", "config"]) {
+    for (const role of ["job", "launcher", "config", "logrotate"]) {
       const res = program.result!.resources.find((x) => x.name === `app-${role}-write`)!;
       const path = (res.inputs.triggers as string[])[0]!;
       assert.equal(readFileSync(join(out, path), "utf8"), res.inputs.stdin, role);
