@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { packRelease, renderUploadScript } from "./release";
 import { asRemoteCommand } from "./render/remoteScripts";
-import { SpecError } from "./spec";
+import { childOptions, validated } from "./resourceHelpers";
 
 /** Arguments of {@link AppRelease}. */
 export interface AppReleaseArgs {
@@ -27,13 +27,9 @@ export class AppRelease extends pulumi.ComponentResource {
 
   constructor(name: string, args: AppReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gunicorn-upstart:index:AppRelease", name, {}, opts);
-    const packed = pulumi.output(args.source).apply((dir) => {
-      try {
-        return packRelease(dir);
-      } catch (e) {
-        throw e instanceof SpecError ? new pulumi.ResourceError(`${name}: ${e.message}`, this) : e;
-      }
-    });
+    const packed = pulumi
+      .output(args.source)
+      .apply((dir) => validated(name, this, () => packRelease(dir)));
     const upload = pulumi
       .all([args.appRoot, packed])
       .apply(([root, p]) =>
@@ -50,7 +46,7 @@ export class AppRelease extends pulumi.ComponentResource {
         stdin: packed.archiveBase64,
         logging: "stdoutAndStderr",
       },
-      { parent: this, ...(opts?.dependsOn !== undefined ? { dependsOn: opts.dependsOn } : {}) },
+      childOptions(this, opts),
     );
     this.releaseId = cmd.create.apply(() => packed.id);
     this.registerOutputs({ releaseId: this.releaseId });

@@ -13,7 +13,6 @@ import {
   checkEnv,
   normalizeSpec,
   parseBind,
-  SpecError,
   type ConsoleMode,
   type Invocation,
   type LogLevel,
@@ -22,6 +21,7 @@ import {
   type StopRunlevels,
 } from "./spec";
 import { UpstartService } from "./upstartService";
+import { validated } from "./resourceHelpers";
 import { Vm, type VmArgs } from "./vm";
 
 /** Arguments of {@link GunicornService}. Defaults are the recipe's values (see `DEFAULTS`). */
@@ -306,22 +306,14 @@ export class GunicornService extends pulumi.ComponentResource {
     for (const key of SETTING_KEYS) settings[key] = args[key];
     settings.releases = args.appSource !== undefined;
     const validate = (s: ServiceSettings): ServiceSpec => {
-      try {
-        return normalizeSpec(s);
-      } catch (e) {
-        throw e instanceof SpecError ? new pulumi.ResourceError(`${name}: ${e.message}`, this) : e;
-      }
+      return validated(name, this, () => normalizeSpec(s));
     };
     // Plain settings (the usual case: stack config) are checked before any child exists, so a
     // bad value never leaves a half-configured host, not even with `up --skip-preview`.
     if (isPlain(settings)) validate(settings as ServiceSettings);
     const spec = pulumi.output(settings).apply((s) => validate(s as ServiceSettings));
     const appEnv = pulumi.output(args.appEnv ?? {}).apply((env) => {
-      try {
-        return checkEnv("appEnv", env, false);
-      } catch (e) {
-        throw e instanceof SpecError ? new pulumi.ResourceError(`${name}: ${e.message}`, this) : e;
-      }
+      return validated(name, this, () => checkEnv("appEnv", env, false));
     });
 
     let connection: pulumi.Output<command.types.input.remote.ConnectionArgs>;

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { renderHostSetupScript, type HostSetupSpec } from "./render/hostScripts";
 import { asRemoteCommand } from "./render/remoteScripts";
+import { childOptions } from "./resourceHelpers";
 
 /** Arguments of {@link HostSetup}. */
 export interface HostSetupArgs {
@@ -33,7 +34,7 @@ export class HostSetup extends pulumi.ComponentResource {
         delete: "true", // kept on destroy, see above
         logging: "stdoutAndStderr",
       },
-      { parent: this, ...(opts?.dependsOn !== undefined ? { dependsOn: opts.dependsOn } : {}) },
+      childOptions(this, opts),
     );
     this.log = setup.stdout;
     this.registerOutputs({ log: this.log });

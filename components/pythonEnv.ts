@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { renderPythonEnvScript, type PythonEnvSpec } from "./render/hostScripts";
 import { asRemoteCommand } from "./render/remoteScripts";
+import { childOptions } from "./resourceHelpers";
 
 /** Arguments of {@link PythonEnv}. */
 export interface PythonEnvArgs {
@@ -36,7 +37,7 @@ export class PythonEnv extends pulumi.ComponentResource {
         stdin: args.requirements ?? "",
         logging: "stdoutAndStderr",
       },
-      { parent: this, ...(opts?.dependsOn !== undefined ? { dependsOn: opts.dependsOn } : {}) },
+      childOptions(this, opts),
     );
     this.virtualenv = env.create.apply(() => spec.virtualenv);
     this.registerOutputs({ virtualenv: this.virtualenv });

@@ -5,7 +5,8 @@ import {
   renderDeleteFileScript,
   renderWriteFileScript,
 } from "./render/remoteScripts";
-import { checkMode, checkName, checkPath, SpecError } from "./spec";
+import { checkMode, checkName, checkPath } from "./spec";
+import { childOptions, validated } from "./resourceHelpers";
 
 /** Arguments of {@link RemoteFile}. */
 export interface RemoteFileArgs {
@@ -41,18 +42,13 @@ export class RemoteFile extends pulumi.ComponentResource {
 
   constructor(name: string, args: RemoteFileArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gunicorn-upstart:index:RemoteFile", name, {}, opts);
-    const check = (path: unknown, owner: unknown, group: unknown, mode: unknown) => {
-      try {
-        return {
-          path: checkPath("path", path),
-          owner: checkName("owner", owner),
-          group: checkName("group", group),
-          mode: checkMode("mode", mode),
-        };
-      } catch (e) {
-        throw e instanceof SpecError ? new pulumi.ResourceError(`${name}: ${e.message}`, this) : e;
-      }
-    };
+    const check = (path: unknown, owner: unknown, group: unknown, mode: unknown) =>
+      validated(name, this, () => ({
+        path: checkPath("path", path),
+        owner: checkName("owner", owner),
+        group: checkName("group", group),
+        mode: checkMode("mode", mode),
+      }));
     const raw: [
       pulumi.Input<string>,
       pulumi.Input<string>,
@@ -90,7 +86,7 @@ export class RemoteFile extends pulumi.ComponentResource {
         triggers: [target.apply((t) => t.path)],
         logging: "stderr",
       },
-      { parent: this, ...(opts?.dependsOn !== undefined ? { dependsOn: opts.dependsOn } : {}) },
+      childOptions(this, opts),
     );
 
     this.path = file.create.apply(() => target.apply((t) => t.path));

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type * as command from "@pulumi/command";
 import { checkCidr, checkPublicKey, VM_DEFAULTS } from "./vmSpec";
-import { SpecError } from "./spec";
+import { validated } from "./resourceHelpers";
 
 /** Arguments of {@link Vm}. */
 export interface VmArgs {
@@ -54,36 +54,21 @@ export class Vm extends pulumi.ComponentResource {
 
   constructor(name: string, args: VmArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gunicorn-upstart:index:Vm", name, {}, opts);
-    const fail = (e: unknown): never => {
-      throw e instanceof SpecError ? new pulumi.ResourceError(`${name}: ${e.message}`, this) : e;
-    };
-    const allowedCidr = pulumi.output(args.allowedCidr ?? VM_DEFAULTS.allowedCidr).apply((c) => {
-      try {
-        return checkCidr("allowedCidr", c);
-      } catch (e) {
-        return fail(e);
-      }
-    });
+    const allowedCidr = pulumi
+      .output(args.allowedCidr ?? VM_DEFAULTS.allowedCidr)
+      .apply((c) => validated(name, this, () => checkCidr("allowedCidr", c)));
     if (args.sshCidr === undefined) {
       throw new pulumi.ResourceError(
         `${name}: 'sshCidr' is required: the CIDR that may reach SSH, e.g. your address as 203.0.113.7/32 (or "0.0.0.0/0" to open SSH to the world)`,
         this,
       );
     }
-    const sshCidr = pulumi.output(args.sshCidr).apply((c) => {
-      try {
-        return checkCidr("sshCidr", c);
-      } catch (e) {
-        return fail(e);
-      }
-    });
-    const publicKey = pulumi.output(args.publicKey).apply((k) => {
-      try {
-        return checkPublicKey("publicKey", k);
-      } catch (e) {
-        return fail(e);
-      }
-    });
+    const sshCidr = pulumi
+      .output(args.sshCidr)
+      .apply((c) => validated(name, this, () => checkCidr("sshCidr", c)));
+    const publicKey = pulumi
+      .output(args.publicKey)
+      .apply((k) => validated(name, this, () => checkPublicKey("publicKey", k)));
     const tags = pulumi.output(args.tags ?? {}).apply((t) => ({ ...t, "gunicorn-upstart": name }));
 
     // The lookup runs only without an explicit AMI, so a pinned AMI never drifts.

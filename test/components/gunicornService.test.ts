@@ -23,8 +23,8 @@ import {
   inputsByName,
   type Recorded,
 } from "../helpers/pulumiMocks";
+import { isMarkedSecret, unwrapSecret } from "../helpers/secrets";
 
-const SECRET_MARK = "4dabf18193072939515e22adb298388d";
 const PRIVATE_KEY =
   "-----BEGIN OPENSSH PRIVATE KEY-----\nprivate-key-material\n-----END OPENSSH PRIVATE KEY-----";
 const SECRET_VALUE = "s3cret-django-key-%$'\"";
@@ -55,9 +55,6 @@ function byName(name: string): Recorded {
   assert.ok(r, `no resource named ${name}; have ${recorded.map((x) => x.name).join(", ")}`);
   return r;
 }
-const isMarkedSecret = (v: unknown) => typeof v === "object" && v !== null && SECRET_MARK in v;
-const unwrap = (v: unknown): unknown =>
-  isMarkedSecret(v) ? (v as unknown as { value: unknown }).value : v;
 
 describe("GunicornService", () => {
   beforeEach(async () => {
@@ -134,7 +131,7 @@ describe("GunicornService", () => {
       ["config", files.gunicornConfig],
     ] as const) {
       const inputs = byName(`app-${role}-write`).inputs;
-      assert.equal(unwrap(inputs.stdin), file.content, role);
+      assert.equal(unwrapSecret(inputs.stdin), file.content, role);
       assert.ok(
         String(inputs.create).includes(`chown -- '\\''${file.owner}:${file.group}'\\''`),
         role,
@@ -192,7 +189,7 @@ describe("GunicornService", () => {
     await evaluate(vmArgs());
     for (const r of recorded.filter((x) => x.type === "command:remote:Command")) {
       assert.ok(isMarkedSecret(r.inputs.connection), r.name);
-      const conn = unwrap(r.inputs.connection) as Record<string, unknown>;
+      const conn = unwrapSecret(r.inputs.connection) as Record<string, unknown>;
       assert.equal(conn.host, INSTANCE_IP);
       assert.equal(conn.user, "ubuntu");
       assert.ok(Number(conn.dialErrorLimit) >= 60, "enough dial retries for a fresh instance");

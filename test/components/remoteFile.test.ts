@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { RemoteFile } from "../../components";
 import { recorded, recorder, reset, settle, valueOf } from "../helpers/pulumiMocks";
+import { isMarkedSecret } from "../helpers/secrets";
 
-const SECRET_MARK = "4dabf18193072939515e22adb298388d";
 const connection = { host: "10.0.0.5", user: "deploy", privateKey: pulumi.secret("K") };
 
 describe("RemoteFile", () => {
@@ -30,7 +30,7 @@ describe("RemoteFile", () => {
     await valueOf(f.path);
     await settle();
     const cmd = recorded.find((r) => r.name === "env-write")!.inputs;
-    assert.ok(typeof cmd.stdin === "object" && cmd.stdin !== null && SECRET_MARK in cmd.stdin);
+    assert.ok(isMarkedSecret(cmd.stdin));
     for (const key of ["create", "update", "delete"]) {
       assert.equal(typeof cmd[key], "string", `${key} is a readable, non-secret string`);
       assert.ok(!String(cmd[key]).includes("abc123"));

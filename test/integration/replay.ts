@@ -23,8 +23,7 @@ import { spawnSync } from "node:child_process";
 import * as pulumi from "@pulumi/pulumi";
 import { recorded, recorder, registered, reset, settle } from "../helpers/pulumiMocks";
 import { SSH_OPTIONS, type TestHost } from "./testHost";
-
-const SECRET_MARK = "4dabf18193072939515e22adb298388d";
+import { unwrapSecret } from "../helpers/secrets";
 
 interface CommandState {
   name: string;
@@ -54,13 +53,6 @@ export class UpFailed extends Error {
   ) {
     super(`${resource}: ${op} failed:\n${stderr}`);
   }
-}
-
-function unwrap(value: unknown): unknown {
-  if (typeof value === "object" && value !== null && SECRET_MARK in value) {
-    return (value as unknown as { value: unknown }).value;
-  }
-  return value;
 }
 
 /** The child resource names under a resource (components stand for all their commands). */
@@ -93,9 +85,9 @@ async function evaluate(program: () => pulumi.Output<unknown>[]): Promise<Comman
       create: String(inputs.create),
       ...(inputs.update !== undefined ? { update: String(inputs.update) } : {}),
       ...(inputs.delete !== undefined ? { delete: String(inputs.delete) } : {}),
-      stdin: String(unwrap(inputs.stdin) ?? ""),
+      stdin: String(unwrapSecret(inputs.stdin) ?? ""),
       triggers: (inputs.triggers as unknown[]) ?? [],
-      connection: unwrap(inputs.connection) as Record<string, unknown>,
+      connection: unwrapSecret(inputs.connection) as Record<string, unknown>,
       dependsOn: deps,
       deleteBeforeReplace: r.opts.deleteBeforeReplace === true,
     });
