@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { packRelease, renderUploadScript } from "./release";
-import { asRemoteCommand } from "./render/remoteScripts";
+import { asHelperCommand, asRemoteCommand } from "./render/remoteScripts";
+import type { HelperRef } from "./render/sudoHelper";
 import { childOptions, validated } from "./resourceHelpers";
 
 /** Arguments of {@link AppRelease}. */
@@ -12,6 +13,8 @@ export interface AppReleaseArgs {
   source: pulumi.Input<string>;
   /** Directory on the host that holds `releases/<id>`. */
   appRoot: pulumi.Input<string>;
+  /** Upload through the job's privileged helper (`sudo: "helper"`). @default unset */
+  helper?: pulumi.Input<HelperRef | undefined>;
 }
 
 /**
@@ -30,11 +33,12 @@ export class AppRelease extends pulumi.ComponentResource {
     const packed = pulumi
       .output(args.source)
       .apply((dir) => validated(name, this, () => packRelease(dir)));
-    const upload = pulumi
-      .all([args.appRoot, packed])
-      .apply(([root, p]) =>
-        asRemoteCommand(renderUploadScript(root, p.id, Buffer.byteLength(p.archiveBase64))),
-      );
+    const upload = pulumi.all([args.appRoot, packed, args.helper]).apply(([root, p, h]) => {
+      const bytes = Buffer.byteLength(p.archiveBase64);
+      return h
+        ? asHelperCommand(h.path, h.shape, "upload-release", [p.id, bytes])
+        : asRemoteCommand(renderUploadScript(root, p.id, bytes));
+    });
     const cmd = new command.remote.Command(
       `${name}-upload`,
       {

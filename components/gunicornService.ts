@@ -9,6 +9,7 @@ import { RemoteFile } from "./remoteFile";
 import { renderGunicornConfig } from "./render/gunicornConfig";
 import { renderServiceFiles } from "./render/serviceFiles";
 import { logrotatePath, renderLogrotate } from "./render/logrotate";
+import { renderSudoHelper, type HelperRef } from "./render/sudoHelper";
 import {
   checkEnv,
   normalizeSpec,
@@ -19,6 +20,8 @@ import {
   type ServiceSettings,
   type ServiceSpec,
   type StopRunlevels,
+  type SudoMode,
+  checkSudoFor,
 } from "./spec";
 import { UpstartService } from "./upstartService";
 import { validated } from "./resourceHelpers";
@@ -110,6 +113,15 @@ export interface GunicornServiceArgs {
   setgid?: pulumi.Input<string>;
   /** `reload signal` stanza (Upstart 1.10+). @default unset (HUP) */
   reloadSignal?: pulumi.Input<string>;
+  /**
+   * How the SSH user gets root: `all` runs each generated script with `sudo -n /bin/bash` (the
+   * user needs passwordless sudo for everything); `helper` runs only the job's helper
+   * `/usr/local/sbin/gunicorn-upstart-<job>`, installed once by an admin from `npm run render`
+   * with a sudoers rule naming only it. `helper` needs `setuid` (the app user), and cannot be
+   * combined with `prepareHost` or `pythonEnv` (they need root for apt-get and useradd).
+   * @default "all"
+   */
+  sudo?: pulumi.Input<SudoMode>;
   /** Seconds the health gate waits for Gunicorn to serve after a start, restart or reload. @default 30 */
   startTimeout?: pulumi.Input<number>;
   /** HTTP path the health gate requests. @default "/" */
@@ -246,6 +258,7 @@ const SETTING_KEYS = [
   "keepReleases",
   "accessLog",
   "logrotate",
+  "sudo",
 ] as const satisfies readonly (keyof GunicornServiceArgs & keyof ServiceSpec)[];
 
 /** A file the service wrote: where and what. */
@@ -284,6 +297,8 @@ export class GunicornService extends pulumi.ComponentResource {
   public readonly logrotateFile?: pulumi.Output<WrittenFile>;
   /** What the last `up` did to the service, e.g. `django-project: reload (master pid 4242)`. */
   public readonly status: pulumi.Output<string>;
+  /** With `sudo: "helper"`, the helper to install on the host as root (path and content). */
+  public readonly sudoHelper: pulumi.Output<WrittenFile | undefined>;
   /** The VM, when this service provisioned one. */
   public readonly vm?: Vm;
   /** The app release, when `appSource` is set; `release.releaseId` is its content hash. */
@@ -305,8 +320,16 @@ export class GunicornService extends pulumi.ComponentResource {
     const settings: Record<string, unknown> = {};
     for (const key of SETTING_KEYS) settings[key] = args[key];
     settings.releases = args.appSource !== undefined;
+    const needsRoot = [
+      ...(args.prepareHost !== undefined && args.prepareHost !== false ? ["prepareHost"] : []),
+      ...(args.pythonEnv !== undefined ? ["pythonEnv"] : []),
+    ];
     const validate = (s: ServiceSettings): ServiceSpec => {
-      return validated(name, this, () => normalizeSpec(s));
+      return validated(name, this, () => {
+        const spec = normalizeSpec(s);
+        checkSudoFor(spec, needsRoot);
+        return spec;
+      });
     };
     // Plain settings (the usual case: stack config) are checked before any child exists, so a
     // bad value never leaves a half-configured host, not even with `up --skip-preview`.
@@ -358,6 +381,19 @@ export class GunicornService extends pulumi.ComponentResource {
       );
     }
 
+    // With sudo "helper", every command is an operation of the job's helper, whose shape (a
+    // hash of what is fixed in it) the commands carry, so a stale helper fails with what to do.
+    const helper: pulumi.Output<HelperRef | undefined> = spec.apply((s) => {
+      if (s.sudo !== "helper") return undefined;
+      const h = renderSudoHelper(s);
+      return { path: h.path, shape: h.shape };
+    });
+    this.sudoHelper = spec.apply((s) => {
+      if (s.sudo !== "helper") return undefined;
+      const h = renderSudoHelper(s);
+      return { path: h.path, content: h.content };
+    });
+
     // Job and launcher never see appEnv, so they stay readable when appEnv holds secrets.
     const rendered = spec.apply((s) => renderServiceFiles(s, {}));
     const configContent = pulumi
@@ -379,6 +415,8 @@ export class GunicornService extends pulumi.ComponentResource {
           mode: meta.mode,
           content,
           pythonCache,
+          helper,
+          role,
         },
         { parent: this, dependsOn: before },
       );
@@ -404,7 +442,12 @@ export class GunicornService extends pulumi.ComponentResource {
     if (args.appSource !== undefined) {
       this.release = new AppRelease(
         `${name}-release`,
-        { connection, source: args.appSource, appRoot: spec.apply((s) => s.appRoot as string) },
+        {
+          connection,
+          source: args.appSource,
+          appRoot: spec.apply((s) => s.appRoot as string),
+          helper,
+        },
         { parent: this, dependsOn: before },
       );
     }
@@ -431,6 +474,7 @@ export class GunicornService extends pulumi.ComponentResource {
           ...(this.release ? [this.release] : []),
           ...(this.pythonEnv ? [this.pythonEnv] : []),
         ],
+        helper,
       },
       { parent: this },
     );
@@ -458,6 +502,7 @@ export class GunicornService extends pulumi.ComponentResource {
       gunicornConfigFile: this.gunicornConfigFile,
       status: this.status,
       logrotateFile: this.logrotateFile,
+      sudoHelper: this.sudoHelper,
     });
   }
 }

@@ -9,6 +9,7 @@ import { join, posix } from "node:path";
 import { gzipSync } from "node:zlib";
 import { createHash } from "node:crypto";
 import { shQuote } from "./shell";
+import { FIRST_ARG } from "./render/remoteScripts";
 import { SpecError } from "./spec";
 
 /** Names never shipped: VCS data, bytecode and editor litter. */
@@ -146,11 +147,16 @@ export function packRelease(dir: string): PackedRelease {
  * into a temp dir first, checked for the expected byte count and gzip integrity, then renamed,
  * so a release directory is always complete. Releases are app code: never removed on destroy.
  */
-export function renderUploadScript(appRoot: string, id: string, expectedBytes: number): string {
+export function renderUploadScript(
+  appRoot: string,
+  id: string,
+  expectedBytes: number | "$2",
+): string {
   return [
     "set -euo pipefail",
     `ROOT=${shQuote(appRoot)}`,
-    `ID=${shQuote(id)}`,
+    // The helper passes the id as its first argument, checked to be 16 hex digits.
+    `ID=${id === FIRST_ARG ? id : shQuote(id)}`,
     `expected_bytes=${expectedBytes}`,
     'dir="$ROOT/releases/$ID"',
     'if [ -f "$dir/.gunicorn-upstart-release" ]; then',

@@ -1,10 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import {
+  asHelperCommand,
   asRemoteCommand,
   renderDeleteFileScript,
   renderWriteFileScript,
 } from "./render/remoteScripts";
+import type { HelperRef } from "./render/sudoHelper";
 import { checkMode, checkName, checkPath } from "./spec";
 import { childOptions, validated } from "./resourceHelpers";
 
@@ -27,6 +29,15 @@ export interface RemoteFileArgs {
    * bytecode Python cached for it in `__pycache__`. @default false
    */
   pythonCache?: boolean;
+  /**
+   * Write and delete through the job's privileged helper (`sudo: "helper"`), as its operations
+   * `write-<role>` and `delete-<role>`, instead of running the scripts with sudo. The helper
+   * holds the same scripts, for the path, owner and mode it was installed with.
+   * @default unset (the scripts run with `sudo -n /bin/bash`)
+   */
+  helper?: pulumi.Input<HelperRef | undefined>;
+  /** The file's role in the helper (`job`, `launcher`, `config`, `logrotate`). */
+  role?: string;
 }
 
 /**
@@ -65,9 +76,24 @@ export class RemoteFile extends pulumi.ComponentResource {
     const bytes = pulumi.unsecret(
       pulumi.output(args.content).apply((c) => Buffer.byteLength(c, "utf8")),
     );
+    const helper = pulumi.output(args.helper);
+    const role = args.role ?? "file";
     const write = pulumi
-      .all([target, bytes])
-      .apply(([t, n]) => asRemoteCommand(renderWriteFileScript(t, n)));
+      .all([target, bytes, helper])
+      .apply(([t, n, h]) =>
+        h
+          ? asHelperCommand(h.path, h.shape, `write-${role}`, [n])
+          : asRemoteCommand(renderWriteFileScript(t, n)),
+      );
+    const remove = pulumi
+      .all([target, helper])
+      .apply(([t, h]) =>
+        h
+          ? asHelperCommand(h.path, h.shape, `delete-${role}`)
+          : asRemoteCommand(
+              renderDeleteFileScript(t.path, { pythonCache: args.pythonCache === true }),
+            ),
+      );
 
     const file = new command.remote.Command(
       `${name}-write`,
@@ -76,11 +102,7 @@ export class RemoteFile extends pulumi.ComponentResource {
         create: write,
         // Same script on update: it replaces the file atomically.
         update: write,
-        delete: target.apply((t) =>
-          asRemoteCommand(
-            renderDeleteFileScript(t.path, { pythonCache: args.pythonCache === true }),
-          ),
-        ),
+        delete: remove,
         stdin: args.content,
         // A new path is a new file: write it, then remove the old one.
         triggers: [target.apply((t) => t.path)],

@@ -24,6 +24,15 @@ export type Invocation = (typeof INVOCATIONS)[number];
 export const STOP_RUNLEVELS = ["[06]", "[!2345]"] as const;
 export type StopRunlevels = (typeof STOP_RUNLEVELS)[number];
 
+/**
+ * How the SSH user gets root on the host: `all` runs each generated script with
+ * `sudo /bin/bash -c` (the user needs passwordless sudo for everything); `helper` runs only
+ * `/usr/local/sbin/gunicorn-upstart-<job>`, a root-owned program installed once by an admin
+ * (rendered by `npm run render`), allowed by a sudoers rule naming only it.
+ */
+export const SUDO_MODES = ["all", "helper"] as const;
+export type SudoMode = (typeof SUDO_MODES)[number];
+
 /** Upstart `console` modes we render. */
 export const CONSOLE_MODES = ["log", "none", "output", "owner"] as const;
 export type ConsoleMode = (typeof CONSOLE_MODES)[number];
@@ -129,6 +138,8 @@ export interface ServiceSpec {
   appRoot?: string;
   /** With app releases: how many releases to keep on the host (the current one always stays). */
   keepReleases: number;
+  /** How the SSH user runs commands as root: any script, or only the job's helper. */
+  sudo: SudoMode;
 }
 
 /**
@@ -166,6 +177,7 @@ export const DEFAULTS = {
   healthyStatusBelow: 500,
   keepReleases: 5,
   logrotate: true,
+  sudo: "all" as SudoMode,
 } as const;
 
 /** Where a file goes when its path is not given: derived from the job name. */
@@ -188,6 +200,19 @@ export type ServiceSettings = {
   /** Worker count; text such as "4" (from config) is accepted too. */
   workers?: number | string | undefined;
 };
+
+/**
+ * `sudo: "helper"` gives the SSH user only the job's helper; host preparation and the
+ * virtualenv build need root for apt-get, useradd and pip, so they cannot run with it.
+ */
+export function checkSudoFor(spec: ServiceSpec, needsRoot: string[]): void {
+  if (spec.sudo === "helper" && needsRoot.length > 0) {
+    throw new SpecError(
+      "sudo",
+      `"helper" cannot run ${needsRoot.join(" and ")}: they install packages, add users and build the virtualenv as root; prepare the host once with sudo "all" (or by hand), then switch`,
+    );
+  }
+}
 
 /** A setting the user got wrong. `field` is the user-facing name, shown in the message. */
 export class SpecError extends Error {
@@ -465,6 +490,7 @@ export function normalizeSpec(s: ServiceSettings): ServiceSpec {
     ),
     keepReleases: checkInt("keepReleases", s.keepReleases ?? d.keepReleases, 1, 100),
     logrotate: checkBool("logrotate", s.logrotate ?? d.logrotate),
+    sudo: checkOneOf("sudo", s.sudo ?? d.sudo, SUDO_MODES),
   };
   if (s.accessLog !== undefined) spec.accessLog = checkPath("accessLog", s.accessLog);
   if (spec.logrotate) {
@@ -491,6 +517,14 @@ export function normalizeSpec(s: ServiceSettings): ServiceSpec {
   if (s.setuid !== undefined) spec.setuid = checkName("setuid", s.setuid);
   if (s.setgid !== undefined) spec.setgid = checkName("setgid", s.setgid);
   if (s.reloadSignal !== undefined) spec.reloadSignal = checkSignal("reloadSignal", s.reloadSignal);
+  if (spec.sudo === "helper" && (spec.setuid === undefined || spec.setuid === "root")) {
+    // The helper lets the SSH user write the job file; only a job that drops to a non-root
+    // user keeps that from being root for everything.
+    throw new SpecError(
+      "setuid",
+      `sudo "helper" needs setuid set to the app's (non-root) user, so that nothing the deploy user writes runs as root; got ${show(spec.setuid)}`,
+    );
+  }
   const paths: [string, string][] = [
     ["launcherPath", spec.launcherPath],
     ["gunicornConfigPath", spec.gunicornConfigPath],

@@ -5,6 +5,7 @@
  */
 import {
   checkInt,
+  checkSudoFor,
   checkPath,
   normalizeSpec,
   parseEnvList,
@@ -67,6 +68,9 @@ export const CONFIG_KEYS = {
   systemSitePackages: "boolean",
   pipIndexUrl: "string",
   wheelhouse: "string",
+  sudo: "string",
+  setuid: "string",
+  setgid: "string",
 } as const;
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 
@@ -92,6 +96,9 @@ const STRING_SETTINGS = [
   "accessLog",
   "appRoot",
   "healthCheckPath",
+  "sudo",
+  "setuid",
+  "setgid",
 ] as const;
 const INT_SETTINGS = [
   "keepReleases",
@@ -214,6 +221,7 @@ export function readStackConfig(src: ConfigSource): StackSettings {
   const build = checkBoolKey("buildVirtualenv", src.get("buildVirtualenv"), false);
   const indexUrl = src.get("pipIndexUrl");
   const wheelhouse = src.get("wheelhouse");
+  checkSudoFor(spec, [...(prepare ? ["prepareHost"] : []), ...(build ? ["buildVirtualenv"] : [])]);
   return {
     settings,
     spec,

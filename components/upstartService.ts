@@ -6,7 +6,8 @@ import {
   renderStopScript,
   type ServiceFiles,
 } from "./render/lifecycleScripts";
-import { asRemoteCommand } from "./render/remoteScripts";
+import { asHelperCommand, asRemoteCommand } from "./render/remoteScripts";
+import type { HelperRef } from "./render/sudoHelper";
 import type { ServiceSpec } from "./spec";
 
 /** Arguments of {@link UpstartService}. */
@@ -20,6 +21,8 @@ export interface UpstartServiceArgs {
   /** The resources that write those files (and the release); the service starts after them and
    * stops before them. */
   fileResources: pulumi.Input<pulumi.Resource>[];
+  /** Run `apply` and `stop` through the job's privileged helper (`sudo: "helper"`). @default unset */
+  helper?: pulumi.Input<HelperRef | undefined>;
 }
 
 /**
@@ -43,14 +46,24 @@ export class UpstartService extends pulumi.ComponentResource {
   constructor(name: string, args: UpstartServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gunicorn-upstart:index:UpstartService", name, {}, opts);
     const spec = pulumi.output(args.spec);
-    const apply = spec.apply((s) => asRemoteCommand(renderApplyScript(s)));
+    const helper = pulumi.output(args.helper);
+    const apply = pulumi
+      .all([spec, helper])
+      .apply(([s, h]) =>
+        h ? asHelperCommand(h.path, h.shape, "apply") : asRemoteCommand(renderApplyScript(s)),
+      );
+    const stop = pulumi
+      .all([spec, helper])
+      .apply(([s, h]) =>
+        h ? asHelperCommand(h.path, h.shape, "stop") : asRemoteCommand(renderStopScript(s)),
+      );
     const lifecycle = new command.remote.Command(
       `${name}-lifecycle`,
       {
         connection: args.connection,
         create: apply,
         update: apply,
-        delete: spec.apply((s) => asRemoteCommand(renderStopScript(s))),
+        delete: stop,
         stdin: pulumi.output(args.files).apply(renderManifest),
         // Replaced only when the job itself is renamed, see deleteBeforeReplace below.
         triggers: [spec.apply((s) => s.job)],

@@ -1,7 +1,8 @@
 // Offline render: `npm run render -- --out DIR [--stack NAME]` writes the exact files the stack
 // would put on the host under DIR at their host paths, from the same config and the same code
 // as `pulumi up`, with no cloud and no Pulumi CLI. Bad config: the preview's error, exit 1,
-// nothing written.
+// nothing written. With `sudo: helper`, also the job's privileged helper and its sudoers rule,
+// for an admin to install once.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -9,6 +10,7 @@ import { renderServiceFiles, SpecError, type RenderedFile } from "../components"
 import { logrotatePath, renderLogrotate } from "../components/render/logrotate";
 import { readProjectConfig } from "../components/projectConfig";
 import { readStackConfig } from "../components/stackConfig";
+import { renderSudoersRule, renderSudoHelper, sudoersPath } from "../components/render/sudoHelper";
 
 function main(): number {
   const { values } = parseArgs({
@@ -39,6 +41,21 @@ function main(): number {
         group: "root",
         mode: "0644",
       });
+    }
+    if (stack.spec.sudo === "helper") {
+      // Installed once by an admin, as root: the only thing the SSH user may run with sudo.
+      const helper = renderSudoHelper(stack.spec);
+      const sshUser = stack.target.kind === "host" ? stack.target.user : stack.target.sshUser;
+      files.push(
+        { path: helper.path, content: helper.content, owner: "root", group: "root", mode: "0755" },
+        {
+          path: sudoersPath(stack.spec.job),
+          content: renderSudoersRule(stack.spec.job, sshUser ?? "ubuntu"),
+          owner: "root",
+          group: "root",
+          mode: "0440",
+        },
+      );
     }
   } catch (e) {
     const message =

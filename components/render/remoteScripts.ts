@@ -8,11 +8,34 @@ import { dirnameOf } from "./launcher";
  * input passes through both, which is how file content reaches the host.
  */
 export function asRemoteCommand(script: string): string {
-  return (
-    'if [ "$(id -u)" -eq 0 ]; then set --; else set -- sudo -n; fi; ' +
-    `exec "$@" /bin/bash -c ${shQuote(script)}`
-  );
+  return `${SUDO_PREFIX}exec "$@" /bin/bash -c ${shQuote(script)}`;
 }
+
+/** Root runs the command as is; anyone else through `sudo -n` (never a password prompt). */
+const SUDO_PREFIX = 'if [ "$(id -u)" -eq 0 ]; then set --; else set -- sudo -n; fi; ';
+
+/**
+ * The command string for one operation of a job's privileged helper (`sudo: "helper"`):
+ * `sudo -n <helper> <shape> <operation> [args]`, nothing else runs as root. `args` are
+ * numbers and release ids only, which the helper checks again.
+ */
+export function asHelperCommand(
+  helper: string,
+  shape: string,
+  operation: string,
+  args: (string | number)[] = [],
+): string {
+  const words = [helper, shape, operation, ...args.map(String)].map(shQuote).join(" ");
+  return `${SUDO_PREFIX}exec "$@" ${words}`;
+}
+
+/**
+ * A count the script gets at run time as its first positional argument, from the helper,
+ * which checks it is a number: the helper's scripts are fixed when it is installed, while file
+ * sizes change with every deploy.
+ */
+export const FIRST_ARG = "$1";
+export type Count = number | typeof FIRST_ARG;
 
 /** What {@link renderWriteFileScript} needs to know about one file. */
 export interface FileTarget {
@@ -26,14 +49,28 @@ export interface FileTarget {
   mode: string;
 }
 
+/** Options of {@link renderWriteFileScript}. */
+export interface WriteOptions {
+  /**
+   * Shell lines run after the byte check, before the file replaces the old one; they read the
+   * new content from `"$tmp"` and `exit 1` with a message to refuse it (the old file stays).
+   */
+  check?: string[];
+}
+
 /**
  * Writes standard input to `path` atomically: into a temp file in the same directory, checked
  * for the expected byte count (a dropped SSH session gives a short read, which must never
  * replace the old file), owned and moded, then renamed over the target. On any failure the
  * temp file is removed and the old file stays as it was.
  */
-export function renderWriteFileScript(target: FileTarget, expectedBytes: number): string {
+export function renderWriteFileScript(
+  target: FileTarget,
+  expectedBytes: Count,
+  options: WriteOptions = {},
+): string {
   const base = target.path.slice(target.path.lastIndexOf("/") + 1);
+  const check = options.check === undefined ? [] : [...options.check, ""];
   return [
     "set -euo pipefail",
     `path=${shQuote(target.path)}`,
@@ -48,6 +85,7 @@ export function renderWriteFileScript(target: FileTarget, expectedBytes: number)
     '  echo "refusing to replace $path: received $actual_bytes of $expected_bytes bytes" >&2',
     "  exit 1",
     "fi",
+    ...check,
     `chown -- ${shQuote(`${target.owner}:${target.group}`)} "$tmp"`,
     `chmod -- ${shQuote(target.mode)} "$tmp"`,
     'mv -f -- "$tmp" "$path"',

@@ -8,6 +8,7 @@ import { normalizeSpec } from "../../components/spec";
 import { renderServiceFiles } from "../../components/render/serviceFiles";
 import { renderManifest } from "../../components/render/lifecycleScripts";
 import { packRelease } from "../../components/release";
+import { renderSudoHelper } from "../../components/render/sudoHelper";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -408,5 +409,84 @@ describe("GunicornService", () => {
       changed(await snapshot({ pythonEnv: { requirements: "Django>=4\n", python: "python3.12" } })),
       ["app-python-install"],
     );
+  });
+
+  describe('with sudo "helper"', () => {
+    const helperArgs = (extra: Partial<GunicornServiceArgs> = {}) =>
+      hostArgs({ sudo: "helper", setuid: "user", setgid: "user", ...extra });
+
+    test("every command is one operation of the job's helper; no script runs with sudo", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "app-"));
+      writeFileSync(join(dir, "manage.py"), "print('hi')\n");
+      const svc = await evaluate(helperArgs({ appSource: dir }));
+      const spec = normalizeSpec({
+        sudo: "helper",
+        setuid: "user",
+        setgid: "user",
+        releases: true,
+      });
+      const helper = renderSudoHelper(spec);
+      const commands = recorded.filter((r) => r.type === "command:remote:Command");
+      assert.equal(commands.length, 6);
+      const call =
+        /^if \[ "\$\(id -u\)" -eq 0 \]; then set --; else set -- sudo -n; fi; exec "\$@" '\/usr\/local\/sbin\/gunicorn-upstart-django-project' '([0-9a-f]{16})' '([a-z-]+)'((?: '[0-9a-f]+')*)$/;
+      const seen: string[] = [];
+      for (const c of commands) {
+        for (const key of ["create", "update", "delete"] as const) {
+          const text = String(c.inputs[key]);
+          if (c.name.endsWith("-upload") && key === "delete") {
+            assert.equal(text, "true", "releases are kept on destroy");
+            continue;
+          }
+          const m = call.exec(text);
+          assert.ok(m, `${c.name} ${key} is not a helper call: ${text}`);
+          assert.equal(m[1], helper.shape);
+          assert.ok(helper.operations.includes(m[2] as string), m[2]);
+          seen.push(`${c.name} ${key} ${m[2]}${m[3]}`.replace(/'/g, ""));
+        }
+      }
+      const cfg = Buffer.byteLength(renderServiceFiles(spec, {}).gunicornConfig.content);
+      assert.ok(seen.includes(`app-config-write create write-config ${cfg}`), seen.join("\n"));
+      assert.ok(seen.includes("app-job-write delete delete-job"));
+      assert.ok(seen.includes("app-service-lifecycle create apply"));
+      assert.ok(seen.includes("app-service-lifecycle delete stop"));
+      assert.ok(
+        seen.some((l) => /^app-release-upload create upload-release [0-9a-f]{16} \d+$/.test(l)),
+      );
+      const out = await valueOf(svc.sudoHelper);
+      assert.deepEqual(out, { path: helper.path, content: helper.content });
+    });
+
+    test("a worker change keeps the helper's shape (no reinstall); a bind change does not", async () => {
+      const shapeOf = async (extra: Partial<GunicornServiceArgs>) => {
+        reset();
+        await evaluate(helperArgs(extra));
+        return /' '([0-9a-f]{16})' 'apply'/.exec(
+          String(byName("app-service-lifecycle").inputs.create),
+        )?.[1];
+      };
+      const base = await shapeOf({});
+      assert.equal(await shapeOf({ workers: 9 }), base);
+      assert.notEqual(await shapeOf({ bind: "127.0.0.1:9000" }), base);
+    });
+
+    test("without setuid, or with host preparation, it fails before any child exists", () => {
+      const cases: [Partial<GunicornServiceArgs>, RegExp][] = [
+        [{ setuid: undefined }, /invalid 'setuid': sudo "helper" needs setuid/],
+        [{ prepareHost: true }, /invalid 'sudo': "helper" cannot run prepareHost:/],
+        [{ pythonEnv: {} }, /invalid 'sudo': "helper" cannot run pythonEnv:/],
+      ];
+      for (const [extra, message] of cases) {
+        reset();
+        assert.throws(
+          () => new GunicornService("bad", helperArgs(extra), { transformations: [recorder] }),
+          (e: unknown) => e instanceof pulumi.ResourceError && message.test(e.message),
+        );
+        assert.deepEqual(
+          registered.map((r) => r.name),
+          ["bad"],
+        );
+      }
+    });
   });
 });

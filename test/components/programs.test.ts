@@ -324,4 +324,41 @@ describe("Pulumi.yaml and the offline render", () => {
       assert.equal(readFileSync(join(out, path), "utf8"), res.inputs.stdin, role);
     }
   });
+
+  test("render with sudo helper also writes the helper and its sudoers rule, which visudo accepts", () => {
+    const out = mkdtempSync(join(tmpdir(), "render-"));
+    const stack = [
+      "config:",
+      "  gunicorn-upstart:host: 10.0.0.5",
+      "  gunicorn-upstart:sshUser: deploy",
+      "  gunicorn-upstart:job: site.v2",
+      "  gunicorn-upstart:sudo: helper",
+      "  gunicorn-upstart:setuid: hello",
+      "  gunicorn-upstart:prepareHost: false",
+      "  gunicorn-upstart:buildVirtualenv: false",
+      "",
+    ].join("\n");
+    const r = renderCli(out, stack);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^0755 root:root \/usr\/local\/sbin\/gunicorn-upstart-site\.v2$/m);
+    assert.match(r.stdout, /^0440 root:root \/etc\/sudoers\.d\/gunicorn-upstart-site_v2$/m);
+    const helper = readFileSync(join(out, "usr/local/sbin/gunicorn-upstart-site.v2"), "utf8");
+    assert.match(helper, /^#!\/bin\/bash\n/);
+    const rule = join(out, "etc/sudoers.d/gunicorn-upstart-site_v2");
+    assert.match(
+      readFileSync(rule, "utf8"),
+      /^deploy ALL=\(root\) NOPASSWD: \/usr\/local\/sbin\/gunicorn-upstart-site\.v2$/m,
+    );
+    const visudo = spawnSync("visudo", ["-cqf", rule], { encoding: "utf8" });
+    assert.equal(visudo.status, 0, visudo.stderr);
+  });
+
+  test("render refuses sudo helper with the stack's host preparation, naming the key", () => {
+    const out = mkdtempSync(join(tmpdir(), "render-"));
+    const stack =
+      "config:\n  gunicorn-upstart:host: 10.0.0.5\n  gunicorn-upstart:sudo: helper\n  gunicorn-upstart:setuid: hello\n";
+    const r = renderCli(out, stack);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /invalid 'sudo': "helper" cannot run prepareHost and buildVirtualenv/);
+  });
 });

@@ -3,7 +3,7 @@
 #   unshare --mount --pid --fork --mount-proc --propagation private
 # it gives the namespace a private copy-on-write view of /etc, /home, /var, /srv, /opt and
 # /usr/local (overlays whose upper layers live in SCRATCH, so the machine's own files are never
-# written), a private /run, a `deploy` user with passwordless sudo and the test's key, the
+# written), a private /run, `deploy` and `admin` users with passwordless sudo and the test's key, the
 # Upstart stand-in at /usr/local/sbin/initctl, then runs SETUP (the test's app) and a real
 # OpenSSH server on 127.0.0.1:PORT. Everything started in here dies with the namespace.
 set -euo pipefail
@@ -22,12 +22,16 @@ mount -t tmpfs -o mode=0755 tmpfs /run
 mkdir -p /run/sshd /etc/init
 echo "127.0.0.1 $(hostname)" >> /etc/hosts
 
-useradd --create-home --shell /bin/bash deploy
-usermod -p '*' deploy # unlocked for key login, no password
-install -d -m 0700 -o deploy -g deploy /home/deploy/.ssh
-install -m 0600 -o deploy -g deploy "$pubkey" /home/deploy/.ssh/authorized_keys
-echo 'deploy ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/deploy
-chmod 0440 /etc/sudoers.d/deploy
+# `deploy` is the user the component connects as; `admin` is the test's own way in as root, so
+# a test can take deploy's sudo away (least privilege) and still look at the host.
+for user in deploy admin; do
+  useradd --create-home --shell /bin/bash "$user"
+  usermod -p '*' "$user" # unlocked for key login, no password
+  install -d -m 0700 -o "$user" -g "$user" "/home/$user/.ssh"
+  install -m 0600 -o "$user" -g "$user" "$pubkey" "/home/$user/.ssh/authorized_keys"
+  echo "$user ALL=(ALL) NOPASSWD:ALL" > "/etc/sudoers.d/$user"
+  chmod 0440 "/etc/sudoers.d/$user"
+done
 install -m 0755 "$here/initctl" /usr/local/sbin/initctl
 
 ssh-keygen -q -t ed25519 -N '' -f "$scratch/host_key"

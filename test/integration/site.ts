@@ -33,19 +33,27 @@ export function siteProgram(
   return () => {
     const svc = new GunicornService(
       name,
-      {
-        host: connectionTo(host),
-        job: name,
-        virtualenv: "/home/app/venv",
-        logFile: `/var/log/${name}/gunicorn.log`,
-        user: "app",
-        group: "app",
-        wsgiApp: "mysite.wsgi:application",
-        bind: `127.0.0.1:${port}`,
-        ...settings,
-      },
+      { host: connectionTo(host), ...siteSettings(port, settings, name) },
       { transformations: [recorder] },
     );
     return [svc.status, svc.url];
+  };
+}
+
+/** The settings of {@link siteProgram}'s service (all but the host). */
+export function siteSettings(
+  port: number,
+  settings: Partial<GunicornServiceArgs>,
+  name = "site",
+): Partial<GunicornServiceArgs> {
+  return {
+    job: name,
+    virtualenv: "/home/app/venv",
+    logFile: `/var/log/${name}/gunicorn.log`,
+    user: "app",
+    group: "app",
+    wsgiApp: "mysite.wsgi:application",
+    bind: `127.0.0.1:${port}`,
+    ...settings,
   };
 }

@@ -1,6 +1,7 @@
 // The real-host test harness's host: a real OpenSSH server on 127.0.0.1:<free port>, inside
 // its own mount and PID namespaces (see test/host/start-host.sh), with a non-root `deploy`
-// user with passwordless sudo and a key pair made for this run. Stopped by its PID, which
+// user with passwordless sudo (which a test may narrow), an `admin` user for the test's own
+// root access, and a key pair made for this run. Stopped by its PID, which
 // takes every process started in it (sshd, the Upstart stand-in, Gunicorn) along.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -24,7 +25,7 @@ export interface TestHost {
   keyFile: string;
   /** Runs a command string as `deploy` over a real SSH session, optionally with stdin. */
   ssh(command: string, stdin?: string, timeoutMs?: number): RunResult;
-  /** Runs a bash script as root on the host (through ssh and sudo). */
+  /** Runs a bash script as root on the host (through ssh as `admin`, and sudo). */
   root(script: string): RunResult;
   /** Like {@link root}, but fails the test when the script fails; returns its stdout. */
   rootOk(script: string): string;
@@ -121,8 +122,8 @@ export async function startTestHost(setupScript = ""): Promise<TestHost> {
     throw e;
   }
   const base = ["-i", keyFile, "-p", String(port), ...SSH_OPTIONS, "-T", "deploy@127.0.0.1"];
-  const ssh = (command: string, stdin = "", timeoutMs = 120_000): RunResult => {
-    const r = spawnSync("ssh", [...base, command], {
+  const run = (login: string[], command: string, stdin = "", timeoutMs = 120_000): RunResult => {
+    const r = spawnSync("ssh", [...login, command], {
       input: stdin,
       encoding: "utf8",
       timeout: timeoutMs,
@@ -130,7 +131,11 @@ export async function startTestHost(setupScript = ""): Promise<TestHost> {
     });
     return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
   };
-  const root = (script: string) => ssh("sudo -n /bin/bash -s", script);
+  const ssh = (command: string, stdin = "", timeoutMs = 120_000) =>
+    run(base, command, stdin, timeoutMs);
+  // Root through `admin`, whose sudo no test takes away.
+  const admin = [...base.slice(0, -1), "admin@127.0.0.1"];
+  const root = (script: string) => run(admin, "sudo -n /bin/bash -s", script);
   return {
     port,
     user: "deploy",

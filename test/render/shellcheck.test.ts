@@ -7,12 +7,15 @@ import { normalizeSpec, type ServiceSettings } from "../../components/spec";
 import { renderLauncher } from "../../components/render/launcher";
 import { renderApplyScript, renderStopScript } from "../../components/render/lifecycleScripts";
 import {
+  asHelperCommand,
   asRemoteCommand,
+  FIRST_ARG,
   renderDeleteFileScript,
   renderWriteFileScript,
 } from "../../components/render/remoteScripts";
 import { recipeSettings } from "../helpers/recipe";
 import { renderUploadScript } from "../../components/release";
+import { jobFileCheck, renderSudoHelper } from "../../components/render/sudoHelper";
 import { renderHostSetupScript, renderPythonEnvScript } from "../../components/render/hostScripts";
 import { hostSetupSpec, pythonEnvSpec } from "../../components/gunicornService";
 
@@ -73,6 +76,12 @@ for (const [name, settings] of Object.entries(specs)) {
       "delete with bytecode cache": renderDeleteFileScript(spec.gunicornConfigPath, {
         pythonCache: true,
       }),
+      "helper's job write": renderWriteFileScript(
+        { path: "/etc/init/x.conf", owner: "root", group: "root", mode: "0644" },
+        FIRST_ARG,
+        { check: jobFileCheck(spec.user, spec.group) },
+      ),
+      "helper's upload": renderUploadScript(spec.appRoot ?? "/srv/x y", FIRST_ARG, "$2"),
     };
     // Hostile values are single-quoted on purpose; SC2016 would flag exactly that quoting.
     const literal = name === "awkward" ? ["SC2016"] : [];
@@ -81,5 +90,13 @@ for (const [name, settings] of Object.entries(specs)) {
       if (label !== "launcher")
         check(`${label} as a remote command`, asRemoteCommand(script), "sh", ["SC2016", "SC1003"]);
     }
+    // The helper embeds the scripts the same way the remote command does.
+    const helper = renderSudoHelper(normalizeSpec({ ...settings, sudo: "helper", setuid: "app" }));
+    check("sudo helper", helper.content, "bash", ["SC2016", "SC1003"]);
+    check(
+      "a helper call",
+      asHelperCommand(helper.path, helper.shape, "upload-release", ["0123456789abcdef", 10]),
+      "sh",
+    );
   });
 }
