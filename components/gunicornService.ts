@@ -21,6 +21,7 @@ import {
   type ServiceSpec,
   type StopRunlevels,
   type SudoMode,
+  type Init,
   checkSudoFor,
 } from "./spec";
 import { UpstartService } from "./upstartService";
@@ -122,6 +123,13 @@ export interface GunicornServiceArgs {
    * @default "all"
    */
   sudo?: pulumi.Input<SudoMode>;
+  /**
+   * The init system: `upstart` writes `/etc/init/<job>.conf` and drives it with `initctl` (the
+   * recipe; Ubuntu up to 14.04); `systemd` writes `/etc/systemd/system/<job>.service` with the
+   * same meaning and drives it with `systemctl`. A provisioned VM gets Ubuntu 14.04 or 24.04 to
+   * match. @default "upstart"
+   */
+  init?: pulumi.Input<Init>;
   /** Seconds the health gate waits for Gunicorn to serve after a start, restart or reload. @default 30 */
   startTimeout?: pulumi.Input<number>;
   /** HTTP path the health gate requests. @default "/" */
@@ -259,6 +267,7 @@ const SETTING_KEYS = [
   "accessLog",
   "logrotate",
   "sudo",
+  "init",
 ] as const satisfies readonly (keyof GunicornServiceArgs & keyof ServiceSpec)[];
 
 /** A file the service wrote: where and what. */
@@ -345,7 +354,8 @@ export class GunicornService extends pulumi.ComponentResource {
         const bind = parseBind("bind", s.bind);
         return bind.kind === "tcp" && !isLoopback(bind.host) ? bind.port : undefined;
       });
-      this.vm = new Vm(`${name}-vm`, { ...args.vm, appPort }, { parent: this });
+      const init = spec.apply((s) => s.init);
+      this.vm = new Vm(`${name}-vm`, { init, ...args.vm, appPort }, { parent: this });
       connection = this.vm.connection;
       this.publicAddress = this.vm.publicIp;
     } else {
@@ -404,6 +414,7 @@ export class GunicornService extends pulumi.ComponentResource {
       meta: pulumi.Output<{ path: string; owner: string; group: string; mode: string }>,
       content: pulumi.Input<string>,
       pythonCache = false,
+      systemdReload: pulumi.Input<boolean> = false,
     ) =>
       new RemoteFile(
         `${name}-${role}`,
@@ -415,12 +426,20 @@ export class GunicornService extends pulumi.ComponentResource {
           mode: meta.mode,
           content,
           pythonCache,
+          systemdReload,
           helper,
           role,
         },
         { parent: this, dependsOn: before },
       );
-    const jobFile = file("job", rendered.job, rendered.job.content);
+    // The Upstart job or the systemd unit, by `init`.
+    const jobFile = file(
+      "job",
+      rendered.job,
+      rendered.job.content,
+      false,
+      spec.apply((s) => s.init === "systemd"),
+    );
     const launcherFile = file("launcher", rendered.launcher, rendered.launcher.content);
     // Gunicorn imports its config, so Python caches its bytecode (app environment included).
     const configFile = file("config", rendered.gunicornConfig, configContent, true);

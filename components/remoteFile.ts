@@ -29,6 +29,8 @@ export interface RemoteFileArgs {
    * bytecode Python cached for it in `__pycache__`. @default false
    */
   pythonCache?: boolean;
+  /** The file is a systemd unit: `systemctl daemon-reload` after removing it. @default false */
+  systemdReload?: pulumi.Input<boolean>;
   /**
    * Write and delete through the job's privileged helper (`sudo: "helper"`), as its operations
    * `write-<role>` and `delete-<role>`, instead of running the scripts with sudo. The helper
@@ -86,12 +88,15 @@ export class RemoteFile extends pulumi.ComponentResource {
           : asRemoteCommand(renderWriteFileScript(t, n)),
       );
     const remove = pulumi
-      .all([target, helper])
-      .apply(([t, h]) =>
+      .all([target, helper, args.systemdReload ?? false])
+      .apply(([t, h, systemdReload]) =>
         h
           ? asHelperCommand(h.path, h.shape, `delete-${role}`)
           : asRemoteCommand(
-              renderDeleteFileScript(t.path, { pythonCache: args.pythonCache === true }),
+              renderDeleteFileScript(t.path, {
+                pythonCache: args.pythonCache === true,
+                systemdReload,
+              }),
             ),
       );
 

@@ -33,6 +33,14 @@ export type StopRunlevels = (typeof STOP_RUNLEVELS)[number];
 export const SUDO_MODES = ["all", "helper"] as const;
 export type SudoMode = (typeof SUDO_MODES)[number];
 
+/**
+ * The init system that runs the service: Upstart (the recipe's, Ubuntu up to 14.04) or systemd
+ * (every current distribution). The same spec renders an Upstart job or a systemd unit with
+ * the same meaning; the lifecycle uses `initctl` or `systemctl`.
+ */
+export const INITS = ["upstart", "systemd"] as const;
+export type Init = (typeof INITS)[number];
+
 /** Upstart `console` modes we render. */
 export const CONSOLE_MODES = ["log", "none", "output", "owner"] as const;
 export type ConsoleMode = (typeof CONSOLE_MODES)[number];
@@ -140,6 +148,8 @@ export interface ServiceSpec {
   keepReleases: number;
   /** How the SSH user runs commands as root: any script, or only the job's helper. */
   sudo: SudoMode;
+  /** The init system: an Upstart job or a systemd unit. */
+  init: Init;
 }
 
 /**
@@ -178,6 +188,7 @@ export const DEFAULTS = {
   keepReleases: 5,
   logrotate: true,
   sudo: "all" as SudoMode,
+  init: "upstart" as Init,
 } as const;
 
 /** Where a file goes when its path is not given: derived from the job name. */
@@ -187,8 +198,8 @@ export function defaultLauncherPath(projectDir: string, job: string): string {
 export function defaultGunicornConfigPath(job: string): string {
   return `/etc/gunicorn/${job}.conf.py`;
 }
-export function jobFilePath(job: string): string {
-  return `/etc/init/${job}.conf`;
+export function jobFilePath(job: string, init: Init = "upstart"): string {
+  return init === "systemd" ? `/etc/systemd/system/${job}.service` : `/etc/init/${job}.conf`;
 }
 
 /** The raw, user-facing settings: every field optional, defaults applied by {@link normalizeSpec}. */
@@ -491,6 +502,7 @@ export function normalizeSpec(s: ServiceSettings): ServiceSpec {
     keepReleases: checkInt("keepReleases", s.keepReleases ?? d.keepReleases, 1, 100),
     logrotate: checkBool("logrotate", s.logrotate ?? d.logrotate),
     sudo: checkOneOf("sudo", s.sudo ?? d.sudo, SUDO_MODES),
+    init: checkOneOf("init", s.init ?? d.init, INITS),
   };
   if (s.accessLog !== undefined) spec.accessLog = checkPath("accessLog", s.accessLog);
   if (spec.logrotate) {
@@ -517,6 +529,7 @@ export function normalizeSpec(s: ServiceSettings): ServiceSpec {
   if (s.setuid !== undefined) spec.setuid = checkName("setuid", s.setuid);
   if (s.setgid !== undefined) spec.setgid = checkName("setgid", s.setgid);
   if (s.reloadSignal !== undefined) spec.reloadSignal = checkSignal("reloadSignal", s.reloadSignal);
+  if (spec.init === "systemd") checkSystemdSpec(spec);
   if (spec.sudo === "helper" && (spec.setuid === undefined || spec.setuid === "root")) {
     // The helper lets the SSH user write the job file; only a job that drops to a non-root
     // user keeps that from being root for everything.
@@ -541,6 +554,29 @@ export function normalizeSpec(s: ServiceSettings): ServiceSpec {
     }
   }
   return spec;
+}
+
+/** What has no systemd meaning is refused rather than silently dropped. */
+function checkSystemdSpec(spec: ServiceSpec): void {
+  if (spec.console === "output" || spec.console === "owner") {
+    throw new SpecError(
+      "console",
+      `"${spec.console}" (a terminal) has no systemd equivalent; use "log" (the journal) or "none"`,
+    );
+  }
+  if (systemdTarget(spec.startOnRunlevels) === undefined) {
+    throw new SpecError(
+      "startOnRunlevels",
+      `${show(spec.startOnRunlevels)} has no systemd target; with init "systemd" use a set of runlevels from 2 to 5 (multi-user.target) or [5] (graphical.target)`,
+    );
+  }
+}
+
+/** The systemd target that stands for a `start on runlevel` set (runlevels 2-4 are multi-user). */
+export function systemdTarget(runlevels: string): string | undefined {
+  const m = /^\[([0-6Ss]+)\]$/.exec(runlevels);
+  if (!m || !/^[2-5]+$/.test(m[1] as string)) return undefined;
+  return m[1] === "5" ? "graphical.target" : "multi-user.target";
 }
 
 function checkWorkers(field: string, value: unknown): number | "auto" {

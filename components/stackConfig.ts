@@ -69,6 +69,7 @@ export const CONFIG_KEYS = {
   pipIndexUrl: "string",
   wheelhouse: "string",
   sudo: "string",
+  init: "string",
   setuid: "string",
   setgid: "string",
 } as const;
@@ -97,6 +98,7 @@ const STRING_SETTINGS = [
   "appRoot",
   "healthCheckPath",
   "sudo",
+  "init",
   "setuid",
   "setgid",
 ] as const;
@@ -111,6 +113,12 @@ const INT_SETTINGS = [
   "maxRequests",
   "killTimeout",
 ] as const;
+
+/** OS packages a bare host needs for a virtualenv, by the init (i.e. the Ubuntu release). */
+export const DEFAULT_HOST_PACKAGES = {
+  upstart: ["python3", "python3.4-venv"],
+  systemd: ["python3", "python3-venv"],
+} as const;
 
 /** Where the service runs. */
 export type Target =
@@ -230,8 +238,12 @@ export function readStackConfig(src: ConfigSource): StackSettings {
     ...(appSource !== undefined ? { appSource } : {}),
     ...(prepare
       ? {
-          prepareHost:
-            packages !== undefined ? { packages: parseStringList("hostPackages", packages) } : {},
+          prepareHost: {
+            packages:
+              packages !== undefined
+                ? parseStringList("hostPackages", packages)
+                : [...DEFAULT_HOST_PACKAGES[spec.init]],
+          },
         }
       : {}),
     ...(build

@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type * as command from "@pulumi/command";
-import { checkCidr, checkPublicKey, VM_DEFAULTS } from "./vmSpec";
+import { checkCidr, checkPublicKey, VM_DEFAULTS, VM_IMAGE_DEFAULTS } from "./vmSpec";
+import type { Init } from "./spec";
 import { validated } from "./resourceHelpers";
 
 /** Arguments of {@link Vm}. */
@@ -10,13 +11,18 @@ export interface VmArgs {
   publicKey: pulumi.Input<string>;
   /** Private key matching `publicKey`, used for the SSH connection. Kept secret. */
   privateKey: pulumi.Input<string>;
-  /** EC2 instance type. @default "t2.micro" */
+  /**
+   * The init the image must have: `upstart` looks up Ubuntu 14.04, `systemd` Ubuntu 24.04.
+   * GunicornService passes its own `init`. @default "upstart"
+   */
+  init?: pulumi.Input<Init>;
+  /** EC2 instance type. @default "t2.micro" (upstart), "t3.micro" (systemd) */
   instanceType?: pulumi.Input<string>;
-  /** Explicit AMI id; skips the lookup. @default the newest Ubuntu 14.04 (Upstart) by Canonical */
+  /** Explicit AMI id; skips the lookup. @default the newest Ubuntu 14.04 (upstart) or 24.04 (systemd) by Canonical */
   ami?: pulumi.Input<string>;
   /** AMI owner account for the lookup. @default "099720109477" (Canonical) */
   amiOwner?: pulumi.Input<string>;
-  /** AMI name pattern for the lookup. @default "ubuntu/images/hvm-ssd/ubuntu-trusty-14.04-amd64-server-*" */
+  /** AMI name pattern for the lookup. @default trusty 14.04 (upstart) or noble 24.04 (systemd), hvm-ssd, amd64 */
   amiNamePattern?: pulumi.Input<string>;
   /** Subnet to launch into (its VPC gets the security group). @default the default VPC */
   subnetId?: pulumi.Input<string>;
@@ -71,6 +77,8 @@ export class Vm extends pulumi.ComponentResource {
       .apply((k) => validated(name, this, () => checkPublicKey("publicKey", k)));
     const tags = pulumi.output(args.tags ?? {}).apply((t) => ({ ...t, "gunicorn-upstart": name }));
 
+    const image = pulumi.output(args.init ?? "upstart").apply((init) => VM_IMAGE_DEFAULTS[init]);
+    const amiNamePattern = args.amiNamePattern ?? image.amiNamePattern;
     // The lookup runs only without an explicit AMI, so a pinned AMI never drifts.
     this.amiId =
       args.ami !== undefined
@@ -81,7 +89,7 @@ export class Vm extends pulumi.ComponentResource {
                 owners: [args.amiOwner ?? VM_DEFAULTS.amiOwner],
                 mostRecent: true,
                 filters: [
-                  { name: "name", values: [args.amiNamePattern ?? VM_DEFAULTS.amiNamePattern] },
+                  { name: "name", values: [amiNamePattern] },
                   { name: "virtualization-type", values: ["hvm"] },
                   { name: "architecture", values: ["x86_64"] },
                 ],
@@ -135,7 +143,7 @@ export class Vm extends pulumi.ComponentResource {
       `${name}-instance`,
       {
         ami: this.amiId,
-        instanceType: args.instanceType ?? VM_DEFAULTS.instanceType,
+        instanceType: args.instanceType ?? image.instanceType,
         keyName: keyPair.keyName,
         vpcSecurityGroupIds: [sg.id],
         associatePublicIpAddress: true,

@@ -10,6 +10,16 @@ export const CANONICAL_OWNER = "099720109477";
 /** Ubuntu 14.04 "trusty": the last Ubuntu LTS whose init is Upstart. */
 export const TRUSTY_AMI_NAME = "ubuntu/images/hvm-ssd/ubuntu-trusty-14.04-amd64-server-*";
 
+/** Ubuntu 24.04 "noble": the current LTS, with systemd (gp3 root volumes in its image names). */
+export const NOBLE_AMI_NAME = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*";
+
+/** The image and instance type a VM gets by default for each init. */
+export const VM_IMAGE_DEFAULTS = {
+  upstart: { amiNamePattern: TRUSTY_AMI_NAME, instanceType: "t2.micro" },
+  // Noble has the ENA/NVMe drivers, so the current generation of types works.
+  systemd: { amiNamePattern: NOBLE_AMI_NAME, instanceType: "t3.micro" },
+} as const;
+
 export const VM_DEFAULTS = {
   /** t2: trusty's 3.13 kernel has no ENA/NVMe drivers for the Nitro instance types. */
   instanceType: "t2.micro",

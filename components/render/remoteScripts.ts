@@ -98,10 +98,11 @@ export function renderWriteFileScript(
  * Removes the file on destroy; a file already gone is fine (idempotent). With `pythonCache`,
  * also the bytecode Python cached when it imported the file (`__pycache__/<name>.*.pyc`, e.g.
  * of Gunicorn's config, which holds the app environment), and `__pycache__` when left empty.
+ * With `systemdReload`, the file is a unit: systemd forgets it.
  */
 export function renderDeleteFileScript(
   path: string,
-  options: { pythonCache?: boolean } = {},
+  options: { pythonCache?: boolean; systemdReload?: boolean } = {},
 ): string {
   const lines = ["set -euo pipefail", `rm -f -- ${shQuote(path)}`];
   if (options.pythonCache) {
@@ -112,5 +113,7 @@ export function renderDeleteFileScript(
       `rmdir -- ${shQuote(cache)} 2>/dev/null || true`,
     );
   }
+  // A removed unit stays loaded in systemd until its configuration is reloaded.
+  if (options.systemdReload) lines.push("systemctl daemon-reload");
   return [...lines, ""].join("\n");
 }

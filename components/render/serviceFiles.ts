@@ -1,6 +1,7 @@
 import { jobFilePath, type ServiceSpec } from "../spec";
 import { renderGunicornConfig } from "./gunicornConfig";
 import { renderLauncher } from "./launcher";
+import { renderSystemdUnit } from "./systemdUnit";
 import { renderUpstartJob } from "./upstartJob";
 
 /** One file the service puts on the host, with its ownership. */
@@ -12,7 +13,7 @@ export interface RenderedFile {
   mode: string;
 }
 
-/** The three files of a service, keyed by role. */
+/** The three files of a service, keyed by role; `job` is the Upstart job or the systemd unit. */
 export interface RenderedService {
   job: RenderedFile;
   launcher: RenderedFile;
@@ -30,8 +31,8 @@ export function renderServiceFiles(
 ): RenderedService {
   return {
     job: {
-      path: jobFilePath(spec.job),
-      content: renderUpstartJob(spec),
+      path: jobFilePath(spec.job, spec.init),
+      content: spec.init === "systemd" ? renderSystemdUnit(spec) : renderUpstartJob(spec),
       owner: "root",
       group: "root",
       mode: "0644",

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { renderUploadScript } from "../release";
 import { shQuote } from "../shell";
-import type { ServiceSpec } from "../spec";
+import type { Init, ServiceSpec } from "../spec";
 import { renderApplyScript, renderStopScript } from "./lifecycleScripts";
 import { logrotatePath, renderLogrotate } from "./logrotate";
 import {
@@ -75,10 +75,15 @@ const ALLOWED_STANZAS = [
  * a control character, an unbalanced quote or a continued line (which could hide a stanza in a
  * string), or anything but exactly one `setuid <user>` (and `setgid <group>` when set).
  */
-export function jobFileCheck(setuid: string, setgid: string | undefined): string[] {
+export function jobFileCheck(
+  setuid: string,
+  setgid: string | undefined,
+  init: Init = "upstart",
+): string[] {
+  const program = init === "systemd" ? UNIT_CHECK_AWK : JOB_CHECK_AWK;
   return [
-    `if ! problems=$(LC_ALL=C awk -v user=${shQuote(setuid)} -v group=${shQuote(setgid ?? "")} ${shQuote(JOB_CHECK_AWK)} "$tmp"); then`,
-    '  echo "refusing $path: the helper runs only jobs that drop to the app user:" >&2',
+    `if ! problems=$(LC_ALL=C awk -v user=${shQuote(setuid)} -v group=${shQuote(setgid ?? "")} ${shQuote(program)} "$tmp"); then`,
+    '  echo "refusing $path: the helper runs only services that drop to the app user:" >&2',
     '  printf "%s\\n" "$problems" >&2',
     "  exit 1",
     "fi",
@@ -106,6 +111,58 @@ export const JOB_CHECK_AWK = [
   "}",
 ].join("\n");
 
+/** Unit settings a unit may hold under the helper: none runs anything as root. */
+const ALLOWED_UNIT_KEYS = [
+  "Description",
+  "After",
+  "StartLimitIntervalSec",
+  "StartLimitBurst",
+  "Type",
+  "ExecStart",
+  "ExecReload",
+  "Restart",
+  "KillMode",
+  "RestartPreventExitStatus",
+  "TimeoutStopSec",
+  "User",
+  "Group",
+  "UMask",
+  "WorkingDirectory",
+  "LimitNOFILE",
+  "StandardOutput",
+  "StandardError",
+  "Environment",
+  "WantedBy",
+];
+
+/**
+ * The systemd unit's counterpart of {@link JOB_CHECK_AWK}: only the sections and settings the
+ * renderer writes (no `ExecStartPre`, `PermissionsStartOnly`, capabilities, ...), no `+` or
+ * `!` command prefix (which run a command with full privileges despite `User=`), no control
+ * character or continued line, and exactly one `User=<user>` (and `Group=` when set).
+ */
+export const UNIT_CHECK_AWK = [
+  `BEGIN { n = split("${ALLOWED_UNIT_KEYS.join(" ")}", w, " "); for (i = 1; i <= n; i++) ok[w[i]] = 1 }`,
+  '/[[:cntrl:]]/ { print "line " NR ": control character"; bad = 1; next }',
+  "/^ *([#;].*)?$/ { next }",
+  '/\\\\$/ { print "line " NR ": continued line"; bad = 1; next }',
+  "/^\\[(Unit|Service|Install)\\]$/ { next }",
+  '/^\\[/ { print "line " NR ": section " $0 " is not allowed"; bad = 1; next }',
+  "{",
+  '  eq = index($0, "="); key = substr($0, 1, eq - 1); value = substr($0, eq + 1)',
+  '  if (eq == 0 || !(key in ok)) { print "line " NR ": setting \\"" key "\\" is not allowed"; bad = 1; next }',
+  '  if ((key == "ExecStart" || key == "ExecReload") && value ~ /^[-@:]*[+!]/) { print "line " NR ": " key " may not run with full privileges"; bad = 1 }',
+  '  if (key == "User") { uid++; if (value != user) { print "line " NR ": User must be " user; bad = 1 } }',
+  '  if (key == "Group") { gid++; if (value != group) { print "line " NR ": Group must be " group; bad = 1 } }',
+  "}",
+  "END {",
+  '  if (uid != 1) { print "the unit must have exactly one \\"User=" user "\\""; bad = 1 }',
+  '  if (group != "" && gid != 1) { print "the unit must have exactly one \\"Group=" group "\\""; bad = 1 }',
+  '  if (group == "" && gid > 0) { print "the unit may not set Group"; bad = 1 }',
+  "  exit bad",
+  "}",
+].join("\n");
+
 /** Shell lines that refuse any content but the one rendered when the helper was installed. */
 function fixedContentCheck(content: string): string[] {
   const sum = createHash("sha256").update(content, "utf8").digest("hex");
@@ -129,7 +186,7 @@ function fileOperations(
   role: string,
   target: FileTarget,
   check: string[] | undefined,
-  pythonCache = false,
+  deletion: { pythonCache?: boolean; systemdReload?: boolean } = {},
 ): Operation[] {
   return [
     {
@@ -140,7 +197,7 @@ function fileOperations(
     {
       name: `delete-${role}`,
       args: [],
-      script: renderDeleteFileScript(target.path, { pythonCache }),
+      script: renderDeleteFileScript(target.path, deletion),
     },
   ];
 }
@@ -148,9 +205,11 @@ function fileOperations(
 function operations(spec: ServiceSpec): Operation[] {
   const files = renderServiceFiles(spec, {});
   const ops = [
-    ...fileOperations("job", files.job, jobFileCheck(spec.setuid ?? "", spec.setgid)),
+    ...fileOperations("job", files.job, jobFileCheck(spec.setuid ?? "", spec.setgid, spec.init), {
+      systemdReload: spec.init === "systemd",
+    }),
     ...fileOperations("launcher", files.launcher, undefined),
-    ...fileOperations("config", files.gunicornConfig, undefined, true),
+    ...fileOperations("config", files.gunicornConfig, undefined, { pythonCache: true }),
   ];
   if (spec.logrotate) {
     // logrotate runs the rule's postrotate as root: its content cannot come from the deploy user.

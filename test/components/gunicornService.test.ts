@@ -13,6 +13,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  calls,
   INSTANCE_IP,
   parentName,
   recorded,
@@ -409,6 +410,36 @@ describe("GunicornService", () => {
       changed(await snapshot({ pythonEnv: { requirements: "Django>=4\n", python: "python3.12" } })),
       ["app-python-install"],
     );
+  });
+
+  test("with init systemd it writes a unit, drives it with systemctl, and its VM runs Ubuntu 24.04", async () => {
+    await evaluate(vmArgs({ init: "systemd", job: "shop" }));
+    const job = byName("app-job-write");
+    assert.deepEqual(job.inputs.triggers, ["/etc/systemd/system/shop.service"]);
+    assert.match(String(job.inputs.stdin), /^\[Service\]$/m);
+    assert.match(String(job.inputs.stdin), /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+    // Removing the unit makes systemd forget it.
+    assert.match(String(job.inputs.delete), /systemctl daemon-reload/);
+    const lifecycle = byName("app-service-lifecycle");
+    for (const word of ["systemctl enable --now", "systemctl reload", "systemctl restart"]) {
+      assert.ok(String(lifecycle.inputs.create).includes(word), word);
+    }
+    assert.doesNotMatch(String(lifecycle.inputs.create), /initctl/);
+    assert.match(String(lifecycle.inputs.delete), /systemctl disable --now/);
+    const lookup = calls.find((c) => c.token === "aws:ec2/getAmi:getAmi")!;
+    assert.match(JSON.stringify(lookup.inputs.filters), /ubuntu-noble-24\.04/);
+  });
+
+  test("switching the init rewrites the job file at its new path and restarts (manifest)", async () => {
+    const snapshot = async (init: "upstart" | "systemd") => {
+      reset();
+      await evaluate(hostArgs({ init }));
+      return inputsByName();
+    };
+    const upstart = await snapshot("upstart");
+    const systemd = await snapshot("systemd");
+    const changed = [...upstart.keys()].filter((k) => upstart.get(k) !== systemd.get(k)).sort();
+    assert.deepEqual(changed, ["app-job-write", "app-service-lifecycle"]);
   });
 
   describe('with sudo "helper"', () => {

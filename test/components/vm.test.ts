@@ -41,6 +41,19 @@ describe("Vm", () => {
     assert.equal(inputsOf("web-instance").ami, "ami-0trusty1404");
   });
 
+  test("init systemd looks up Ubuntu 24.04 (systemd) instead, on a current instance type", async () => {
+    await evaluate({ ...base, init: "systemd" });
+    const lookup = calls.find((c) => c.token === "aws:ec2/getAmi:getAmi")!;
+    const filters = lookup.inputs.filters as { name: string; values: string[] }[];
+    assert.deepEqual(filters.find((f) => f.name === "name")!.values, [
+      "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*",
+    ]);
+    assert.equal(inputsOf("web-instance").instanceType, "t3.micro");
+    reset();
+    await evaluate(base);
+    assert.equal(inputsOf("web-instance").instanceType, "t2.micro", "trusty: no Nitro drivers");
+  });
+
   test("an explicit AMI id skips the lookup", async () => {
     await evaluate({ ...base, ami: "ami-0123456789abcdef0", instanceType: "t3.small" });
     assert.equal(calls.filter((c) => c.token === "aws:ec2/getAmi:getAmi").length, 0);

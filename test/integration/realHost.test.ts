@@ -1,6 +1,8 @@
 // The component against a real host: real OpenSSH, sudo, bash, the generated launcher, Debian's
-// Gunicorn and Django. The only stand-in is the init: test/host/initctl plays Upstart's
-// `initctl` (Upstart is not installable here), reading the real job file /etc/init/<job>.conf.
+// Gunicorn and Django, once per init. Upstart: the only stand-in is the init, test/host/initctl
+// plays Upstart's `initctl` (Upstart is not installable here), reading the real job file
+// /etc/init/<job>.conf. systemd: nothing is stood in, the host is a Debian container booted
+// with systemd-nspawn, real systemd as PID 1 reading /etc/systemd/system/<job>.service.
 // The replay (./replay.ts) runs the component's own remote commands the way Pulumi would.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -51,6 +53,7 @@ let replay: Replay;
 
 function service(extra: Partial<GunicornServiceArgs> = {}): () => pulumi.Output<unknown>[] {
   return siteProgram(host, port, {
+    init: host.init,
     projectDir: "/home/app/site",
     workers: 2,
     logLevel: "info",
@@ -68,11 +71,20 @@ async function get(url: string): Promise<string> {
 }
 
 function masterPid(job = "site"): number {
+  if (host.init === "systemd") {
+    const out = host.rootOk(`systemctl show -p ActiveState -p MainPID ${job}.service`);
+    assert.match(out, /ActiveState=active/, `not running: ${out}`);
+    return Number(/MainPID=(\d+)/.exec(out)?.[1]);
+  }
   const out = host.rootOk(`initctl status ${job}`);
   const m = /start\/running, process (\d+)/.exec(out);
   assert.ok(m, `not running: ${out}`);
   return Number(m[1]);
 }
+
+/** Where the init reads the service's definition. */
+const initFile = (job: string) =>
+  host.init === "systemd" ? `/etc/systemd/system/${job}.service` : `/etc/init/${job}.conf`;
 
 function workers(master: number): { pid: number; user: string }[] {
   return host
@@ -94,12 +106,15 @@ async function eventually(check: () => boolean, what: string, timeoutMs = 20_000
   }
 }
 
-describe(
-  "on a real host (OpenSSH, sudo, bash, Gunicorn, Django; Upstart played by a stand-in)",
-  { timeout: 600_000 },
-  () => {
+const HOSTS = {
+  upstart: "on a real host (OpenSSH, sudo, bash, Gunicorn, Django; Upstart played by a stand-in)",
+  systemd: "on a real systemd host (a Debian container booted by systemd-nspawn; nothing stood in)",
+} as const;
+
+for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string][]) {
+  describe(title, { timeout: 900_000 }, () => {
     before(async () => {
-      host = await startTestHost(APP_SETUP);
+      host = await startTestHost(APP_SETUP, { init });
       port = await freePort();
       replay = new Replay(host);
     });
@@ -116,12 +131,20 @@ describe(
       ]);
       assert.match(ran[4]!.stdout, /site: start \(master pid \d+\)/);
       const modes = host.rootOk(
-        "stat -c '%n %U:%G %a' /etc/init/site.conf /home/app/site/run-site.sh /etc/gunicorn/site.conf.py",
+        `stat -c '%n %U:%G %a' ${initFile("site")} /home/app/site/run-site.sh /etc/gunicorn/site.conf.py`,
       );
       assert.equal(
         modes,
-        "/etc/init/site.conf root:root 644\n/home/app/site/run-site.sh root:root 755\n/etc/gunicorn/site.conf.py root:app 640\n",
+        `${initFile("site")} root:root 644\n/home/app/site/run-site.sh root:root 755\n/etc/gunicorn/site.conf.py root:app 640\n`,
       );
+      if (init === "systemd") {
+        // Enabled, so it comes back after a reboot (the runlevels of `start on`); the unit
+        // passes systemd's own check on the host that runs it.
+        assert.equal(host.rootOk("systemctl is-enabled site.service").trim(), "enabled");
+        const verify = host.root("systemd-analyze verify /etc/systemd/system/site.service");
+        assert.equal(verify.status, 0, verify.stderr);
+        assert.equal(verify.stderr, "");
+      }
       assert.match(await get(`http://127.0.0.1:${port}/`), /^pid=\d+ version=v1$/);
       const log = host.rootOk("cat /var/log/site/gunicorn.log");
       assert.match(log, /\[INFO\] Listening at: http:\/\/127\.0\.0\.1:\d+/);
@@ -180,6 +203,7 @@ describe(
         host,
         brokenPort,
         {
+          init: host.init,
           projectDir: "/home/app/site",
           wsgiApp: "nosuch.wsgi:application",
           respawnLimitCount: 2,
@@ -199,18 +223,32 @@ describe(
         });
         const seconds = (Date.now() - started) / 1000;
         assert.ok(seconds < 40, `up gave up after ${seconds}s`);
-        await eventually(
-          () => /stop\/waiting/.test(host.rootOk("initctl status broken")),
-          "the job to stop respawning",
-        );
+        if (init === "systemd") {
+          await eventually(
+            () =>
+              /ActiveState=failed/.test(
+                host.rootOk("systemctl show -p ActiveState broken.service"),
+              ),
+            "the unit to stop restarting",
+          );
+          assert.match(
+            host.rootOk("journalctl -u broken.service --no-pager"),
+            /Start request repeated too quickly/,
+          );
+        } else {
+          await eventually(
+            () => /stop\/waiting/.test(host.rootOk("initctl status broken")),
+            "the job to stop respawning",
+          );
+          assert.match(
+            host.rootOk("cat /var/log/upstart/broken.log"),
+            /respawning too fast, stopped/,
+          );
+        }
         const starts = host
           .rootOk("grep -c 'Starting gunicorn' /var/log/broken/gunicorn.log")
           .trim();
         assert.equal(starts, "3", "started once and respawned twice (respawn limit 2 60)");
-        assert.match(
-          host.rootOk("cat /var/log/upstart/broken.log"),
-          /respawning too fast, stopped/,
-        );
       } finally {
         broken.destroy();
       }
@@ -267,7 +305,7 @@ describe(
       );
       const exists = (p: string) => host.root(`test -e '${p}'`).status === 0;
       for (const p of [
-        "/etc/init/site.conf",
+        initFile("site"),
         "/home/app/site/run-site.sh",
         "/etc/gunicorn/site.conf.py",
         "/etc/gunicorn/__pycache__", // Python's cache of the config, with its app environment
@@ -282,6 +320,17 @@ describe(
       ]) {
         assert.equal(exists(p), true, `${p} kept`);
       }
+      if (init === "systemd") {
+        // Disabled and forgotten: systemd no longer knows the unit.
+        assert.match(
+          host.rootOk("systemctl show -p LoadState site.service"),
+          /LoadState=not-found/,
+        );
+        assert.equal(
+          host.root("test -e /etc/systemd/system/multi-user.target.wants/site.service").status,
+          1,
+        );
+      }
     });
-  },
-);
+  });
+}

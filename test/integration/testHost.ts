@@ -11,6 +11,33 @@ import { join, resolve } from "node:path";
 import { freePort } from "../helpers/freePort";
 
 const START_HOST = resolve(__dirname, "../host/start-host.sh");
+const START_SYSTEMD_HOST = resolve(__dirname, "../host/start-systemd-host.sh");
+const BUILD_ROOTFS = resolve(__dirname, "../host/build-rootfs.sh");
+
+/**
+ * The root file system of the systemd host, built once per machine (about 70 s) and cached in
+ * TEST_ROOTFS_CACHE (default /var/tmp/gunicorn-upstart-test), outside git.
+ */
+function systemdRootfs(): string {
+  const args = [
+    BUILD_ROOTFS,
+    ...(process.env.TEST_ROOTFS_CACHE ? [process.env.TEST_ROOTFS_CACHE] : []),
+  ];
+  const r = spawnSync("bash", args, { encoding: "utf8", timeout: 900_000, maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`building the systemd host failed: ${r.stderr.slice(-3000)}`);
+  return r.stdout.trim().split("\n").pop() as string;
+}
+
+/** Waits until systemd has finished booting (sshd answers before the rest is up). */
+async function waitForSystemd(ssh: (command: string) => RunResult): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const state = ssh("systemctl is-system-running --wait 2>/dev/null || true").stdout.trim();
+    if (state === "running" || state === "degraded") return;
+    if (Date.now() > deadline) throw new Error(`systemd did not finish booting: ${state}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
 
 export interface RunResult {
   status: number | null;
@@ -19,6 +46,8 @@ export interface RunResult {
 }
 
 export interface TestHost {
+  /** The host's init: the Upstart stand-in, or real systemd (a booted Debian container). */
+  init: "upstart" | "systemd";
   port: number;
   user: string;
   privateKey: string;
@@ -66,8 +95,16 @@ function waitForPort(port: number, timeoutMs: number): Promise<void> {
   });
 }
 
-/** Starts a test host; `setupScript` (bash, run as root inside it) installs the test's app. */
-export async function startTestHost(setupScript = ""): Promise<TestHost> {
+/**
+ * Starts a test host; `setupScript` (bash, run as root inside it) installs the test's app.
+ * `init: "systemd"` boots a Debian container with real systemd instead (test/host/
+ * start-systemd-host.sh); both have the same users, key and SSH on 127.0.0.1:<port>.
+ */
+export async function startTestHost(
+  setupScript = "",
+  options: { init?: "upstart" | "systemd" } = {},
+): Promise<TestHost> {
+  const init = options.init ?? "upstart";
   if (process.getuid?.() !== 0) {
     throw new Error("the real-host tests need root (unshare, mount); run them as root or in CI");
   }
@@ -89,11 +126,9 @@ export async function startTestHost(setupScript = ""): Promise<TestHost> {
       "--propagation",
       "private",
       "bash",
-      START_HOST,
-      scratch,
-      String(port),
-      `${keyFile}.pub`,
-      setup,
+      ...(init === "systemd"
+        ? [START_SYSTEMD_HOST, scratch, String(port), `${keyFile}.pub`, setup, systemdRootfs()]
+        : [START_HOST, scratch, String(port), `${keyFile}.pub`, setup]),
     ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
@@ -136,7 +171,9 @@ export async function startTestHost(setupScript = ""): Promise<TestHost> {
   // Root through `admin`, whose sudo no test takes away.
   const admin = [...base.slice(0, -1), "admin@127.0.0.1"];
   const root = (script: string) => run(admin, "sudo -n /bin/bash -s", script);
+  if (init === "systemd") await waitForSystemd(ssh);
   return {
+    init,
     port,
     user: "deploy",
     privateKey: readFileSync(keyFile, "utf8"),

@@ -35,6 +35,7 @@ const specs: Record<string, ServiceSettings> = {
   },
   ipv6: { bind: "[::]:8000" },
   releases: { releases: true, healthCheckPath: "/health?full=1&x='y'" },
+  systemd: { init: "systemd", releases: true, setuid: "user" },
 };
 
 // SC2016 (no expansion in single quotes) and SC1003 (nested quote escapes) are what the wrapper wants: the script is passed to

@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import { after, describe, test } from "node:test";
 import { normalizeSpec, type ServiceSettings } from "../../components/spec";
 import { renderUpstartJob } from "../../components/render/upstartJob";
+import { renderSystemdUnit } from "../../components/render/systemdUnit";
 import { renderWriteFileScript } from "../../components/render/remoteScripts";
 import {
   jobFileCheck,
@@ -120,11 +121,15 @@ describe("the job-file check", () => {
   const path = join(dir, "shop.conf");
 
   /** Writes `content` through the write script with the check; returns the run. */
-  function write(content: string, ids: { setgid?: string } = { setgid: "shop" }) {
+  function write(
+    content: string,
+    ids: { setgid?: string } = { setgid: "shop" },
+    init: "upstart" | "systemd" = "upstart",
+  ) {
     const script = renderWriteFileScript(
       { path, owner: me, group: myGroup, mode: "0644" },
       Buffer.byteLength(content),
-      { check: jobFileCheck("shop", ids.setgid) },
+      { check: jobFileCheck("shop", ids.setgid, init) },
     );
     return spawnSync("bash", ["-c", script], { input: content, encoding: "utf8" });
   }
@@ -187,7 +192,10 @@ describe("the job-file check", () => {
     for (const [label, content, message] of bad) {
       const r = write(content);
       assert.notEqual(r.status, 0, `${label} was accepted`);
-      assert.match(r.stderr, /refusing .*: the helper runs only jobs that drop to the app user/);
+      assert.match(
+        r.stderr,
+        /refusing .*: the helper runs only services that drop to the app user/,
+      );
       assert.match(r.stderr, message, label);
       assert.equal(readFileSync(path, "utf8"), good, `${label}: the old file changed`);
       assert.equal(
@@ -195,6 +203,85 @@ describe("the job-file check", () => {
         "shop.conf",
         `${label}: a temp file stayed`,
       );
+    }
+  });
+
+  test("with init systemd: accepts every unit the renderer writes for a helper spec", () => {
+    const specs: ServiceSettings[] = [
+      { ...base, init: "systemd" },
+      { ...base, init: "systemd", setgid: undefined },
+      {
+        ...base,
+        init: "systemd",
+        description: "Shop 100% — ünïcode, 'quotes', $HOME",
+        jobEnv: { LANG: "C.UTF-8", PCT: "50%" },
+        umask: "027",
+        chdir: "/srv/shop/current",
+        nofile: { soft: 4096, hard: 8192 },
+        killTimeout: 40,
+        console: "none",
+        normalExit: ["0", "TERM"],
+        reloadSignal: "USR2",
+      },
+    ];
+    for (const settings of specs) {
+      const s = normalizeSpec(settings);
+      const r = write(
+        renderSystemdUnit(s),
+        s.setgid !== undefined ? { setgid: s.setgid } : {},
+        "systemd",
+      );
+      assert.equal(r.status, 0, r.stderr);
+    }
+  });
+
+  test("with init systemd: refuses units that would run something as root", () => {
+    const good = renderSystemdUnit(normalizeSpec({ ...base, init: "systemd" }));
+    assert.equal(write(good, undefined, "systemd").status, 0);
+    const exec = /^ExecStart=.*$/m.exec(good)![0];
+    const bad: [string, string, RegExp][] = [
+      ["no User", good.replace("User=shop\n", ""), /exactly one "User=shop"/],
+      ["User=root", good.replace("User=shop", "User=root"), /User must be shop/],
+      ["Group=root", good.replace("Group=shop", "Group=root"), /Group must be shop/],
+      [
+        "ExecStartPre",
+        good.replace(exec, `ExecStartPre=+/bin/sh -c id\n${exec}`),
+        /"ExecStartPre" is not allowed/,
+      ],
+      [
+        "ExecStart=+",
+        good.replace(exec, "ExecStart=+/bin/sh -c id"),
+        /ExecStart may not run with full privileges/,
+      ],
+      ["ExecStart=-!", good.replace(exec, "ExecStart=-!/bin/sh -c id"), /full privileges/],
+      [
+        "ExecReload=!!",
+        good.replace(/^ExecReload=.*$/m, "ExecReload=!!/bin/id"),
+        /ExecReload may not/,
+      ],
+      [
+        "PermissionsStartOnly",
+        `${good}PermissionsStartOnly=true\n`,
+        /"PermissionsStartOnly" is not allowed/,
+      ],
+      [
+        "AmbientCapabilities",
+        good.replace("[Service]", "[Service]\nAmbientCapabilities=CAP_SYS_ADMIN"),
+        /not allowed/,
+      ],
+      [
+        "another section",
+        `${good}[Socket]\nListenStream=80\n`,
+        /section \[Socket\] is not allowed/,
+      ],
+      ["continued line", good.replace(exec, `${exec} \\\n  --x`), /continued line/],
+      ["a control character", good.replace("Type=simple", "Type=simple\r"), /control character/],
+    ];
+    for (const [label, content, message] of bad) {
+      const r = write(content, undefined, "systemd");
+      assert.notEqual(r.status, 0, `${label} was accepted`);
+      assert.match(r.stderr, message, `${label}: ${r.stderr}`);
+      assert.equal(readFileSync(path, "utf8"), good, `${label}: the old file changed`);
     }
   });
 });
