@@ -11,9 +11,9 @@ import { pyQuote } from "../shell";
 export function renderGunicornConfig(spec: ServiceSpec, appEnv: Record<string, string>): string {
   const lines = [
     ...(spec.workers === "auto" ? ["import multiprocessing", ""] : []),
-    `# Gunicorn settings for the Upstart job ${spec.job}.`,
+    `# Gunicorn settings for the ${spec.init === "systemd" ? "systemd unit" : "Upstart job"} ${spec.job}.`,
     "# Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.",
-    "# Re-read on HUP (`initctl reload`), so these change without a restart.",
+    `# Re-read on HUP (\`${spec.init === "systemd" ? "systemctl" : "initctl"} reload\`), so these change without a restart.`,
     `bind = [${pyQuote(spec.bind)}]`,
     // "auto" is the Gunicorn docs' rule, computed where it runs: 2 x CPUs + 1.
     spec.workers === "auto"
@@ -25,6 +25,11 @@ export function renderGunicornConfig(spec: ServiceSpec, appEnv: Record<string, s
     `max_requests = ${spec.maxRequests}`,
     `max_requests_jitter = ${spec.maxRequestsJitter}`,
     `proc_name = ${pyQuote(spec.job)}`,
+    // Gunicorn owns its error log, so USR1 (logrotate) reopens it; capture_output puts its
+    // stdout and stderr (tracebacks, prints) into it and re-points them on every reopen. The
+    // launcher's `2>>` only catches what fails before Gunicorn is up.
+    `errorlog = ${pyQuote(spec.logFile)}`,
+    "capture_output = True",
     ...(spec.accessLog !== undefined ? [`accesslog = ${pyQuote(spec.accessLog)}`] : []),
     // Re-applied on every HUP: with releases, `current` then resolves to the new release.
     `chdir = ${pyQuote(spec.projectDir)}`,

@@ -9,13 +9,13 @@ export function logrotatePath(spec: ServiceSpec): string {
  * A logrotate rule for the Gunicorn logs. After rotating, USR1 makes the Gunicorn master reopen
  * its log files (and tell its workers to), so nothing is lost and nothing restarts; this is
  * better than `copytruncate`, which drops what is written between the copy and the truncate.
- * New files get the app user's ownership, as Gunicorn gives them. The PID comes from Upstart.
+ * New files get the app user's ownership, as Gunicorn gives them. The PID comes from the init.
  * Paths must not contain blanks or quotes here: logrotate's own syntax.
  */
 export function renderLogrotate(spec: ServiceSpec): string {
   const logs = [spec.logFile, ...(spec.accessLog !== undefined ? [spec.accessLog] : [])];
   return [
-    `# logrotate rule for the Gunicorn logs of the Upstart job ${spec.job}.`,
+    `# logrotate rule for the Gunicorn logs of the ${spec.init === "systemd" ? "systemd unit" : "Upstart job"} ${spec.job}.`,
     "# Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.",
     `${logs.join(" ")} {`,
     "    weekly",
@@ -27,8 +27,11 @@ export function renderLogrotate(spec: ServiceSpec): string {
     `    create 0640 ${spec.user} ${spec.group}`,
     "    sharedscripts",
     "    postrotate",
-    `        pid=$(initctl status ${spec.job} 2>/dev/null | sed -n 's/.* start\\/[a-z-]*, process \\([0-9]*\\).*/\\1/p')`,
-    '        [ -z "$pid" ] || kill -USR1 "$pid"',
+    // The master only, which tells its workers (a signal to the whole unit would reach all).
+    spec.init === "systemd"
+      ? `        pid=$(systemctl show -p MainPID ${spec.job}.service 2>/dev/null | cut -d = -f 2)`
+      : `        pid=$(initctl status ${spec.job} 2>/dev/null | sed -n 's/.* start\\/[a-z-]*, process \\([0-9]*\\).*/\\1/p')`,
+    '        [ -z "$pid" ] || [ "$pid" = 0 ] || kill -USR1 "$pid"',
     "    endscript",
     "}",
     "",

@@ -5,7 +5,9 @@
 # in git. Concurrent callers wait on a lock; a half-built tree is never used.
 set -euo pipefail
 cache=${1:-/var/tmp/gunicorn-upstart-test}
-rootfs="$cache/rootfs-bookworm"
+packages=systemd,systemd-sysv,dbus,openssh-server,sudo,procps,logrotate,python3,python3-venv,gunicorn,python3-django
+# A new package list is a new tree: the name carries a hash of it.
+rootfs="$cache/rootfs-bookworm-$(printf '%s' "$packages" | sha256sum | cut -c 1-12)"
 mkdir -p "$cache"
 exec 9>"$cache/.lock"
 flock 9
@@ -15,7 +17,7 @@ if [ -f "$rootfs/.complete" ]; then
 fi
 rm -rf "$rootfs.tmp"
 debootstrap --variant=minbase \
-  --include=systemd,systemd-sysv,dbus,openssh-server,sudo,procps,python3,python3-venv,gunicorn,python3-django \
+  --include="$packages" \
   bookworm "$rootfs.tmp" http://deb.debian.org/debian >&2
 # No login prompts on the console, no network management: the container shares the host's.
 rm -f "$rootfs.tmp/etc/systemd/system/getty.target.wants/"* \

@@ -183,6 +183,31 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
       assert.match(await get(`http://127.0.0.1:${port}/`), /version=v1/);
     });
 
+    test("a forced log rotation makes the same master write a new log file (USR1 via the init's PID)", async () => {
+      const master = masterPid();
+      const debug = host.root("logrotate -d /etc/logrotate.d/gunicorn-site");
+      assert.equal(debug.status, 0, debug.stderr);
+      host.rootOk("logrotate -f -s /var/lib/logrotate-test.state /etc/logrotate.d/gunicorn-site");
+      assert.match(host.rootOk("ls /var/log/site"), /gunicorn\.log\.1/);
+      // USR1 is asynchronous: the master reopens its log, so its open files show the new one.
+      const openLogs = () =>
+        host.rootOk(`ls -l /proc/${master}/fd | grep -o '/var/log/site/gunicorn.log.*' || true`);
+      await eventually(() => {
+        // The logging handler, and stdout and stderr (capture_output): all on the new file.
+        const open = openLogs().trim().split("\n");
+        return open.length >= 3 && open.every((f) => f === "/var/log/site/gunicorn.log");
+      }, "the master to reopen its log").catch((e: unknown) => {
+        throw new Error(`${String(e)}; open: ${openLogs()}`);
+      });
+      // And it writes there: a HUP is logged by the master into the current file.
+      host.rootOk(`kill -HUP ${master}`);
+      await eventually(
+        () => /Handling signal: hup/.test(host.rootOk("cat /var/log/site/gunicorn.log")),
+        "the master to log into the new file",
+      );
+      assert.equal(masterPid(), master, "not restarted");
+    });
+
     test("a launcher change (a new virtualenv) restarts the job, which serves again", async () => {
       const master = masterPid();
       const ran = await replay.up(service({ workers: 4, virtualenv: "/home/app/venv2" }));

@@ -9,5 +9,7 @@ graceful_timeout = 30
 max_requests = 0
 max_requests_jitter = 0
 proc_name = "django-project"
+errorlog = "/home/user/logs/django-project-gunicorn.log"
+capture_output = True
 chdir = "/home/user/django-project"
 raw_env = []
