@@ -10,6 +10,7 @@ import { renderGunicornConfig } from "./render/gunicornConfig";
 import { renderServiceFiles } from "./render/serviceFiles";
 import { logrotatePath, renderLogrotate } from "./render/logrotate";
 import { renderSudoHelper, type HelperRef } from "./render/sudoHelper";
+import { renderManifest, sha256 } from "./render/lifecycleScripts";
 import {
   checkEnv,
   normalizeSpec,
@@ -162,6 +163,12 @@ export interface GunicornServiceArgs {
    * @default unset (the virtualenv exists already)
    */
   pythonEnv?: PythonEnvOptions;
+  /**
+   * Resources the service's lifecycle (start, reload, restart) runs after, besides its own
+   * files: how a fleet makes each host wait for its drain and for the hosts before it.
+   * @default []
+   */
+  lifecycleAfter?: pulumi.Input<pulumi.Resource>[];
 }
 
 /** Options of `prepareHost`. */
@@ -308,6 +315,10 @@ export class GunicornService extends pulumi.ComponentResource {
   public readonly status: pulumi.Output<string>;
   /** With `sudo: "helper"`, the helper to install on the host as root (path and content). */
   public readonly sudoHelper: pulumi.Output<WrittenFile | undefined>;
+  /** The resource that starts, reloads, restarts and stops the service. */
+  public readonly lifecycle: UpstartService;
+  /** A hash of everything the running service depends on: changes exactly when the lifecycle acts. */
+  public readonly changeHash: pulumi.Output<string>;
   /** The VM, when this service provisioned one. */
   public readonly vm?: Vm;
   /** The app release, when `appSource` is set; `release.releaseId` is its content hash. */
@@ -473,19 +484,22 @@ export class GunicornService extends pulumi.ComponentResource {
     const releaseId: pulumi.Output<string | undefined> =
       this.release?.releaseId ?? pulumi.output(undefined);
 
+    const files = pulumi
+      .all([jobFile.content, launcherFile.content, configFile.content, releaseId])
+      .apply(([job, launcher, gunicornConfig, release]) => ({
+        job,
+        launcher,
+        gunicornConfig,
+        ...(release !== undefined ? { release } : {}),
+      }));
+    this.changeHash = files.apply((f) => sha256(renderManifest(f)));
     const service = new UpstartService(
       `${name}-service`,
       {
         connection,
         spec,
-        files: pulumi
-          .all([jobFile.content, launcherFile.content, configFile.content, releaseId])
-          .apply(([job, launcher, gunicornConfig, release]) => ({
-            job,
-            launcher,
-            gunicornConfig,
-            ...(release !== undefined ? { release } : {}),
-          })),
+        files,
+        after: args.lifecycleAfter ?? [],
         fileResources: [
           jobFile,
           launcherFile,
@@ -498,6 +512,7 @@ export class GunicornService extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    this.lifecycle = service;
     this.jobName = spec.job;
     this.jobFile = pulumi.output({ path: jobFile.path, content: jobFile.content });
     this.launcherFile = pulumi.output({ path: launcherFile.path, content: launcherFile.content });

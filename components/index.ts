@@ -11,6 +11,15 @@ export { HostSetup, type HostSetupArgs } from "./hostSetup";
 export { PythonEnv, type PythonEnvArgs } from "./pythonEnv";
 export { UpstartService, type UpstartServiceArgs } from "./upstartService";
 export { Vm, type VmArgs } from "./vm";
+export {
+  GunicornFleet,
+  type GunicornFleetArgs,
+  type FleetHost,
+  type FleetVms,
+  type FleetServiceArgs,
+  type BalancerCommands,
+} from "./gunicornFleet";
+export { albCommands, rollingBatches } from "./fleetPlan";
 export { VM_DEFAULTS } from "./vmSpec";
 export { DEFAULTS, normalizeSpec, SpecError, type ServiceSettings, type ServiceSpec } from "./spec";
 export { renderServiceFiles, type RenderedFile, type RenderedService } from "./render/serviceFiles";

@@ -21,6 +21,8 @@ export interface UpstartServiceArgs {
   /** The resources that write those files (and the release); the service starts after them and
    * stops before them. */
   fileResources: pulumi.Input<pulumi.Resource>[];
+  /** More resources the service starts (and changes) after, e.g. a fleet's drain step. @default [] */
+  after?: pulumi.Input<pulumi.Resource>[];
   /** Run `apply` and `stop` through the job's privileged helper (`sudo: "helper"`). @default unset */
   helper?: pulumi.Input<HelperRef | undefined>;
 }
@@ -69,7 +71,11 @@ export class UpstartService extends pulumi.ComponentResource {
         triggers: [spec.apply((s) => s.job)],
         logging: "stdoutAndStderr",
       },
-      { parent: this, dependsOn: args.fileResources, deleteBeforeReplace: true },
+      {
+        parent: this,
+        dependsOn: [...args.fileResources, ...(args.after ?? [])],
+        deleteBeforeReplace: true,
+      },
     );
     this.status = lifecycle.stdout.apply((out) => out.trim().split("\n").pop() ?? "");
     this.registerOutputs({ status: this.status });

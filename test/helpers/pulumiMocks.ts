@@ -55,6 +55,9 @@ pulumi.runtime.setMocks(
       }
       if (args.token === "aws:ec2/getSubnet:getSubnet")
         return { id: args.inputs.id, vpcId: "vpc-0abc" };
+      if (args.token === "aws:ec2/getVpc:getVpc")
+        return { id: args.inputs.id, cidrBlock: "10.20.0.0/16" };
+      if (args.token === "aws:index/getRegion:getRegion") return { region: "eu-west-1" };
       return args.inputs;
     },
   },
@@ -98,6 +101,23 @@ export function inputsByName(): Map<string, string> {
       .sort((a, b) => a.name.localeCompare(b.name))
       .map((r) => [r.name, JSON.stringify(r.inputs)] as const),
   );
+}
+
+/**
+ * The names of a resource's `dependsOn`, resolved: an entry may be a resource, or an Output or
+ * Promise of one (a fleet hands its drains to the services that way).
+ */
+export async function dependencyNames(r: Registered): Promise<string[]> {
+  const raw = (r.opts.dependsOn ?? []) as unknown;
+  const list = (Array.isArray(raw) ? raw : [raw]) as unknown[];
+  const names: string[] = [];
+  for (const entry of list) {
+    const resolved = pulumi.Output.isInstance(entry)
+      ? await (entry as unknown as { promise(): Promise<unknown> }).promise()
+      : await entry;
+    names.push((resolved as { __name: string }).__name);
+  }
+  return names;
 }
 
 /** The name of a resource's parent, from its recorded options. */

@@ -1,0 +1,286 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import * as command from "@pulumi/command";
+import { GunicornService, type GunicornServiceArgs } from "./gunicornService";
+import { albCommands, rollingBatches, type BalancerCommands } from "./fleetPlan";
+import { normalizeSpec, parseBind, type ServiceSettings } from "./spec";
+import type { VmArgs } from "./vm";
+
+export type { BalancerCommands } from "./fleetPlan";
+
+/** The service settings of a fleet: GunicornService's, without where it runs. */
+export type FleetServiceArgs = Omit<GunicornServiceArgs, "host" | "vm" | "lifecycleAfter">;
+
+/** One existing host of a fleet, with settings of its own (e.g. its bind address). */
+export interface FleetHost {
+  /** SSH connection to the host. */
+  connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
+  /** Settings for this host over the fleet's `service` (e.g. `bind`, `job`). @default {} */
+  settings?: Partial<FleetServiceArgs>;
+}
+
+/** VMs of a fleet, behind a new Application Load Balancer. */
+export interface FleetVms {
+  /** How many VMs. */
+  count: number;
+  /** Subnets, used round robin; at least two, in two availability zones (an ALB needs them). */
+  subnetIds: string[];
+  /** Each VM's settings (keys, SSH CIDR, instance type, ...); subnet and app port are the fleet's. */
+  vm: Omit<VmArgs, "subnetId" | "appPort" | "allowedCidr">;
+  /** Who may reach the load balancer. @default "0.0.0.0/0" */
+  allowedCidr?: string;
+  /** The load balancer's HTTP port. @default 80 */
+  listenerPort?: number;
+}
+
+/** Arguments of {@link GunicornFleet}: exactly one of `vms` and `hosts`. */
+export interface GunicornFleetArgs {
+  /** What every host runs (the bind address must be TCP). */
+  service: FleetServiceArgs;
+  /** Provision VMs behind a new ALB. */
+  vms?: FleetVms;
+  /** Existing hosts, behind a balancer driven by `balancer`. */
+  hosts?: FleetHost[];
+  /** With `hosts`: the commands that drain and register a host. (The ALB's are built in.) */
+  balancer?: BalancerCommands;
+  /** Hosts changed at once in a rolling update; the others keep serving. @default 1 */
+  maxUnavailable?: number;
+}
+
+/** A promise of a resource made later in the constructor (dependsOn accepts one). */
+function deferred(): { promise: Promise<pulumi.Resource>; resolve(r: pulumi.Resource): void } {
+  let resolve!: (r: pulumi.Resource) => void;
+  const promise = new Promise<pulumi.Resource>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/**
+ * The same GunicornService on N hosts behind a load balancer, with rolling updates: a change is
+ * applied batch by batch (at most `maxUnavailable` hosts at once, in host order). For each host
+ * of a batch: drain (out of the balancer, in-flight requests finished), change (the service's
+ * lifecycle: reload or restart, then its health gate), register again and wait until the
+ * balancer finds it healthy. The next batch starts only then, so the site never has fewer than
+ * N - maxUnavailable hosts serving. Each step is a resource ordered by `dependsOn`, so preview
+ * shows the plan, and a host that fails its health gate stops the rollout there.
+ */
+export class GunicornFleet extends pulumi.ComponentResource {
+  /** The services, one per host, in host order. */
+  public readonly services: GunicornService[];
+  /** Per host: the step that drains it before its service changes. */
+  public readonly drains: command.local.Command[];
+  /** Per host: the step that registers it (and waits until healthy) after its service changed. */
+  public readonly registrations: command.local.Command[];
+  /** The site's URL: the load balancer's (with `vms`), else the first host's. */
+  public readonly url: pulumi.Output<string>;
+  /** With `vms`: the load balancer. */
+  public readonly loadBalancer?: aws.lb.LoadBalancer;
+  /** With `vms`: its target group, whose health check is the service's health gate request. */
+  public readonly targetGroup?: aws.lb.TargetGroup;
+
+  constructor(name: string, args: GunicornFleetArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("gunicorn-upstart:index:GunicornFleet", name, {}, opts);
+    const fail = (message: string) => new pulumi.ResourceError(`${name}: ${message}`, this);
+    if ((args.vms === undefined) === (args.hosts === undefined)) {
+      throw fail("exactly one of 'vms' (provision hosts behind an ALB) and 'hosts' is required");
+    }
+    if (args.hosts !== undefined && args.balancer === undefined) {
+      throw fail("'hosts' needs 'balancer': the commands that drain and register a host");
+    }
+    const size = args.vms?.count ?? args.hosts?.length ?? 0;
+    if (!Number.isInteger(size) || size < 1 || size > 100) {
+      throw fail(`a fleet has 1 to 100 hosts, got ${String(size)}`);
+    }
+    const maxUnavailable = args.maxUnavailable ?? 1;
+    if (!Number.isInteger(maxUnavailable) || maxUnavailable < 1 || maxUnavailable > size) {
+      throw fail(
+        `'maxUnavailable' must be a whole number from 1 to ${size}, got ${maxUnavailable}`,
+      );
+    }
+    if (args.vms !== undefined && args.vms.subnetIds.length < 2) {
+      throw fail(
+        "an Application Load Balancer needs at least two subnets, in two availability zones",
+      );
+    }
+    // The balancer needs each host's port and the health settings: the service's own checks,
+    // plus a TCP bind it can reach (all addresses, behind the ALB). Plain settings are checked
+    // now, before any child exists; computed ones when they resolve.
+    const checkFleetSpec = (s: ServiceSettings) => {
+      try {
+        const n = normalizeSpec({ ...s, releases: args.service.appSource !== undefined });
+        const bind = parseBind("bind", n.bind);
+        const open = bind.kind === "tcp" && /^(0\.0\.0\.0|\[::\])$/.test(bind.host);
+        if (bind.kind !== "tcp" || (args.vms !== undefined && !open)) {
+          throw new Error(
+            `invalid 'bind': behind a load balancer it must be ${args.vms !== undefined ? "0.0.0.0:PORT (all addresses)" : "HOST:PORT"}, got ${JSON.stringify(n.bind)}`,
+          );
+        }
+        return { ...n, port: bind.port };
+      } catch (e) {
+        throw fail((e as Error).message);
+      }
+    };
+    const settingsOf = (i: number) =>
+      ({ ...args.service, ...(args.hosts?.[i]?.settings ?? {}) }) as ServiceSettings;
+    for (let i = 0; i < size; i++) {
+      const settings = settingsOf(i);
+      if (Object.values(settings).every((v) => !pulumi.Output.isInstance(v))) {
+        checkFleetSpec(settings);
+      }
+    }
+    const specOf = (i: number) =>
+      pulumi.output(settingsOf(i)).apply((s) => checkFleetSpec(s as ServiceSettings));
+    const spec = specOf(0);
+
+    const drainsReady = Array.from({ length: size }, deferred);
+    const services: GunicornService[] = [];
+    const targetIds: pulumi.Output<string>[] = [];
+    const env: Record<string, pulumi.Input<string>> = {};
+    let balancer: BalancerCommands;
+    if (args.vms !== undefined) {
+      const vms = args.vms;
+      const port = vms.listenerPort ?? 80;
+      const subnet = aws.ec2.getSubnetOutput({ id: vms.subnetIds[0] as string }, { parent: this });
+      const vpcCidr = aws.ec2.getVpcOutput({ id: subnet.vpcId }, { parent: this }).cidrBlock;
+      const albSg = new aws.ec2.SecurityGroup(
+        `${name}-alb-sg`,
+        {
+          description: `HTTP to the load balancer of ${name}`,
+          vpcId: subnet.vpcId,
+          ingress: [
+            {
+              protocol: "tcp",
+              fromPort: port,
+              toPort: port,
+              cidrBlocks: [vms.allowedCidr ?? "0.0.0.0/0"],
+              description: "HTTP",
+            },
+          ],
+          egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }],
+        },
+        { parent: this },
+      );
+      const alb = new aws.lb.LoadBalancer(
+        `${name}-alb`,
+        { loadBalancerType: "application", subnets: vms.subnetIds, securityGroups: [albSg.id] },
+        { parent: this },
+      );
+      const tg = new aws.lb.TargetGroup(
+        `${name}-tg`,
+        {
+          port: spec.port,
+          protocol: "HTTP",
+          targetType: "instance",
+          vpcId: subnet.vpcId,
+          // How long a draining host gets for its in-flight requests: Gunicorn's own grace.
+          deregistrationDelay: spec.gracefulTimeout,
+          healthCheck: {
+            path: spec.healthCheckPath,
+            matcher: spec.healthyStatusBelow.apply((below) => `200-${below - 1}`),
+            interval: 10,
+            timeout: 5,
+            healthyThreshold: 2,
+            unhealthyThreshold: 2,
+          },
+        },
+        { parent: this },
+      );
+      new aws.lb.Listener(
+        `${name}-http`,
+        {
+          loadBalancerArn: alb.arn,
+          port,
+          protocol: "HTTP",
+          defaultActions: [{ type: "forward", targetGroupArn: tg.arn }],
+        },
+        { parent: this },
+      );
+      this.loadBalancer = alb;
+      this.targetGroup = tg;
+      this.url = pulumi.interpolate`http://${alb.dnsName}:${port}/`;
+      balancer = albCommands();
+      env.TARGET_GROUP_ARN = tg.arn;
+      env.AWS_REGION = aws.getRegionOutput({}, { parent: this }).region;
+      for (let i = 0; i < size; i++) {
+        const svc = new GunicornService(
+          `${name}-${i}`,
+          {
+            ...args.service,
+            vm: {
+              ...vms.vm,
+              subnetId: vms.subnetIds[i % vms.subnetIds.length] as string,
+              // The app port only from inside the VPC, that is from the load balancer.
+              allowedCidr: vpcCidr,
+            },
+            lifecycleAfter: [drainsReady[i]!.promise],
+          },
+          { parent: this },
+        );
+        services.push(svc);
+        targetIds.push(svc.vm!.instanceId);
+      }
+    } else {
+      balancer = args.balancer as BalancerCommands;
+      (args.hosts as FleetHost[]).forEach((h, i) => {
+        const svc = new GunicornService(
+          `${name}-${i}`,
+          {
+            ...args.service,
+            ...h.settings,
+            host: h.connection,
+            lifecycleAfter: [drainsReady[i]!.promise],
+          },
+          { parent: this },
+        );
+        services.push(svc);
+        // The address only: the connection (with its key) is a secret, the address is not.
+        targetIds.push(svc.publicAddress);
+      });
+      this.url = services[0]!.url;
+    }
+    this.services = services;
+
+    // Batch b's drains wait for batch b-1's registrations; a host's lifecycle waits for its
+    // drain; its registration waits for its whole service (lifecycle and health gate).
+    const batches = rollingBatches(size, maxUnavailable);
+    this.drains = [];
+    this.registrations = [];
+    for (let i = 0; i < size; i++) {
+      const stepEnv = {
+        ...env,
+        TARGET_INDEX: String(i),
+        TARGET_ID: targetIds[i]!,
+        TARGET_PORT: specOf(i).port.apply(String),
+        // Read by no command: it changes, and so runs the update, exactly when the host changes.
+        CHANGE: services[i]!.changeHash,
+      };
+      const previous = this.registrations.filter((_, j) => batches[j] === batches[i]! - 1);
+      const drain = new command.local.Command(
+        `${name}-${i}-drain`,
+        {
+          // Before the first start the host is in no balancer: nothing to drain.
+          create: "true",
+          update: balancer.drain,
+          environment: stepEnv,
+          logging: "stdoutAndStderr",
+        },
+        { parent: this, dependsOn: previous },
+      );
+      drainsReady[i]!.resolve(drain);
+      this.drains.push(drain);
+      this.registrations.push(
+        new command.local.Command(
+          `${name}-${i}-register`,
+          {
+            create: balancer.register,
+            update: balancer.register,
+            delete: balancer.deregister,
+            environment: stepEnv,
+            logging: "stdoutAndStderr",
+          },
+          { parent: this, dependsOn: [services[i]!] },
+        ),
+      );
+    }
+    this.registerOutputs({ url: this.url });
+  }
+}
