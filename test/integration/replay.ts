@@ -1,6 +1,7 @@
 // A lifecycle replay: does with the component's `remote.Command` resources what Pulumi and
 // `@pulumi/command` (1.x) would do, against a test host, running the component's own command
-// strings unchanged over real SSH with the same stdin.
+// strings unchanged over real SSH with the same stdin; `local.Command` resources (a fleet's
+// drain and register steps) run here with `/bin/sh -c` and their `environment`.
 //
 // Rules followed (from the provider's SDK code and documentation, and its issue tracker):
 // - First `up`: `create` runs, with `stdin` on standard input, in dependency order.
@@ -21,12 +22,22 @@
 // the component does not use them).
 import { spawnSync } from "node:child_process";
 import * as pulumi from "@pulumi/pulumi";
-import { recorded, recorder, registered, reset, settle } from "../helpers/pulumiMocks";
+import {
+  dependencyNames,
+  recorded,
+  recorder,
+  registered,
+  reset,
+  settle,
+} from "../helpers/pulumiMocks";
 import { SSH_OPTIONS, type TestHost } from "./testHost";
 import { unwrapSecret } from "../helpers/secrets";
 
 interface CommandState {
   name: string;
+  /** remote.Command (over SSH to the test host) or local.Command (here, with `environment`). */
+  kind: "remote" | "local";
+  environment: Record<string, string>;
   create: string;
   update?: string;
   delete?: string;
@@ -55,13 +66,15 @@ export class UpFailed extends Error {
   }
 }
 
+const COMMAND_TYPES = ["command:remote:Command", "command:local:Command"];
+
 /** The child resource names under a resource (components stand for all their commands). */
 function commandsUnder(name: string): string[] {
   const direct = registered.filter(
     (r) => (r.opts.parent as unknown as { __name?: string })?.__name === name,
   );
   const self = registered.find((r) => r.name === name);
-  const own = self?.type === "command:remote:Command" ? [name] : [];
+  const own = self !== undefined && COMMAND_TYPES.includes(self.type) ? [name] : [];
   return [...own, ...direct.flatMap((r) => commandsUnder(r.name))];
 }
 
@@ -74,20 +87,20 @@ async function evaluate(program: () => pulumi.Output<unknown>[]): Promise<Comman
   );
   await settle();
   const commands: CommandState[] = [];
-  for (const r of registered.filter((x) => x.type === "command:remote:Command")) {
+  for (const r of registered.filter((x) => COMMAND_TYPES.includes(x.type))) {
     const inputs = recorded.find((x) => x.name === r.name)?.inputs;
     if (!inputs) throw new Error(`${r.name} was not registered with the mock monitor`);
-    const deps = ((r.opts.dependsOn ?? []) as unknown as { __name: string }[]).flatMap((d) =>
-      commandsUnder(d.__name),
-    );
+    const deps = (await dependencyNames(r)).flatMap((d) => commandsUnder(d));
     commands.push({
       name: r.name,
+      kind: r.type === "command:local:Command" ? "local" : "remote",
+      environment: (unwrapSecret(inputs.environment) ?? {}) as Record<string, string>,
       create: String(inputs.create),
       ...(inputs.update !== undefined ? { update: String(inputs.update) } : {}),
       ...(inputs.delete !== undefined ? { delete: String(inputs.delete) } : {}),
       stdin: String(unwrapSecret(inputs.stdin) ?? ""),
       triggers: (inputs.triggers as unknown[]) ?? [],
-      connection: unwrapSecret(inputs.connection) as Record<string, unknown>,
+      connection: (unwrapSecret(inputs.connection) ?? {}) as Record<string, unknown>,
       dependsOn: deps,
       deleteBeforeReplace: r.opts.deleteBeforeReplace === true,
     });
@@ -119,6 +132,24 @@ export class Replay {
   private interrupt: { resource: string; afterMs: number } | undefined;
 
   private run(c: CommandState, op: Ran["op"], command: string, stdin: string): Ran {
+    if (c.kind === "local") {
+      // local.Command runs its command with `/bin/sh -c` where `pulumi up` runs, with its
+      // `environment` added to the process's own.
+      const r = spawnSync("/bin/sh", ["-c", command], {
+        input: stdin,
+        encoding: "utf8",
+        env: { ...process.env, ...c.environment },
+        timeout: 300_000,
+        maxBuffer: 64 << 20,
+      });
+      if (r.status !== 0)
+        throw new UpFailed(
+          c.name,
+          op,
+          `${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? String(r.error) : ""}`,
+        );
+      return { name: c.name, op, stdout: r.stdout, stderr: r.stderr };
+    }
     const conn = c.connection;
     if (
       conn.host !== "127.0.0.1" ||

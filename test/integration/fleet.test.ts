@@ -1,0 +1,224 @@
+// GunicornFleet's rolling update on the real-host harness. AWS is not reachable here, so the
+// fleet is two services (two Upstart jobs, each a "host" of the fleet with its own loopback
+// port) on one test host, behind a small local load balancer standing in for the ALB
+// (test/fixtures/balancer.mjs, its own process), driven by the fleet's drain and register steps
+// through test/fixtures/balancer-ctl.mjs. Everything else is real: SSH, the launcher, Gunicorn,
+// Django, the health gate, and the replay of the fleet's remote and local commands in the
+// order Pulumi runs them. Load comes from bench/load.mjs in its own process, bounded in time.
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import http from "node:http";
+import { resolve } from "node:path";
+import { GunicornFleet, type GunicornFleetArgs } from "../../components";
+import { freePort } from "../helpers/freePort";
+import { makeApp } from "./app";
+import { Replay, recorder, type Ran } from "./replay";
+import { APP_USER_SETUP, connectionTo } from "./site";
+import { startTestHost, type TestHost } from "./testHost";
+
+const SETUP = `${APP_USER_SETUP}/usr/bin/python3 -m venv --system-site-packages --without-pip /home/app/venv2\n`;
+const BALANCER = resolve(__dirname, "../fixtures/balancer.mjs");
+const CTL = resolve(__dirname, "../fixtures/balancer-ctl.mjs");
+const LOAD = resolve(__dirname, "../../bench/load.mjs");
+
+let host: TestHost;
+let replay: Replay;
+let balancer: ChildProcess;
+let ports: number[];
+let lbPort: number;
+let adminPort: number;
+const app = makeApp();
+
+function program(extra: Partial<GunicornFleetArgs> = {}, virtualenv = "/home/app/venv") {
+  return () => {
+    const ctl = (action: string) => `'${process.execPath}' '${CTL}' ${adminPort} ${action}`;
+    const fleet = new GunicornFleet(
+      "web",
+      {
+        service: {
+          user: "app",
+          group: "app",
+          virtualenv,
+          wsgiApp: "mysite.wsgi:application",
+          appSource: app.dir,
+          workers: 2,
+          appEnv: { DJANGO_SETTINGS_MODULE: "mysite.settings" },
+        },
+        hosts: ports.map((port, i) => ({
+          connection: connectionTo(host),
+          settings: {
+            job: `web${i}`,
+            bind: `127.0.0.1:${port}`,
+            logFile: `/var/log/web${i}/gunicorn.log`,
+          },
+        })),
+        balancer: { drain: ctl("drain"), register: ctl("register"), deregister: ctl("deregister") },
+        ...extra,
+      },
+      { transformations: [recorder] },
+    );
+    return [fleet.url, ...fleet.services.map((s) => s.status)];
+  };
+}
+
+/**
+ * One HTTP request on a fresh connection. (fetch would reuse a pooled connection that the
+ * server closed while this process was blocked in a replayed command.)
+ */
+function request(url: string, method = "GET"): Promise<{ status: number; body: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const req = http.request(url, { method, agent: false }, (res) => {
+      let body = "";
+      res.on("data", (d: Buffer) => (body += d.toString()));
+      res.on("end", () => resolvePromise({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+async function state(): Promise<{
+  inRotation: boolean[];
+  served: number[];
+  failed: number;
+  minInRotation: number | null;
+}> {
+  return JSON.parse((await request(`http://127.0.0.1:${adminPort}/state`)).body) as never;
+}
+
+function load(seconds: number): Promise<{ requests: [number, number, number][] }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(
+      process.execPath,
+      [LOAD, `http://127.0.0.1:${lbPort}/`, String(seconds), "8"],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.once("exit", (code) =>
+      code === 0 ? resolvePromise(JSON.parse(out)) : reject(new Error(`load exited ${code}`)),
+    );
+  });
+}
+
+/** The fleet's steps that ran, without the file writes: the rolling plan as it happened. */
+const steps = (ran: Ran[]) =>
+  ran
+    .filter((r) => /-(drain|register|service-lifecycle)$/.test(r.name))
+    .map((r) => `${r.op} ${r.name}`);
+
+function masters(): string {
+  return host
+    .rootOk("initctl status web0 2>&1; initctl status web1 2>&1; true")
+    .replace(/\s+/g, " ");
+}
+
+describe(
+  "a fleet of two services behind a local load balancer (standing in for the ALB)",
+  { timeout: 600_000 },
+  () => {
+    before(async () => {
+      host = await startTestHost(SETUP);
+      ports = [await freePort(), await freePort()];
+      lbPort = await freePort();
+      adminPort = await freePort();
+      balancer = spawn(
+        process.execPath,
+        [BALANCER, String(lbPort), String(adminPort), "/", ...ports.map((p) => `127.0.0.1:${p}`)],
+        { stdio: "inherit" },
+      );
+      for (let i = 0; i < 50; i++) {
+        if (
+          await fetch(`http://127.0.0.1:${adminPort}/state`).then(
+            () => true,
+            () => false,
+          )
+        )
+          break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      app.setVersion("v1");
+      replay = new Replay(host);
+    });
+    after(() => {
+      balancer?.kill("SIGKILL");
+      host?.stop();
+    });
+
+    test("up starts the hosts one after the other, each registered once healthy", async () => {
+      const ran = await replay.up(program());
+      assert.deepEqual(steps(ran), [
+        "create web-0-drain",
+        "create web-0-service-lifecycle",
+        "create web-0-register",
+        "create web-1-drain",
+        "create web-1-service-lifecycle",
+        "create web-1-register",
+      ]);
+      assert.deepEqual((await state()).inRotation, [true, true]);
+      for (let i = 0; i < 4; i++) {
+        const res = await request(`http://127.0.0.1:${lbPort}/`);
+        assert.match(res.body, /version=v1$/);
+      }
+      assert.ok(
+        (await state()).served.every((n) => n >= 2),
+        "round robin over both hosts",
+      );
+    });
+
+    test("a restart-type change rolls host by host: drain, restart, health gate, register; no request fails under load", async () => {
+      const before = masters();
+      await request(`http://127.0.0.1:${adminPort}/reset`, "POST");
+      const traffic = load(14);
+      await new Promise((r) => setTimeout(r, 1500));
+      const ran = await replay.up(program({}, "/home/app/venv2"));
+      const { requests } = await traffic;
+      assert.deepEqual(steps(ran), [
+        "update web-0-drain",
+        "update web-0-service-lifecycle",
+        "update web-0-register",
+        "update web-1-drain",
+        "update web-1-service-lifecycle",
+        "update web-1-register",
+      ]);
+      assert.match(ran.find((r) => r.name === "web-0-service-lifecycle")!.stdout, /web0: restart/);
+      assert.match(ran.find((r) => r.name === "web-1-service-lifecycle")!.stdout, /web1: restart/);
+      assert.notEqual(masters(), before, "both hosts restarted");
+      const failed = requests.filter((r) => !r[2]).length;
+      console.log(`rolling restart under load: ${failed} failed of ${requests.length}`);
+      assert.ok(requests.length > 200, `enough load: ${requests.length}`);
+      assert.equal(failed, 0);
+      const s = await state();
+      assert.equal(s.minInRotation, 1, "never fewer than N - maxUnavailable = 1 host serving");
+      assert.deepEqual(s.inRotation, [true, true]);
+    });
+
+    test("the same rolling restart without a drain (balancer commands that do nothing) loses requests", async () => {
+      await request(`http://127.0.0.1:${adminPort}/reset`, "POST");
+      const traffic = load(12);
+      await new Promise((r) => setTimeout(r, 1000));
+      const noDrain = { drain: "true", register: "true", deregister: "true" };
+      const ran = await replay.up(program({ balancer: noDrain }, "/home/app/venv"));
+      const { requests } = await traffic;
+      assert.match(ran.find((r) => r.name === "web-0-service-lifecycle")!.stdout, /web0: restart/);
+      const failed = requests.filter((r) => !r[2]).length;
+      console.log(
+        `rolling restart without drain under load: ${failed} failed of ${requests.length}`,
+      );
+      assert.ok(failed > 0, "a restarting host still in rotation refuses connections: 502s");
+      assert.equal((await state()).minInRotation, 2, "no host was taken out");
+    });
+
+    test("destroy deregisters each host before stopping it", async () => {
+      // Back to the real balancer commands: only the steps change, the services do nothing.
+      const back = await replay.up(program({}, "/home/app/venv"));
+      assert.ok(back.filter((r) => /lifecycle/.test(r.name)).every((r) => /: none/.test(r.stdout)));
+      const ran = replay.destroy();
+      const order = ran.map((r) => r.name);
+      assert.ok(order.indexOf("web-0-register") < order.indexOf("web-0-service-lifecycle"));
+      assert.deepEqual((await state()).inRotation, [false, false]);
+      assert.doesNotMatch(masters(), /start\/running/);
+    });
+  },
+);
