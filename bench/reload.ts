@@ -1,10 +1,14 @@
 // `npm run bench`: what a change costs the requests in flight, on a real host.
 // Real OpenSSH, Gunicorn 20.1 and Django (Debian's) on loopback through the component's own
 // launcher and lifecycle (test/integration harness; Upstart played by test/host/initctl).
-// Three cases under the same bounded load (bench/load.mjs, a separate process):
+// Five cases under the same bounded load (bench/load.mjs, a separate process):
 //   reload  - a Gunicorn settings change (workers 4 <-> 5) through the component: HUP;
 //   release - an app code change through the component's release path: upload, switch, HUP;
-//   restart - the recipe's way: `initctl stop` + `initctl start`.
+//   restart - the recipe's way: `initctl stop` + `initctl start`;
+//   rolling - a fleet of two services behind a local load balancer (standing in for the ALB,
+//             test/integration/fleetSite.ts), a restart-type change (another virtualenv)
+//             rolled out by GunicornFleet: drain, restart, health gate, register, next host;
+//   rolling-no-drain - the same rollout with balancer commands that do nothing.
 // Prints a line per case and a summary; writes bench/results.json and bench/reload.svg.
 // A benchmark, not a test: numbers depend on the machine; compare the cases within one run.
 import { spawn } from "node:child_process";
@@ -13,16 +17,18 @@ import { join } from "node:path";
 import { freePort } from "../test/helpers/freePort";
 import { makeApp } from "../test/integration/app";
 import { Replay } from "../test/integration/replay";
-import { APP_USER_SETUP, siteProgram } from "../test/integration/site";
+import { siteProgram } from "../test/integration/site";
+import { FLEET_SETUP, fleetProgram, startBalancer } from "../test/integration/fleetSite";
 import { startTestHost, type TestHost } from "../test/integration/testHost";
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 12);
+// Long enough for a two-host rolling restart (about 12 s) to finish inside the load.
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const CHANGE_AT_MS = 3000;
 const BUCKET_MS = 100;
 
 interface Case {
-  case: "reload" | "release" | "restart";
+  case: "reload" | "release" | "restart" | "rolling" | "rolling-no-drain";
   requests: number;
   failed: number;
   p50_ms: number;
@@ -150,7 +156,7 @@ function svg(cases: Case[]): string {
 async function main(): Promise<void> {
   let host: TestHost | undefined;
   try {
-    host = await startTestHost(APP_USER_SETUP);
+    host = await startTestHost(FLEET_SETUP);
     const h = host;
     const port = await freePort();
     const app = makeApp();
@@ -181,19 +187,39 @@ async function main(): Promise<void> {
         h.rootOk("initctl stop site >/dev/null && initctl start site >/dev/null");
       }),
     );
+    const lb = await startBalancer(2);
+    try {
+      const fleet = new Replay(h);
+      const noDrain = { drain: "true", register: "true", deregister: "true" };
+      await fleet.up(fleetProgram(h, lb, app.dir));
+      cases.push(
+        await measure("rolling", lb.url, async () => {
+          await fleet.up(fleetProgram(h, lb, app.dir, {}, "/home/app/venv2"));
+        }),
+      );
+      cases.push(
+        await measure("rolling-no-drain", lb.url, async () => {
+          await fleet.up(fleetProgram(h, lb, app.dir, { balancer: noDrain }, "/home/app/venv"));
+        }),
+      );
+    } finally {
+      lb.stop();
+    }
     const pad = (v: string | number, n: number) => String(v).padStart(n);
     console.log(
-      `${"case".padEnd(8)} ${pad("requests", 9)} ${pad("failed", 7)} ${pad("p50_ms", 7)} ${pad("p99_ms", 7)} ${pad("max_ms", 7)} ${pad("change_s", 9)}`,
+      `${"case".padEnd(16)} ${pad("requests", 9)} ${pad("failed", 7)} ${pad("p50_ms", 7)} ${pad("p99_ms", 7)} ${pad("max_ms", 7)} ${pad("change_s", 9)}`,
     );
     for (const c of cases) {
       console.log(
-        `${c.case.padEnd(8)} ${pad(c.requests, 9)} ${pad(c.failed, 7)} ${pad(c.p50_ms, 7)} ${pad(c.p99_ms, 7)} ${pad(c.max_ms, 7)} ${pad(c.change_s, 9)}`,
+        `${c.case.padEnd(16)} ${pad(c.requests, 9)} ${pad(c.failed, 7)} ${pad(c.p50_ms, 7)} ${pad(c.p99_ms, 7)} ${pad(c.max_ms, 7)} ${pad(c.change_s, 9)}`,
       );
     }
     const by = (n: Case["case"]) => cases.find((c) => c.case === n)!;
     console.log(
       `summary: reload lost ${by("reload").failed} of ${by("reload").requests}, release lost ${by("release").failed} of ${by("release").requests}, ` +
-        `the recipe's restart lost ${by("restart").failed} of ${by("restart").requests} (${SECONDS} s at concurrency ${CONCURRENCY}, change at ${CHANGE_AT_MS / 1000} s)`,
+        `the recipe's restart lost ${by("restart").failed} of ${by("restart").requests}; ` +
+        `a fleet's rolling restart lost ${by("rolling").failed} of ${by("rolling").requests}, without the drain ${by("rolling-no-drain").failed} of ${by("rolling-no-drain").requests} ` +
+        `(${SECONDS} s at concurrency ${CONCURRENCY}, change at ${CHANGE_AT_MS / 1000} s)`,
     );
     writeFileSync(
       join(__dirname, "results.json"),

@@ -7,93 +7,29 @@
 // order Pulumi runs them. Load comes from bench/load.mjs in its own process, bounded in time.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import http from "node:http";
+import { spawn } from "node:child_process";
 import { resolve } from "node:path";
-import { GunicornFleet, type GunicornFleetArgs } from "../../components";
-import { freePort } from "../helpers/freePort";
 import { makeApp } from "./app";
-import { Replay, recorder, type Ran } from "./replay";
-import { APP_USER_SETUP, connectionTo } from "./site";
+import { FLEET_SETUP, fleetProgram, request, startBalancer, type LocalBalancer } from "./fleetSite";
+import { Replay, type Ran } from "./replay";
 import { startTestHost, type TestHost } from "./testHost";
 
-const SETUP = `${APP_USER_SETUP}/usr/bin/python3 -m venv --system-site-packages --without-pip /home/app/venv2\n`;
-const BALANCER = resolve(__dirname, "../fixtures/balancer.mjs");
-const CTL = resolve(__dirname, "../fixtures/balancer-ctl.mjs");
 const LOAD = resolve(__dirname, "../../bench/load.mjs");
 
 let host: TestHost;
 let replay: Replay;
-let balancer: ChildProcess;
-let ports: number[];
-let lbPort: number;
-let adminPort: number;
+let lb: LocalBalancer;
 const app = makeApp();
 
-function program(extra: Partial<GunicornFleetArgs> = {}, virtualenv = "/home/app/venv") {
-  return () => {
-    const ctl = (action: string) => `'${process.execPath}' '${CTL}' ${adminPort} ${action}`;
-    const fleet = new GunicornFleet(
-      "web",
-      {
-        service: {
-          user: "app",
-          group: "app",
-          virtualenv,
-          wsgiApp: "mysite.wsgi:application",
-          appSource: app.dir,
-          workers: 2,
-          appEnv: { DJANGO_SETTINGS_MODULE: "mysite.settings" },
-        },
-        hosts: ports.map((port, i) => ({
-          connection: connectionTo(host),
-          settings: {
-            job: `web${i}`,
-            bind: `127.0.0.1:${port}`,
-            logFile: `/var/log/web${i}/gunicorn.log`,
-          },
-        })),
-        balancer: { drain: ctl("drain"), register: ctl("register"), deregister: ctl("deregister") },
-        ...extra,
-      },
-      { transformations: [recorder] },
-    );
-    return [fleet.url, ...fleet.services.map((s) => s.status)];
-  };
-}
-
-/**
- * One HTTP request on a fresh connection. (fetch would reuse a pooled connection that the
- * server closed while this process was blocked in a replayed command.)
- */
-function request(url: string, method = "GET"): Promise<{ status: number; body: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const req = http.request(url, { method, agent: false }, (res) => {
-      let body = "";
-      res.on("data", (d: Buffer) => (body += d.toString()));
-      res.on("end", () => resolvePromise({ status: res.statusCode ?? 0, body }));
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
-
-async function state(): Promise<{
-  inRotation: boolean[];
-  served: number[];
-  failed: number;
-  minInRotation: number | null;
-}> {
-  return JSON.parse((await request(`http://127.0.0.1:${adminPort}/state`)).body) as never;
-}
+const program = (extra: Parameters<typeof fleetProgram>[3] = {}, venv = "/home/app/venv") =>
+  fleetProgram(host, lb, app.dir, extra, venv);
+const state = () => lb.state();
 
 function load(seconds: number): Promise<{ requests: [number, number, number][] }> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(
-      process.execPath,
-      [LOAD, `http://127.0.0.1:${lbPort}/`, String(seconds), "8"],
-      { stdio: ["ignore", "pipe", "inherit"] },
-    );
+    const child = spawn(process.execPath, [LOAD, lb.url, String(seconds), "8"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.once("exit", (code) =>
@@ -119,30 +55,13 @@ describe(
   { timeout: 600_000 },
   () => {
     before(async () => {
-      host = await startTestHost(SETUP);
-      ports = [await freePort(), await freePort()];
-      lbPort = await freePort();
-      adminPort = await freePort();
-      balancer = spawn(
-        process.execPath,
-        [BALANCER, String(lbPort), String(adminPort), "/", ...ports.map((p) => `127.0.0.1:${p}`)],
-        { stdio: "inherit" },
-      );
-      for (let i = 0; i < 50; i++) {
-        if (
-          await fetch(`http://127.0.0.1:${adminPort}/state`).then(
-            () => true,
-            () => false,
-          )
-        )
-          break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      host = await startTestHost(FLEET_SETUP);
+      lb = await startBalancer(2);
       app.setVersion("v1");
       replay = new Replay(host);
     });
     after(() => {
-      balancer?.kill("SIGKILL");
+      lb?.stop();
       host?.stop();
     });
 
@@ -158,7 +77,7 @@ describe(
       ]);
       assert.deepEqual((await state()).inRotation, [true, true]);
       for (let i = 0; i < 4; i++) {
-        const res = await request(`http://127.0.0.1:${lbPort}/`);
+        const res = await request(lb.url);
         assert.match(res.body, /version=v1$/);
       }
       assert.ok(
@@ -169,7 +88,7 @@ describe(
 
     test("a restart-type change rolls host by host: drain, restart, health gate, register; no request fails under load", async () => {
       const before = masters();
-      await request(`http://127.0.0.1:${adminPort}/reset`, "POST");
+      await lb.reset();
       const traffic = load(14);
       await new Promise((r) => setTimeout(r, 1500));
       const ran = await replay.up(program({}, "/home/app/venv2"));
@@ -195,7 +114,7 @@ describe(
     });
 
     test("the same rolling restart without a drain (balancer commands that do nothing) loses requests", async () => {
-      await request(`http://127.0.0.1:${adminPort}/reset`, "POST");
+      await lb.reset();
       const traffic = load(12);
       await new Promise((r) => setTimeout(r, 1000));
       const noDrain = { drain: "true", register: "true", deregister: "true" };
