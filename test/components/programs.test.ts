@@ -192,6 +192,26 @@ describe("the stack program (index.ts)", () => {
     );
   });
 
+  test("the fleet example provisions three systemd VMs behind an ALB with a rolling plan", () => {
+    const r = runProgram(
+      "examples/fleet/index.ts",
+      {
+        sshPrivateKey: "K",
+        subnetIds: '["subnet-a","subnet-b"]',
+        publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample me@laptop",
+        sshCidr: "203.0.113.7/32",
+      },
+      ["sshPrivateKey"],
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const names = r.result!.resources.map((x) => x.name);
+    for (const n of ["web-alb", "web-tg", "web-http", "web-2-vm-instance", "web-2-register"])
+      assert.ok(names.includes(n), n);
+    const unit = r.result!.resources.find((x) => x.name === "web-0-job-write")!;
+    assert.deepEqual(unit.inputs.triggers, ["/etc/systemd/system/hello.service"]);
+    assert.match(String(r.result!.outputs.url), /^http:\/\/.*:80\/$/);
+  });
+
   test("the composition example runs two services on one host and feeds their outputs to an nginx site", () => {
     const r = runProgram("examples/two-services/index.ts", { sshPrivateKey: "K" }, [
       "sshPrivateKey",
