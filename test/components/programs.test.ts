@@ -345,6 +345,18 @@ describe("Pulumi.yaml and the offline render", () => {
     }
   });
 
+  test("render with init systemd writes the unit where systemd reads it, and the same launcher", () => {
+    const out = mkdtempSync(join(tmpdir(), "render-"));
+    const stack = "config:\n  gunicorn-upstart:host: 10.0.0.5\n  gunicorn-upstart:init: systemd\n";
+    const r = renderCli(out, stack);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^0644 root:root \/etc\/systemd\/system\/hello\.service$/m);
+    assert.ok(!existsSync(join(out, "etc/init/hello.conf")), "no Upstart job");
+    const unit = readFileSync(join(out, "etc/systemd/system/hello.service"), "utf8");
+    assert.match(unit, /^ExecStart=\/srv\/hello\/run-hello\.sh$/m);
+    assert.ok(existsSync(join(out, "srv/hello/run-hello.sh")));
+  });
+
   test("render with sudo helper also writes the helper and its sudoers rule, which visudo accepts", () => {
     const out = mkdtempSync(join(tmpdir(), "render-"));
     const stack = [

@@ -3,14 +3,15 @@
 // admin as an admin would), and the whole lifecycle still works through it: upload a release,
 // write the files, start, reload on a settings change, stop and remove on destroy. What the
 // deploy user tries beyond that is refused: a root shell, a job file without `setuid app` or
-// with a root-run stanza, a changed logrotate rule, a stale helper. Upstart is played by the
-// stand-in (test/host/initctl), which honours `setuid` as Upstart does.
+// with a root-run stanza, a changed logrotate rule, a stale helper. Once per init: Upstart
+// played by the stand-in (test/host/initctl), which honours `setuid` as Upstart does, and real
+// systemd (a Debian container booted by systemd-nspawn), where the unit must keep `User=app`.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import type { GunicornServiceArgs } from "../../components";
-import { normalizeSpec, type ServiceSettings } from "../../components/spec";
-import { renderUpstartJob } from "../../components/render/upstartJob";
+import { normalizeSpec, type ServiceSettings, type ServiceSpec } from "../../components/spec";
+import { renderServiceFiles } from "../../components/render/serviceFiles";
 import { logrotatePath, renderLogrotate } from "../../components/render/logrotate";
 import {
   renderSudoersRule,
@@ -35,6 +36,7 @@ const app = makeApp();
 
 function settings(extra: Partial<GunicornServiceArgs> = {}): Partial<GunicornServiceArgs> {
   return siteSettings(port, {
+    init: host.init,
     sudo: "helper",
     setuid: "app",
     setgid: "app",
@@ -61,146 +63,181 @@ function helperFor(extra: Partial<GunicornServiceArgs> = {}) {
 const ops = (ran: Ran[]) => ran.map((r) => `${r.op} ${r.name}`);
 
 function masterPid(): number {
+  if (host.init === "systemd") {
+    const out = host.rootOk("systemctl show -p ActiveState -p MainPID site.service");
+    assert.match(out, /ActiveState=active/, "site is not running");
+    return Number(/MainPID=(\d+)/.exec(out)?.[1]);
+  }
   const m = /start\/running, process (\d+)/.exec(host.rootOk("initctl status site"));
   assert.ok(m, "site is not running");
   return Number(m[1]);
 }
 
-describe(
-  "sudo helper on a real host: the deploy user may run only the job's helper as root",
-  {
-    timeout: 600_000,
-  },
-  () => {
-    before(async () => {
-      host = await startTestHost(SETUP);
-      port = await freePort();
-      replay = new Replay(host);
-      app.setVersion("v1");
-      const { spec, helper } = helperFor();
-      // What an admin does once, as root: install the helper and the rule, then take away the
-      // deploy user's general sudo.
-      const rule = renderSudoersRule(spec.job, host.user);
-      host.rootOk(
-        [
-          `printf '%s' ${shQuote(helper.content)} > /tmp/helper`,
-          `install -o root -g root -m 0755 /tmp/helper ${shQuote(helper.path)}`,
-          `printf '%s' ${shQuote(rule)} > /tmp/rule`,
-          "visudo -cqf /tmp/rule",
-          `install -o root -g root -m 0440 /tmp/rule ${shQuote(sudoersPath(spec.job))}`,
-          "rm -f /etc/sudoers.d/deploy /tmp/helper /tmp/rule",
-          "visudo -cq",
-        ].join("\n"),
-      );
-    });
-    after(() => host?.stop());
+/** The job file or unit, and the ways the deploy user might try to make it run root code. */
+function escalations(spec: ServiceSpec): { path: string; good: string; bad: [string, RegExp][] } {
+  const good = renderServiceFiles(spec, {}).job.content;
+  if (spec.init === "systemd") {
+    const exec = /^ExecStart=.*$/m.exec(good)![0];
+    return {
+      path: "/etc/systemd/system/site.service",
+      good,
+      bad: [
+        [good.replace("User=app\n", ""), /exactly one "User=app"/],
+        [good.replace("User=app", "User=root"), /User must be app/],
+        [good.replace(exec, "ExecStart=+/bin/chmod u+s /bin/bash"), /full privileges/],
+        [good.replace(exec, `ExecStartPre=/bin/true\n${exec}`), /"ExecStartPre" is not allowed/],
+      ],
+    };
+  }
+  return {
+    path: "/etc/init/site.conf",
+    good,
+    bad: [
+      [good.replace("setuid app\n", ""), /exactly one "setuid app"/],
+      [good.replace("setuid app", "setuid root"), /setuid must be app/],
+      [`pre-start exec /bin/chmod u+s /bin/bash\n${good}`, /stanza "pre-start" is not allowed/],
+    ],
+  };
+}
 
-    test("the deploy user has no root shell, only the helper", () => {
-      const shell = host.ssh("sudo -n /bin/bash -c id");
-      assert.notEqual(shell.status, 0);
-      assert.match(shell.stderr, /a password is required|not allowed/);
-      const list = host.ssh("sudo -n -l");
-      assert.match(list.stdout, /\(root\) NOPASSWD: \/usr\/local\/sbin\/gunicorn-upstart-site/);
-      assert.doesNotMatch(list.stdout, /\(ALL\)|NOPASSWD: ALL/);
-    });
-
-    test("up uploads the release, writes the files and starts the job, all through the helper; the master runs as app", async () => {
-      const ran = await replay.up(program());
-      assert.deepEqual(ops(ran), [
-        "create site-job-write",
-        "create site-launcher-write",
-        "create site-config-write",
-        "create site-logrotate-write",
-        "create site-release-upload",
-        "create site-service-lifecycle",
-      ]);
-      assert.match(ran[5]!.stdout, /site: start \(master pid \d+\)/);
-      const res = await fetch(`http://127.0.0.1:${port}/`);
-      assert.match(await res.text(), /^pid=\d+ version=v1$/);
-      const master = masterPid();
-      assert.equal(host.rootOk(`ps -o user= -p ${master}`).trim(), "app");
-      assert.equal(
+for (const init of ["upstart", "systemd"] as const) {
+  describe(
+    `sudo helper on a real ${init} host: the deploy user may run only the job's helper as root`,
+    {
+      timeout: 600_000,
+    },
+    () => {
+      before(async () => {
+        host = await startTestHost(SETUP, { init });
+        port = await freePort();
+        replay = new Replay(host);
+        app.setVersion("v1");
+        const { spec, helper } = helperFor();
+        // What an admin does once, as root: install the helper and the rule, then take away the
+        // deploy user's general sudo.
+        const rule = renderSudoersRule(spec.job, host.user);
         host.rootOk(
-          "stat -c '%n %U:%G %a' /etc/init/site.conf /etc/gunicorn/site.conf.py /etc/logrotate.d/gunicorn-site",
-        ),
-        "/etc/init/site.conf root:root 644\n/etc/gunicorn/site.conf.py root:app 640\n/etc/logrotate.d/gunicorn-site root:root 644\n",
-      );
-    });
-
-    test("a settings change reloads through the helper (same master), and needs no new helper", async () => {
-      const master = masterPid();
-      const ran = await replay.up(program({ workers: 3 }));
-      assert.deepEqual(ops(ran), ["update site-config-write", "update site-service-lifecycle"]);
-      assert.match(ran[1]!.stdout, /site: reload/);
-      assert.equal(masterPid(), master);
-    });
-
-    test("a new release is uploaded, switched to and served by a reload", async () => {
-      app.setVersion("v2");
-      const ran = await replay.up(program({ workers: 3 }));
-      assert.deepEqual(ops(ran), ["update site-release-upload", "update site-service-lifecycle"]);
-      const res = await fetch(`http://127.0.0.1:${port}/`);
-      assert.match(await res.text(), /version=v2$/);
-    });
-
-    test("the helper refuses a job file that would run anything as root, and keeps the old one", () => {
-      const { spec, helper } = helperFor({ workers: 3 });
-      const good = renderUpstartJob(spec);
-      const before = host.rootOk("sha256sum /etc/init/site.conf");
-      const attempts: [string, RegExp][] = [
-        [good.replace("setuid app\n", ""), /exactly one "setuid app"/],
-        [good.replace("setuid app", "setuid root"), /setuid must be app/],
-        [`pre-start exec /bin/chmod u+s /bin/bash\n${good}`, /stanza "pre-start" is not allowed/],
-      ];
-      for (const [content, message] of attempts) {
-        const r = host.ssh(
-          asHelperCommand(helper.path, helper.shape, "write-job", [Buffer.byteLength(content)]),
-          content,
+          [
+            `printf '%s' ${shQuote(helper.content)} > /tmp/helper`,
+            `install -o root -g root -m 0755 /tmp/helper ${shQuote(helper.path)}`,
+            `printf '%s' ${shQuote(rule)} > /tmp/rule`,
+            "visudo -cqf /tmp/rule",
+            `install -o root -g root -m 0440 /tmp/rule ${shQuote(sudoersPath(spec.job))}`,
+            "rm -f /etc/sudoers.d/deploy /tmp/helper /tmp/rule",
+            "visudo -cq",
+          ].join("\n"),
         );
-        assert.equal(r.status, 1, r.stderr);
-        assert.match(r.stderr, message);
-      }
-      const rotate = `${renderLogrotate(spec)}\n/etc/shadow {\n  postrotate\n    id\n  endscript\n}\n`;
-      const r = host.ssh(
-        asHelperCommand(helper.path, helper.shape, "write-logrotate", [Buffer.byteLength(rotate)]),
-        rotate,
-      );
-      assert.equal(r.status, 1);
-      assert.match(r.stderr, /its content is fixed when the helper is installed/);
-      assert.equal(host.rootOk("sha256sum /etc/init/site.conf"), before);
-      assert.equal(host.rootOk(`cat ${logrotatePath(spec)}`), renderLogrotate(spec));
-      assert.equal(
-        host.rootOk("ls -A /etc/init /etc/logrotate.d | grep -c '^\\.' || true").trim(),
-        "0",
-      );
-      assert.equal(host.rootOk("test -u /bin/bash && echo setuid || echo plain").trim(), "plain");
-    });
+      });
+      after(() => host?.stop());
 
-    test("a change the installed helper does not cover fails at once with what to do; nothing changes", async () => {
-      const master = masterPid();
-      await assert.rejects(
-        replay.up(program({ workers: 3, healthCheckPath: "/?check=1" })),
-        (e: unknown) =>
-          e instanceof UpFailed &&
-          /installed for shape [0-9a-f]{16} of the job site.*npm run render/.test(e.stderr),
-      );
-      assert.equal(masterPid(), master);
-    });
+      test("the deploy user has no root shell, only the helper", () => {
+        const shell = host.ssh("sudo -n /bin/bash -c id");
+        assert.notEqual(shell.status, 0);
+        assert.match(shell.stderr, /a password is required|not allowed/);
+        const list = host.ssh("sudo -n -l");
+        assert.match(list.stdout, /\(root\) NOPASSWD: \/usr\/local\/sbin\/gunicorn-upstart-site/);
+        assert.doesNotMatch(list.stdout, /\(ALL\)|NOPASSWD: ALL/);
+      });
 
-    test("destroy stops the job and removes its files through the helper; the release stays", () => {
-      const ran = replay.destroy();
-      assert.ok(ran.some((r) => r.name === "site-service-lifecycle" && /stopped/.test(r.stdout)));
-      assert.doesNotMatch(host.rootOk("initctl status site 2>&1 || true"), /start\//);
-      assert.equal(host.rootOk("pgrep -c -u app -f gunicorn || true").trim(), "0");
-      assert.equal(
-        host
-          .rootOk(
-            "ls /etc/init/site.conf /etc/gunicorn/site.conf.py /etc/logrotate.d/gunicorn-site 2>/dev/null | wc -l",
-          )
-          .trim(),
-        "0",
-      );
-      assert.match(host.rootOk("ls /srv/site/releases"), /^[0-9a-f]{16}\n[0-9a-f]{16}\n$/);
-    });
-  },
-);
+      test("up uploads the release, writes the files and starts the job, all through the helper; the master runs as app", async () => {
+        const ran = await replay.up(program());
+        assert.deepEqual(ops(ran), [
+          "create site-job-write",
+          "create site-launcher-write",
+          "create site-config-write",
+          "create site-logrotate-write",
+          "create site-release-upload",
+          "create site-service-lifecycle",
+        ]);
+        assert.match(ran[5]!.stdout, /site: start \(master pid \d+\)/);
+        const res = await fetch(`http://127.0.0.1:${port}/`);
+        assert.match(await res.text(), /^pid=\d+ version=v1$/);
+        const master = masterPid();
+        assert.equal(host.rootOk(`ps -o user= -p ${master}`).trim(), "app");
+        assert.equal(
+          host.rootOk(
+            `stat -c '%n %U:%G %a' ${escalations(helperFor().spec).path} /etc/gunicorn/site.conf.py /etc/logrotate.d/gunicorn-site`,
+          ),
+          `${escalations(helperFor().spec).path} root:root 644\n/etc/gunicorn/site.conf.py root:app 640\n/etc/logrotate.d/gunicorn-site root:root 644\n`,
+        );
+      });
+
+      test("a settings change reloads through the helper (same master), and needs no new helper", async () => {
+        const master = masterPid();
+        const ran = await replay.up(program({ workers: 3 }));
+        assert.deepEqual(ops(ran), ["update site-config-write", "update site-service-lifecycle"]);
+        assert.match(ran[1]!.stdout, /site: reload/);
+        assert.equal(masterPid(), master);
+      });
+
+      test("a new release is uploaded, switched to and served by a reload", async () => {
+        app.setVersion("v2");
+        const ran = await replay.up(program({ workers: 3 }));
+        assert.deepEqual(ops(ran), ["update site-release-upload", "update site-service-lifecycle"]);
+        const res = await fetch(`http://127.0.0.1:${port}/`);
+        assert.match(await res.text(), /version=v2$/);
+      });
+
+      test("the helper refuses a job file that would run anything as root, and keeps the old one", () => {
+        const { spec, helper } = helperFor({ workers: 3 });
+        const { path: jobPath, bad } = escalations(spec);
+        const before = host.rootOk(`sha256sum ${jobPath}`);
+        for (const [content, message] of bad) {
+          const r = host.ssh(
+            asHelperCommand(helper.path, helper.shape, "write-job", [Buffer.byteLength(content)]),
+            content,
+          );
+          assert.equal(r.status, 1, r.stderr);
+          assert.match(r.stderr, message);
+        }
+        const rotate = `${renderLogrotate(spec)}\n/etc/shadow {\n  postrotate\n    id\n  endscript\n}\n`;
+        const r = host.ssh(
+          asHelperCommand(helper.path, helper.shape, "write-logrotate", [
+            Buffer.byteLength(rotate),
+          ]),
+          rotate,
+        );
+        assert.equal(r.status, 1);
+        assert.match(r.stderr, /its content is fixed when the helper is installed/);
+        assert.equal(host.rootOk(`sha256sum ${jobPath}`), before);
+        assert.equal(host.rootOk(`cat ${logrotatePath(spec)}`), renderLogrotate(spec));
+        assert.equal(
+          host
+            .rootOk(
+              `ls -A ${jobPath.replace(/\/[^/]*$/, "")} /etc/logrotate.d | grep -c '^\\.' || true`,
+            )
+            .trim(),
+          "0",
+        );
+        assert.equal(host.rootOk("test -u /bin/bash && echo setuid || echo plain").trim(), "plain");
+      });
+
+      test("a change the installed helper does not cover fails at once with what to do; nothing changes", async () => {
+        const master = masterPid();
+        await assert.rejects(
+          replay.up(program({ workers: 3, healthCheckPath: "/?check=1" })),
+          (e: unknown) =>
+            e instanceof UpFailed &&
+            /installed for shape [0-9a-f]{16} of the job site.*npm run render/.test(e.stderr),
+        );
+        assert.equal(masterPid(), master);
+      });
+
+      test("destroy stops the job and removes its files through the helper; the release stays", () => {
+        const ran = replay.destroy();
+        assert.ok(ran.some((r) => r.name === "site-service-lifecycle" && /stopped/.test(r.stdout)));
+        assert.throws(() => masterPid(), "not running");
+        assert.equal(host.rootOk("pgrep -c -u app -f gunicorn || true").trim(), "0");
+        assert.equal(
+          host
+            .rootOk(
+              `ls ${escalations(helperFor().spec).path} /etc/gunicorn/site.conf.py /etc/logrotate.d/gunicorn-site 2>/dev/null | wc -l`,
+            )
+            .trim(),
+          "0",
+        );
+        assert.match(host.rootOk("ls /srv/site/releases"), /^[0-9a-f]{16}\n[0-9a-f]{16}\n$/);
+      });
+    },
+  );
+}
