@@ -11,10 +11,10 @@
 //   rolling-no-drain - the same rollout with balancer commands that do nothing.
 // Prints a line per case and a summary; writes bench/results.json and bench/reload.svg.
 // A benchmark, not a test: numbers depend on the machine; compare the cases within one run.
-import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort } from "../test/helpers/freePort";
+import { runLoad } from "./runLoad";
 import { makeApp } from "../test/integration/app";
 import { Replay } from "../test/integration/replay";
 import { siteProgram } from "../test/integration/site";
@@ -45,29 +45,12 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-function runLoad(url: string): Promise<{ start: number; requests: [number, number, number][] }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [join(__dirname, "load.mjs"), url, String(SECONDS), String(CONCURRENCY)],
-      {
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    );
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.once("exit", (code) =>
-      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load exited ${code}`)),
-    );
-  });
-}
-
 async function measure(
   name: Case["case"],
   url: string,
   change: () => Promise<void>,
 ): Promise<Case> {
-  const load = runLoad(url);
+  const load = runLoad(url, SECONDS, CONCURRENCY);
   const loadStarted = Date.now();
   await new Promise((r) => setTimeout(r, CHANGE_AT_MS));
   const t0 = Date.now();

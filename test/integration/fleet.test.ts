@@ -7,14 +7,11 @@
 // order Pulumi runs them. Load comes from bench/load.mjs in its own process, bounded in time.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { resolve } from "node:path";
+import { runLoad } from "../../bench/runLoad";
 import { makeApp } from "./app";
 import { FLEET_SETUP, fleetProgram, request, startBalancer, type LocalBalancer } from "./fleetSite";
 import { Replay, type Ran } from "./replay";
 import { startTestHost, type TestHost } from "./testHost";
-
-const LOAD = resolve(__dirname, "../../bench/load.mjs");
 
 let host: TestHost;
 let replay: Replay;
@@ -25,18 +22,7 @@ const program = (extra: Parameters<typeof fleetProgram>[3] = {}, venv = "/home/a
   fleetProgram(host, lb, app.dir, extra, venv);
 const state = () => lb.state();
 
-function load(seconds: number): Promise<{ requests: [number, number, number][] }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [LOAD, lb.url, String(seconds), "8"], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.once("exit", (code) =>
-      code === 0 ? resolvePromise(JSON.parse(out)) : reject(new Error(`load exited ${code}`)),
-    );
-  });
-}
+const load = (seconds: number) => runLoad(lb.url, seconds, 8);
 
 /** The fleet's steps that ran, without the file writes: the rolling plan as it happened. */
 const steps = (ran: Ran[]) =>
