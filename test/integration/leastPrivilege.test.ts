@@ -63,14 +63,9 @@ function helperFor(extra: Partial<GunicornServiceArgs> = {}) {
 const ops = (ran: Ran[]) => ran.map((r) => `${r.op} ${r.name}`);
 
 function masterPid(): number {
-  if (host.init === "systemd") {
-    const out = host.rootOk("systemctl show -p ActiveState -p MainPID site.service");
-    assert.match(out, /ActiveState=active/, "site is not running");
-    return Number(/MainPID=(\d+)/.exec(out)?.[1]);
-  }
-  const m = /start\/running, process (\d+)/.exec(host.rootOk("initctl status site"));
-  assert.ok(m, "site is not running");
-  return Number(m[1]);
+  const pid = host.mainPid("site");
+  assert.ok(pid, "site is not running");
+  return pid;
 }
 
 /** The job file or unit, and the ways the deploy user might try to make it run root code. */

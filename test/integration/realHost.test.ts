@@ -71,20 +71,12 @@ async function get(url: string): Promise<string> {
 }
 
 function masterPid(job = "site"): number {
-  if (host.init === "systemd") {
-    const out = host.rootOk(`systemctl show -p ActiveState -p MainPID ${job}.service`);
-    assert.match(out, /ActiveState=active/, `not running: ${out}`);
-    return Number(/MainPID=(\d+)/.exec(out)?.[1]);
-  }
-  const out = host.rootOk(`initctl status ${job}`);
-  const m = /start\/running, process (\d+)/.exec(out);
-  assert.ok(m, `not running: ${out}`);
-  return Number(m[1]);
+  const pid = host.mainPid(job);
+  assert.ok(pid, `${job} is not running`);
+  return pid;
 }
 
-/** Where the init reads the service's definition. */
-const initFile = (job: string) =>
-  host.init === "systemd" ? `/etc/systemd/system/${job}.service` : `/etc/init/${job}.conf`;
+const initFile = (job: string) => host.initFile(job);
 
 function workers(master: number): { pid: number; user: string }[] {
   return host

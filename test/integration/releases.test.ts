@@ -1,8 +1,8 @@
 // Zero-downtime deploys on a real host: app releases uploaded by the component, switched with
 // the `current` symlink and served by a reload (same master, new workers); a release that does
 // not import, or that fails the health gate, fails the `up` while the previous release keeps
-// serving. Same test host as realHost.test.ts: real OpenSSH, sudo, bash, Gunicorn and Django,
-// with test/host/initctl standing in for Upstart.
+// serving. Same test hosts as realHost.test.ts, once per init: real OpenSSH, sudo, bash,
+// Gunicorn and Django, with test/host/initctl standing in for Upstart, then on real systemd.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { freePort } from "../helpers/freePort";
@@ -18,6 +18,7 @@ let app: ReturnType<typeof makeApp>;
 
 function program(extra: { workers?: number } = {}) {
   return siteProgram(host, port, {
+    init: host.init,
     appSource: app.dir,
     keepReleases: 2,
     workers: extra.workers ?? 2,
@@ -27,109 +28,115 @@ function program(extra: { workers?: number } = {}) {
 
 const ops = (ran: Ran[]) => ran.map((r) => `${r.op} ${r.name}`);
 const body = async () => (await fetch(`http://127.0.0.1:${port}/`)).text();
-const master = () => Number(/process (\d+)/.exec(host.rootOk("initctl status site"))?.[1]);
+const master = () => host.mainPid("site");
 const current = () => host.rootOk("readlink /srv/site/current").trim();
 
-describe("app releases on a real host", { timeout: 600_000 }, () => {
-  before(async () => {
-    host = await startTestHost(APP_USER_SETUP);
-    port = await freePort();
-    replay = new Replay(host);
-    app = makeApp();
-    app.setVersion("v1");
-  });
-  after(() => host?.stop());
-
-  test("the first up uploads release v1, points current at it and serves it", async () => {
-    const ran = await replay.up(program());
-    assert.deepEqual(ops(ran), [
-      "create site-job-write",
-      "create site-launcher-write",
-      "create site-config-write",
-      "create site-logrotate-write",
-      "create site-release-upload",
-      "create site-service-lifecycle",
-    ]);
-    assert.match(current(), /^releases\/[0-9a-f]{16}$/);
-    assert.match(await body(), /version=v1$/);
-    assert.match(
-      host.rootOk("cat /etc/init/site.conf"),
-      /exec \/srv\/site\/run-site\.sh/,
-      "the launcher is outside the releases",
-    );
-  });
-
-  test("an unchanged app is a no-op up", async () => {
-    assert.deepEqual(await replay.up(program()), []);
-  });
-
-  test("a code change uploads a release and reloads: same master, new workers, new version", async () => {
-    const before = master();
-    const releaseBefore = current();
-    app.setVersion("v2");
-    const ran = await replay.up(program());
-    assert.deepEqual(ops(ran), ["update site-release-upload", "update site-service-lifecycle"]);
-    assert.match(ran[1]!.stdout, /site: reload \(master pid \d+\)/);
-    assert.equal(master(), before, "not restarted");
-    assert.notEqual(current(), releaseBefore);
-    assert.match(await body(), /version=v2$/);
-  });
-
-  test("a release that cannot import fails the up before anything switches; v2 keeps serving", async () => {
-    const releaseBefore = current();
-    const before = master();
-    app.breakImport();
-    await assert.rejects(replay.up(program()), (e: unknown) => {
-      assert.ok(e instanceof UpFailed, String(e));
-      assert.equal(e.resource, "site-service-lifecycle");
-      assert.match(e.stderr, /fails to import mysite\.wsgi; the running release stays/);
-      assert.match(e.stderr, /No module named 'no_such_module_here'/);
-      return true;
+for (const init of ["upstart", "systemd"] as const) {
+  describe(`app releases on a real ${init} host`, { timeout: 600_000 }, () => {
+    before(async () => {
+      host = await startTestHost(APP_USER_SETUP, { init });
+      port = await freePort();
+      replay = new Replay(host);
+      app = makeApp();
+      app.setVersion("v1");
     });
-    assert.equal(current(), releaseBefore);
-    assert.equal(master(), before);
-    assert.match(await body(), /version=v2$/);
-  });
+    after(() => host?.stop());
 
-  test("a release that answers 500 fails the health gate, is rolled back, and v2 serves again", async () => {
-    const releaseBefore = current();
-    app.setVersion("v2"); // the import fix alone: the same release as v2, nothing to do
-    assert.deepEqual(ops(await replay.up(program())), ["update site-release-upload"]);
-    app.break500();
-    await assert.rejects(replay.up(program()), (e: unknown) => {
-      assert.ok(e instanceof UpFailed, String(e));
+    test("the first up uploads release v1, points current at it and serves it", async () => {
+      const ran = await replay.up(program());
+      assert.deepEqual(ops(ran), [
+        "create site-job-write",
+        "create site-launcher-write",
+        "create site-config-write",
+        "create site-logrotate-write",
+        "create site-release-upload",
+        "create site-service-lifecycle",
+      ]);
+      assert.match(current(), /^releases\/[0-9a-f]{16}$/);
+      assert.match(await body(), /version=v1$/);
       assert.match(
-        e.stderr,
-        /did not serve on 127\.0\.0\.1:\d+ within 15s after reload: GET \/ answered 500/,
+        host.rootOk(`cat ${host.initFile("site")}`),
+        /(exec |ExecStart=)\/srv\/site\/run-site\.sh/,
+        "the launcher is outside the releases",
       );
-      assert.match(e.stderr, /last lines of \/var\/log\/site\/gunicorn\.log/);
-      assert.match(e.stderr, /rolled \/srv\/site\/current back to releases\//);
-      return true;
     });
-    assert.equal(current(), releaseBefore);
-    let served = "";
-    for (let i = 0; i < 40 && !/version=v2$/.test(served); i++) {
-      await new Promise((r) => setTimeout(r, 250));
-      served = await body().catch(() => "");
-    }
-    assert.match(served, /version=v2$/);
-  });
 
-  test("fixing the app deploys again, and only the newest releases are kept", async () => {
-    app.setVersion("v3");
-    const ran = await replay.up(program());
-    assert.ok(ops(ran).includes("update site-service-lifecycle"), ops(ran).join(", "));
-    assert.match(await body(), /version=v3$/);
-    const releases = host.rootOk("ls -1 /srv/site/releases").trim().split("\n");
-    assert.ok(releases.length <= 3, `keepReleases 2 (+ the previous one): ${releases.join(" ")}`);
-    assert.ok(releases.includes(current().replace("releases/", "")));
-  });
+    test("an unchanged app is a no-op up", async () => {
+      assert.deepEqual(await replay.up(program()), []);
+    });
 
-  test("destroy stops the service but leaves the releases (app code) in place", async () => {
-    const before = master();
-    replay.destroy();
-    assert.equal(host.root(`kill -0 ${before}`).status, 1, "the master is gone");
-    assert.equal(host.rootOk("pgrep -u app -c gunicorn || true").trim(), "0", "no worker is left");
-    assert.equal(host.root("test -d /srv/site/releases && test -L /srv/site/current").status, 0);
+    test("a code change uploads a release and reloads: same master, new workers, new version", async () => {
+      const before = master();
+      const releaseBefore = current();
+      app.setVersion("v2");
+      const ran = await replay.up(program());
+      assert.deepEqual(ops(ran), ["update site-release-upload", "update site-service-lifecycle"]);
+      assert.match(ran[1]!.stdout, /site: reload \(master pid \d+\)/);
+      assert.equal(master(), before, "not restarted");
+      assert.notEqual(current(), releaseBefore);
+      assert.match(await body(), /version=v2$/);
+    });
+
+    test("a release that cannot import fails the up before anything switches; v2 keeps serving", async () => {
+      const releaseBefore = current();
+      const before = master();
+      app.breakImport();
+      await assert.rejects(replay.up(program()), (e: unknown) => {
+        assert.ok(e instanceof UpFailed, String(e));
+        assert.equal(e.resource, "site-service-lifecycle");
+        assert.match(e.stderr, /fails to import mysite\.wsgi; the running release stays/);
+        assert.match(e.stderr, /No module named 'no_such_module_here'/);
+        return true;
+      });
+      assert.equal(current(), releaseBefore);
+      assert.equal(master(), before);
+      assert.match(await body(), /version=v2$/);
+    });
+
+    test("a release that answers 500 fails the health gate, is rolled back, and v2 serves again", async () => {
+      const releaseBefore = current();
+      app.setVersion("v2"); // the import fix alone: the same release as v2, nothing to do
+      assert.deepEqual(ops(await replay.up(program())), ["update site-release-upload"]);
+      app.break500();
+      await assert.rejects(replay.up(program()), (e: unknown) => {
+        assert.ok(e instanceof UpFailed, String(e));
+        assert.match(
+          e.stderr,
+          /did not serve on 127\.0\.0\.1:\d+ within 15s after reload: GET \/ answered 500/,
+        );
+        assert.match(e.stderr, /last lines of \/var\/log\/site\/gunicorn\.log/);
+        assert.match(e.stderr, /rolled \/srv\/site\/current back to releases\//);
+        return true;
+      });
+      assert.equal(current(), releaseBefore);
+      let served = "";
+      for (let i = 0; i < 40 && !/version=v2$/.test(served); i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        served = await body().catch(() => "");
+      }
+      assert.match(served, /version=v2$/);
+    });
+
+    test("fixing the app deploys again, and only the newest releases are kept", async () => {
+      app.setVersion("v3");
+      const ran = await replay.up(program());
+      assert.ok(ops(ran).includes("update site-service-lifecycle"), ops(ran).join(", "));
+      assert.match(await body(), /version=v3$/);
+      const releases = host.rootOk("ls -1 /srv/site/releases").trim().split("\n");
+      assert.ok(releases.length <= 3, `keepReleases 2 (+ the previous one): ${releases.join(" ")}`);
+      assert.ok(releases.includes(current().replace("releases/", "")));
+    });
+
+    test("destroy stops the service but leaves the releases (app code) in place", async () => {
+      const before = master();
+      replay.destroy();
+      assert.equal(host.root(`kill -0 ${before}`).status, 1, "the master is gone");
+      assert.equal(
+        host.rootOk("pgrep -u app -c gunicorn || true").trim(),
+        "0",
+        "no worker is left",
+      );
+      assert.equal(host.root("test -d /srv/site/releases && test -L /srv/site/current").status, 0);
+    });
   });
-});
+}

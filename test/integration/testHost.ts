@@ -58,6 +58,10 @@ export interface TestHost {
   root(script: string): RunResult;
   /** Like {@link root}, but fails the test when the script fails; returns its stdout. */
   rootOk(script: string): string;
+  /** The main PID of a running service (the Gunicorn master), by the host's init; else undefined. */
+  mainPid(job: string): number | undefined;
+  /** Where the host's init reads a service's definition. */
+  initFile(job: string): string;
   /** The ssh client command line for `spawn`, to interrupt a session mid-way. */
   sshArgv(command: string): string[];
   stop(): void;
@@ -186,6 +190,17 @@ export async function startTestHost(
         throw new Error(`host script failed (${r.status}): ${r.stderr}\n${script}`);
       return r.stdout;
     },
+    mainPid(job) {
+      if (init === "systemd") {
+        const out = root(`systemctl show -p ActiveState -p MainPID ${job}.service`).stdout;
+        const pid = Number(/MainPID=(\d+)/.exec(out)?.[1] ?? 0);
+        return /ActiveState=active/.test(out) && pid > 0 ? pid : undefined;
+      }
+      const m = /start\/running, process (\d+)/.exec(root(`initctl status ${job}`).stdout);
+      return m ? Number(m[1]) : undefined;
+    },
+    initFile: (job) =>
+      init === "systemd" ? `/etc/systemd/system/${job}.service` : `/etc/init/${job}.conf`,
     sshArgv: (command) => ["ssh", ...base, command],
     stop,
   };
