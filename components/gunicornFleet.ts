@@ -3,6 +3,7 @@ import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import { GunicornService, type GunicornServiceArgs } from "./gunicornService";
 import { albCommands, rollingBatches, type BalancerCommands } from "./fleetPlan";
+import { isPlain } from "./resourceHelpers";
 import { normalizeSpec, parseBind, type ServiceSettings } from "./spec";
 import type { VmArgs } from "./vm";
 
@@ -123,7 +124,7 @@ export class GunicornFleet extends pulumi.ComponentResource {
       ({ ...args.service, ...(args.hosts?.[i]?.settings ?? {}) }) as ServiceSettings;
     for (let i = 0; i < size; i++) {
       const settings = settingsOf(i);
-      if (Object.values(settings).every((v) => !pulumi.Output.isInstance(v))) {
+      if (isPlain(settings)) {
         checkFleetSpec(settings);
       }
     }

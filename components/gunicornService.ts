@@ -26,7 +26,7 @@ import {
   checkSudoFor,
 } from "./spec";
 import { UpstartService } from "./upstartService";
-import { validated } from "./resourceHelpers";
+import { isPlain, validated } from "./resourceHelpers";
 import { Vm, type VmArgs } from "./vm";
 
 /** Arguments of {@link GunicornService}. Defaults are the recipe's values (see `DEFAULTS`). */
@@ -283,14 +283,6 @@ export interface WrittenFile {
   content: string;
 }
 
-/** True when a value holds no Output or Promise anywhere, so it can be checked right away. */
-function isPlain(value: unknown): boolean {
-  if (pulumi.Output.isInstance(value) || value instanceof Promise) return false;
-  if (Array.isArray(value)) return value.every(isPlain);
-  if (typeof value === "object" && value !== null) return Object.values(value).every(isPlain);
-  return true;
-}
-
 /**
  * A Gunicorn app run by Upstart: provisions a VM (or takes an existing host), writes the job,
  * the launcher and the Gunicorn config, and manages the service: start on create, reload or
@@ -404,16 +396,13 @@ export class GunicornService extends pulumi.ComponentResource {
 
     // With sudo "helper", every command is an operation of the job's helper, whose shape (a
     // hash of what is fixed in it) the commands carry, so a stale helper fails with what to do.
-    const helper: pulumi.Output<HelperRef | undefined> = spec.apply((s) => {
-      if (s.sudo !== "helper") return undefined;
-      const h = renderSudoHelper(s);
-      return { path: h.path, shape: h.shape };
-    });
-    this.sudoHelper = spec.apply((s) => {
-      if (s.sudo !== "helper") return undefined;
-      const h = renderSudoHelper(s);
-      return { path: h.path, content: h.content };
-    });
+    const sudoHelper = spec.apply((s) => (s.sudo === "helper" ? renderSudoHelper(s) : undefined));
+    const helper: pulumi.Output<HelperRef | undefined> = sudoHelper.apply((h) =>
+      h ? { path: h.path, shape: h.shape } : undefined,
+    );
+    this.sudoHelper = sudoHelper.apply((h) =>
+      h ? { path: h.path, content: h.content } : undefined,
+    );
 
     // Job and launcher never see appEnv, so they stay readable when appEnv holds secrets.
     const rendered = spec.apply((s) => renderServiceFiles(s, {}));

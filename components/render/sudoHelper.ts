@@ -90,10 +90,33 @@ export function jobFileCheck(
   ];
 }
 
+/** The start of both checks: the allowed first words, and no control character anywhere. */
+function awkPrelude(allowed: string[]): string[] {
+  return [
+    `BEGIN { n = split("${allowed.join(" ")}", w, " "); for (i = 1; i <= n; i++) ok[w[i]] = 1 }`,
+    '/[[:cntrl:]]/ { print "line " NR ": control character"; bad = 1; next }',
+  ];
+}
+
+/**
+ * The end of both checks: exactly one user line (counted in `uid`) and a group line (`gid`)
+ * exactly when a group is required; `userWord`/`groupWord` are how the file spells them.
+ */
+function awkIdentityEnd(noun: string, userWord: string, groupWord: string): string[] {
+  const groupName = groupWord.replace(/[ =]$/, "");
+  return [
+    "END {",
+    `  if (uid != 1) { print "the ${noun} must have exactly one \\"${userWord}" user "\\""; bad = 1 }`,
+    `  if (group != "" && gid != 1) { print "the ${noun} must have exactly one \\"${groupWord}" group "\\""; bad = 1 }`,
+    `  if (group == "" && gid > 0) { print "the ${noun} may not set ${groupName}"; bad = 1 }`,
+    "  exit bad",
+    "}",
+  ];
+}
+
 /** The awk program of {@link jobFileCheck}: prints each problem, exits 1 when there is one. */
 export const JOB_CHECK_AWK = [
-  `BEGIN { n = split("${ALLOWED_STANZAS.join(" ")}", w, " "); for (i = 1; i <= n; i++) ok[w[i]] = 1 }`,
-  '/[[:cntrl:]]/ { print "line " NR ": control character"; bad = 1; next }',
+  ...awkPrelude(ALLOWED_STANZAS),
   "/^ *(#.*)?$/ { next }",
   "{",
   "  q = $0",
@@ -103,12 +126,7 @@ export const JOB_CHECK_AWK = [
   '  if ($1 == "setuid") { uid++; if (NF != 2 || $2 != user) { print "line " NR ": setuid must be " user; bad = 1 } }',
   '  if ($1 == "setgid") { gid++; if (NF != 2 || $2 != group) { print "line " NR ": setgid must be " group; bad = 1 } }',
   "}",
-  "END {",
-  '  if (uid != 1) { print "the job must have exactly one \\"setuid " user "\\""; bad = 1 }',
-  '  if (group != "" && gid != 1) { print "the job must have exactly one \\"setgid " group "\\""; bad = 1 }',
-  '  if (group == "" && gid > 0) { print "the job may not set setgid"; bad = 1 }',
-  "  exit bad",
-  "}",
+  ...awkIdentityEnd("job", "setuid ", "setgid "),
 ].join("\n");
 
 /** Unit settings a unit may hold under the helper: none runs anything as root. */
@@ -142,8 +160,7 @@ const ALLOWED_UNIT_KEYS = [
  * character or continued line, and exactly one `User=<user>` (and `Group=` when set).
  */
 export const UNIT_CHECK_AWK = [
-  `BEGIN { n = split("${ALLOWED_UNIT_KEYS.join(" ")}", w, " "); for (i = 1; i <= n; i++) ok[w[i]] = 1 }`,
-  '/[[:cntrl:]]/ { print "line " NR ": control character"; bad = 1; next }',
+  ...awkPrelude(ALLOWED_UNIT_KEYS),
   "/^ *([#;].*)?$/ { next }",
   '/\\\\$/ { print "line " NR ": continued line"; bad = 1; next }',
   "/^\\[(Unit|Service|Install)\\]$/ { next }",
@@ -155,12 +172,7 @@ export const UNIT_CHECK_AWK = [
   '  if (key == "User") { uid++; if (value != user) { print "line " NR ": User must be " user; bad = 1 } }',
   '  if (key == "Group") { gid++; if (value != group) { print "line " NR ": Group must be " group; bad = 1 } }',
   "}",
-  "END {",
-  '  if (uid != 1) { print "the unit must have exactly one \\"User=" user "\\""; bad = 1 }',
-  '  if (group != "" && gid != 1) { print "the unit must have exactly one \\"Group=" group "\\""; bad = 1 }',
-  '  if (group == "" && gid > 0) { print "the unit may not set Group"; bad = 1 }',
-  "  exit bad",
-  "}",
+  ...awkIdentityEnd("unit", "User=", "Group="),
 ].join("\n");
 
 /** Shell lines that refuse any content but the one rendered when the helper was installed. */

@@ -68,31 +68,23 @@ function masterPid(): number {
   return pid;
 }
 
-/** The job file or unit, and the ways the deploy user might try to make it run root code. */
-function escalations(spec: ServiceSpec): { path: string; good: string; bad: [string, RegExp][] } {
+/** Ways the deploy user might rewrite the job file or unit to run root code, and the refusal. */
+function escalations(spec: ServiceSpec): [string, RegExp][] {
   const good = renderServiceFiles(spec, {}).job.content;
   if (spec.init === "systemd") {
     const exec = /^ExecStart=.*$/m.exec(good)![0];
-    return {
-      path: "/etc/systemd/system/site.service",
-      good,
-      bad: [
-        [good.replace("User=app\n", ""), /exactly one "User=app"/],
-        [good.replace("User=app", "User=root"), /User must be app/],
-        [good.replace(exec, "ExecStart=+/bin/chmod u+s /bin/bash"), /full privileges/],
-        [good.replace(exec, `ExecStartPre=/bin/true\n${exec}`), /"ExecStartPre" is not allowed/],
-      ],
-    };
+    return [
+      [good.replace("User=app\n", ""), /exactly one "User=app"/],
+      [good.replace("User=app", "User=root"), /User must be app/],
+      [good.replace(exec, "ExecStart=+/bin/chmod u+s /bin/bash"), /full privileges/],
+      [good.replace(exec, `ExecStartPre=/bin/true\n${exec}`), /"ExecStartPre" is not allowed/],
+    ];
   }
-  return {
-    path: "/etc/init/site.conf",
-    good,
-    bad: [
-      [good.replace("setuid app\n", ""), /exactly one "setuid app"/],
-      [good.replace("setuid app", "setuid root"), /setuid must be app/],
-      [`pre-start exec /bin/chmod u+s /bin/bash\n${good}`, /stanza "pre-start" is not allowed/],
-    ],
-  };
+  return [
+    [good.replace("setuid app\n", ""), /exactly one "setuid app"/],
+    [good.replace("setuid app", "setuid root"), /setuid must be app/],
+    [`pre-start exec /bin/chmod u+s /bin/bash\n${good}`, /stanza "pre-start" is not allowed/],
+  ];
 }
 
 for (const init of ["upstart", "systemd"] as const) {
@@ -151,9 +143,9 @@ for (const init of ["upstart", "systemd"] as const) {
         assert.equal(host.rootOk(`ps -o user= -p ${master}`).trim(), "app");
         assert.equal(
           host.rootOk(
-            `stat -c '%n %U:%G %a' ${escalations(helperFor().spec).path} /etc/gunicorn/site.conf.py /etc/logrotate.d/gunicorn-site`,
+            `stat -c '%n %U:%G %a' ${host.initFile("site")} /etc/gunicorn/site.conf.py /etc/logrotate.d/gunicorn-site`,
           ),
-          `${escalations(helperFor().spec).path} root:root 644\n/etc/gunicorn/site.conf.py root:app 640\n/etc/logrotate.d/gunicorn-site root:root 644\n`,
+          `${host.initFile("site")} root:root 644\n/etc/gunicorn/site.conf.py root:app 640\n/etc/logrotate.d/gunicorn-site root:root 644\n`,
         );
       });
 
@@ -175,7 +167,8 @@ for (const init of ["upstart", "systemd"] as const) {
 
       test("the helper refuses a job file that would run anything as root, and keeps the old one", () => {
         const { spec, helper } = helperFor({ workers: 3 });
-        const { path: jobPath, bad } = escalations(spec);
+        const bad = escalations(spec);
+        const jobPath = host.initFile("site");
         const before = host.rootOk(`sha256sum ${jobPath}`);
         for (const [content, message] of bad) {
           const r = host.ssh(
@@ -226,7 +219,7 @@ for (const init of ["upstart", "systemd"] as const) {
         assert.equal(
           host
             .rootOk(
-              `ls ${escalations(helperFor().spec).path} /etc/gunicorn/site.conf.py /etc/logrotate.d/gunicorn-site 2>/dev/null | wc -l`,
+              `ls ${host.initFile("site")} /etc/gunicorn/site.conf.py /etc/logrotate.d/gunicorn-site 2>/dev/null | wc -l`,
             )
             .trim(),
           "0",

@@ -76,8 +76,6 @@ function masterPid(job = "site"): number {
   return pid;
 }
 
-const initFile = (job: string) => host.initFile(job);
-
 function workers(master: number): { pid: number; user: string }[] {
   return host
     .rootOk(`ps -o pid=,user= --ppid ${master} || true`)
@@ -123,11 +121,11 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
       ]);
       assert.match(ran[4]!.stdout, /site: start \(master pid \d+\)/);
       const modes = host.rootOk(
-        `stat -c '%n %U:%G %a' ${initFile("site")} /home/app/site/run-site.sh /etc/gunicorn/site.conf.py`,
+        `stat -c '%n %U:%G %a' ${host.initFile("site")} /home/app/site/run-site.sh /etc/gunicorn/site.conf.py`,
       );
       assert.equal(
         modes,
-        `${initFile("site")} root:root 644\n/home/app/site/run-site.sh root:root 755\n/etc/gunicorn/site.conf.py root:app 640\n`,
+        `${host.initFile("site")} root:root 644\n/home/app/site/run-site.sh root:root 755\n/etc/gunicorn/site.conf.py root:app 640\n`,
       );
       if (init === "systemd") {
         // Enabled, so it comes back after a reboot (the runlevels of `start on`); the unit
@@ -322,7 +320,7 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
       );
       const exists = (p: string) => host.root(`test -e '${p}'`).status === 0;
       for (const p of [
-        initFile("site"),
+        host.initFile("site"),
         "/home/app/site/run-site.sh",
         "/etc/gunicorn/site.conf.py",
         "/etc/gunicorn/__pycache__", // Python's cache of the config, with its app environment
