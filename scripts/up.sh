@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# `npm run up`: deploy the stack with the Pulumi CLI, keeping state in a local file backend
-# (.pulumi-state/, no Pulumi Cloud account needed). STACK picks the stack (default: dev).
-# Extra arguments go to `pulumi up`, e.g. `npm run up -- --yes`.
+# `npm run up`: deploy the stack (STACK, default dev) with the pinned Pulumi CLI and the
+# project's local file backend (scripts/pulumi.sh: state in .pulumi-state/, no Pulumi Cloud
+# account). Extra arguments go to `pulumi up`, e.g. `npm run up -- --yes`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v pulumi >/dev/null 2>&1; then
-  echo "npm run up needs the Pulumi CLI: curl -fsSL https://get.pulumi.com | sh" >&2
-  exit 1
+# Every resource of the stack is a @pulumi/command Command: without that plugin `up` cannot
+# start, so stop here with the toolchain's own explanation rather than the engine's.
+status=0
+bash scripts/toolchain.sh >/dev/null || status=$?
+if [ "$status" = 3 ]; then
+  echo "npm run up: the command provider is missing (see above); nothing was deployed" >&2
+  exit 3
 fi
-stack=${STACK:-dev}
-mkdir -p .pulumi-state
-pulumi login "file://$PWD/.pulumi-state"
-pulumi stack select --create "$stack"
-pulumi up --stack "$stack" "$@"
+[ "$status" = 0 ] || exit "$status"
+exec bash scripts/pulumi.sh up "$@"

@@ -235,19 +235,29 @@ describe("Pulumi.yaml and the offline render", () => {
       string,
       { type: string; default?: unknown; description?: string; secret?: boolean }
     >;
+    template: { config: Record<string, { description?: string; secret?: boolean }> };
   };
 
   test("declares exactly the config keys the program reads, with their types, descriptions and secrecy", () => {
     assert.equal(project.name, "gunicorn-upstart");
-    assert.deepEqual(Object.keys(project.config).sort(), Object.keys(CONFIG_KEYS).sort());
+    const optional = project.template.config;
+    assert.deepEqual(
+      [...Object.keys(project.config), ...Object.keys(optional)].sort(),
+      Object.keys(CONFIG_KEYS).sort(),
+    );
     for (const [key, type] of Object.entries(CONFIG_KEYS)) {
-      assert.equal(project.config[key]!.type, type, key);
-      assert.ok((project.config[key]!.description ?? "").length > 10, `${key} is described`);
-      assert.equal(
-        project.config[key]!.secret === true,
-        SECRET_KEYS.includes(key as never),
-        `${key} secrecy`,
-      );
+      const declared = project.config[key] ?? optional[key]!;
+      if (project.config[key] !== undefined) assert.equal(project.config[key]!.type, type, key);
+      assert.ok((declared.description ?? "").length > 10, `${key} is described`);
+      assert.equal(declared.secret === true, SECRET_KEYS.includes(key as never), `${key} secrecy`);
+    }
+  });
+
+  test("every key under config: has a default: the Pulumi CLI refuses to run a stack missing any other", () => {
+    // Found by the real CLI: "Stack 'dev' is missing configuration values 'ami', 'appEnv', ..."
+    // (pulumi/pulumi#21797); keys a stack may leave unset are listed under template.config.
+    for (const [key, schema] of Object.entries(project.config)) {
+      assert.notEqual(schema.default, undefined, `${key} has no default`);
     }
   });
 
@@ -290,11 +300,8 @@ describe("Pulumi.yaml and the offline render", () => {
       assert.equal(d[key]!.default, key in demo ? demo[key] : DEFAULTS[key], key);
     }
     assert.equal(d.workers!.default, String(DEFAULTS.workers));
-    assert.equal(
-      d.projectDir!.default,
-      undefined,
-      "with releases, projectDir is <appRoot>/current",
-    );
+    assert.equal(d.projectDir, undefined, "with releases, projectDir is <appRoot>/current");
+    assert.ok(project.template.config.projectDir, "projectDir is an optional key");
     assert.equal(d.appSource!.default, "examples/hello-django");
     assert.ok(existsSync(join(ROOT, "examples/hello-django/manage.py")));
     assert.equal(d.instanceType!.default, VM_DEFAULTS.instanceType);

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# The Pulumi toolchain this project runs on: the CLI, the Node.js language host and the
+# command provider (@pulumi/command's plugin), at the versions pinned below.
+#
+# Finds a `pulumi` CLI on PATH at a compatible version, or else builds the three binaries
+# from the Go module proxy with the ordinary `go` commands into a cache directory outside
+# the repo (keyed by the pinned versions; nothing built goes into git), then registers the
+# command provider as a plugin in PULUMI_HOME. Idempotent; safe to run twice at once (a
+# lock); a run that finds everything cached only checks and returns.
+#
+# Prints, on its last line of stdout, the directories to put first on PATH. Progress (which
+# binary, elapsed time) goes to stderr; on a failure, the last lines of the Go error and
+# what to do.
+#
+# Exit status: 0 ready; 1 the CLI could not be had; 3 the CLI is ready but a plugin the
+# stack needs (the command provider) could not be had: `pulumi` works for config, state and
+# programs without commands, not for `up`.
+#
+# Environment: GUNICORN_UPSTART_CACHE (default ~/.cache/gunicorn-upstart), PULUMI_HOME
+# (default <cache>/pulumi-home), GO (default `go`).
+set -euo pipefail
+
+# The pinned versions: one place.
+PULUMI_VERSION=v3.274.1
+# The Node.js language host left `sdk/v3` for a module of its own
+# (github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3) after v3.68; that
+# module has no tags, and the Go module proxy reachable here refuses it ("This module version
+# is not available.", HTTP 403). v3.68.0 is the newest sdk/v3 release that still carries
+# it as a package; the language host's protocol with the CLI is versioned and kept
+# compatible, and it only starts @pulumi/pulumi's own `cmd/run` from node_modules.
+LANGHOST_SDK_VERSION=v3.68.0
+COMMAND_PLUGIN_VERSION=1.2.1
+# pulumi-command tag v1.2.1 is commit 7f3eb6f3b77c; its provider submodule has no tags of
+# its own, so it is fetched by pseudo-version.
+COMMAND_MODULE=github.com/pulumi/pulumi-command/provider
+COMMAND_MODULE_VERSION=v0.0.0-20260303235922-7f3eb6f3b77c
+MIN_CLI=3.274.0
+
+cache=${GUNICORN_UPSTART_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gunicorn-upstart}
+toolchain="$cache/toolchain/pulumi-$PULUMI_VERSION-nodejs-$LANGHOST_SDK_VERSION-command-$COMMAND_PLUGIN_VERSION"
+bin="$toolchain/bin"
+export PULUMI_HOME=${PULUMI_HOME:-$cache/pulumi-home}
+export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+go=${GO:-go}
+mkdir -p "$bin" "$PULUMI_HOME"
+
+say() { printf 'toolchain: %s\n' "$*" >&2; }
+started=$SECONDS
+elapsed() { printf '%dm%02ds' $(((SECONDS - started) / 60)) $(((SECONDS - started) % 60)); }
+
+# `pulumi version` prints v3.x.y; compatible means major 3 and not older than MIN_CLI.
+compatible() {
+  local v
+  v=$("$1" version 2>/dev/null | sed -n 's/^v\{0,1\}\([0-9][0-9.]*\).*/\1/p' | head -n 1)
+  [ -n "$v" ] && [ "${v%%.*}" = 3 ] &&
+    [ "$(printf '%s\n%s\n' "$MIN_CLI" "$v" | sort -V | head -n 1)" = "$MIN_CLI" ]
+}
+
+# Runs one `go` step in a wrapper module, with a progress line every 30 s; on failure, the
+# last lines of Go's output and what to do.
+go_step() {
+  local what=$1 dir=$2 log=$2/build.log
+  shift 2
+  say "$what ..."
+  local step_start=$SECONDS
+  (cd "$dir" && "$@") >"$log" 2>&1 &
+  local pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    if [ $(((SECONDS - step_start) % 30)) -eq 0 ] && [ $((SECONDS - step_start)) -gt 0 ]; then
+      say "  still on $what ($((SECONDS - step_start)) s; go: $(tail -n 1 "$log" | cut -c 1-100))"
+    fi
+  done
+  if ! wait "$pid"; then
+    say "$what failed after $((SECONDS - step_start)) s; the last lines of Go's output:"
+    tail -n 15 "$log" | sed 's/^/  | /' >&2
+    return 1
+  fi
+  say "$what: done in $((SECONDS - step_start)) s"
+}
+
+# A wrapper module of our own: building a main package from inside it ignores the `replace`
+# lines of pulumi's pkg/go.mod, which make `go install pkg@version` refuse.
+wrapper() {
+  local dir=$1 module=$2 pkg=$3
+  shift 3
+  mkdir -p "$dir"
+  if [ ! -f "$dir/go.mod" ]; then
+    (cd "$dir" && "$go" mod init "$module" >/dev/null 2>&1)
+    printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >"$dir/tools.go"
+  fi
+}
+
+ldflags="-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
+
+build_cli() {
+  local dir="$toolchain/src/cli" pkg=github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+  wrapper "$dir" gunicorn-upstart/toolchain/cli "$pkg"
+  go_step "building the Pulumi CLI $PULUMI_VERSION (cold: about 7 min on 2 cores)" "$dir" \
+    sh -c "$go get github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION &&
+           $go mod tidy && $go build -v -trimpath -ldflags '$ldflags' -o '$bin/pulumi.tmp' $pkg"
+  mv -f "$bin/pulumi.tmp" "$bin/pulumi"
+}
+
+build_langhost() {
+  local dir="$toolchain/src/nodejs" pkg=github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
+  wrapper "$dir" gunicorn-upstart/toolchain/nodejs "$pkg"
+  go_step "building the Node.js language host (sdk $LANGHOST_SDK_VERSION)" "$dir" \
+    sh -c "$go get github.com/pulumi/pulumi/sdk/v3@$LANGHOST_SDK_VERSION && $go mod tidy &&
+           $go build -trimpath -o '$bin/pulumi-language-nodejs.tmp' $pkg"
+  mv -f "$bin/pulumi-language-nodejs.tmp" "$bin/pulumi-language-nodejs"
+  # What the language host runs for a dynamic provider, as the CLI's own distribution has it.
+  printf '#!/bin/sh\nexec node ./node_modules/@pulumi/pulumi/cmd/dynamic-provider "$@"\n' \
+    >"$bin/pulumi-resource-pulumi-nodejs"
+  chmod 0755 "$bin/pulumi-resource-pulumi-nodejs"
+}
+
+command_plugin_installed() {
+  "$1" plugin ls 2>/dev/null | awk '$1 == "command" && $2 == "resource" && $3 == "'"$COMMAND_PLUGIN_VERSION"'" { ok = 1 } END { exit !ok }'
+}
+
+# A module the proxy refused is not asked for again for a day: every `npm run pulumi` runs
+# this script, and a refusal is final for the proxy that gave it.
+build_command_plugin() {
+  local dir="$toolchain/src/command" refused="$toolchain/src/command/refused"
+  mkdir -p "$dir"
+  if [ -n "$(find "$refused" -mmin -1440 2>/dev/null)" ]; then
+    say "the Go module proxy refused $COMMAND_MODULE@$COMMAND_MODULE_VERSION earlier today:"
+    sed 's/^/  | /' "$refused" >&2
+    return 1
+  fi
+  if ! go_step "building the command provider $COMMAND_PLUGIN_VERSION" "$dir" \
+    env GOBIN="$dir/bin" "$go" install "$COMMAND_MODULE/cmd/pulumi-resource-command@$COMMAND_MODULE_VERSION"; then
+    if grep -q 'not available\|403\|404\|410' "$dir/build.log"; then tail -n 3 "$dir/build.log" >"$refused"; fi
+    return 1
+  fi
+}
+
+exec 9>"$cache/toolchain.lock"
+if ! flock -n 9; then
+  say "another run is building the toolchain; waiting for it"
+  flock 9
+fi
+
+status=0
+cli=""
+if command -v pulumi >/dev/null 2>&1 && [ "$(command -v pulumi)" != "$bin/pulumi" ] &&
+  compatible "$(command -v pulumi)"; then
+  cli=$(command -v pulumi)
+  say "using $cli ($("$cli" version))"
+elif [ -x "$bin/pulumi" ] && compatible "$bin/pulumi"; then
+  cli="$bin/pulumi"
+else
+  command -v "$go" >/dev/null 2>&1 || {
+    say "no Pulumi CLI $MIN_CLI or newer on PATH, and no Go to build one: install Go (1.26) or the Pulumi CLI"
+    exit 1
+  }
+  build_cli || {
+    say "could not build the Pulumi CLI: check that the Go module proxy is reachable ($("$go" env GOPROXY)), or install the Pulumi CLI and put it on PATH"
+    exit 1
+  }
+  cli="$bin/pulumi"
+fi
+
+if ! command -v pulumi-language-nodejs >/dev/null 2>&1 && [ ! -x "$bin/pulumi-language-nodejs" ]; then
+  build_langhost || {
+    say "could not build the Node.js language host: \`npm run pulumi -- preview/up\` of index.ts will not start"
+    status=3
+  }
+fi
+
+if ! command_plugin_installed "$cli"; then
+  if command -v pulumi-resource-command >/dev/null 2>&1; then
+    "$cli" plugin install resource command "$COMMAND_PLUGIN_VERSION" --file "$(command -v pulumi-resource-command)" >&2
+  elif build_command_plugin; then
+    "$cli" plugin install resource command "$COMMAND_PLUGIN_VERSION" --file "$toolchain/src/command/bin/pulumi-resource-command" >&2
+  else
+    say "the command provider $COMMAND_PLUGIN_VERSION is not installed and could not be built from $COMMAND_MODULE@$COMMAND_MODULE_VERSION."
+    say "Every resource of this stack is a @pulumi/command Command, so \`pulumi up\` needs it. Either:"
+    say "  - where the Pulumi plugin downloads work: $cli plugin install resource command $COMMAND_PLUGIN_VERSION (PULUMI_HOME=$PULUMI_HOME)"
+    say "  - or put a pulumi-resource-command $COMMAND_PLUGIN_VERSION binary on PATH and run this again."
+    status=3
+  fi
+fi
+
+say "ready in $(elapsed): $("$cli" version) at $cli$([ "$status" = 0 ] || echo ' (incomplete, see above)')"
+# Our directory first (the language host, and the CLI when we built it), then the CLI's own.
+printf '%s:%s\n' "$bin" "$(dirname "$cli")"
+exit "$status"
