@@ -3,7 +3,7 @@ import * as command from "@pulumi/command";
 import { packRelease, renderUploadScript } from "./release";
 import { asHelperCommand, asRemoteCommand } from "./render/remoteScripts";
 import type { HelperRef } from "./render/sudoHelper";
-import { childOptions, validated } from "./resourceHelpers";
+import { childOptions, remoteCommand, runToken, validated } from "./resourceHelpers";
 
 /** Arguments of {@link AppRelease}. */
 export interface AppReleaseArgs {
@@ -27,6 +27,8 @@ export interface AppReleaseArgs {
 export class AppRelease extends pulumi.ComponentResource {
   /** The release id (a content hash of the app). */
   public readonly releaseId: pulumi.Output<string>;
+  /** Changes exactly when the upload ran in this `up`. */
+  public readonly written: pulumi.Output<string>;
 
   constructor(name: string, args: AppReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gunicorn-upstart:index:AppRelease", name, {}, opts);
@@ -39,20 +41,22 @@ export class AppRelease extends pulumi.ComponentResource {
         ? asHelperCommand(h.path, h.shape, "upload-release", [p.id, bytes])
         : asRemoteCommand(renderUploadScript(root, p.id, bytes));
     });
-    const cmd = new command.remote.Command(
+    const cmd = remoteCommand(
       `${name}-upload`,
       {
         connection: args.connection,
         create: upload,
         update: upload,
-        // Releases are the user's app code: destroy leaves them on the host.
+        // Releases are the user's app code: destroy leaves them on the host (the delete only
+        // reads the stored archive the provider pipes into it).
         delete: "true",
         stdin: packed.archiveBase64,
         logging: "stdoutAndStderr",
       },
       childOptions(this, opts),
     );
-    this.releaseId = cmd.create.apply(() => packed.id);
-    this.registerOutputs({ releaseId: this.releaseId });
+    this.releaseId = pulumi.unsecret(cmd.create.apply(() => packed.id));
+    this.written = runToken(cmd);
+    this.registerOutputs({ releaseId: this.releaseId, written: this.written });
   }
 }

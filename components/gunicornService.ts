@@ -496,6 +496,13 @@ export class GunicornService extends pulumi.ComponentResource {
           ...(this.release ? [this.release] : []),
           ...(this.pythonEnv ? [this.pythonEnv] : []),
         ],
+        writes: [
+          jobFile.written,
+          launcherFile.written,
+          configFile.written,
+          ...(this.release ? [this.release.written] : []),
+          ...(this.pythonEnv ? [this.pythonEnv.written] : []),
+        ],
         helper,
       },
       { parent: this },

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { renderHostSetupScript, type HostSetupSpec } from "./render/hostScripts";
 import { asRemoteCommand } from "./render/remoteScripts";
-import { childOptions } from "./resourceHelpers";
+import { childOptions, remoteCommand } from "./resourceHelpers";
 
 /** Arguments of {@link HostSetup}. */
 export interface HostSetupArgs {
@@ -25,7 +25,7 @@ export class HostSetup extends pulumi.ComponentResource {
   constructor(name: string, args: HostSetupArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gunicorn-upstart:index:HostSetup", name, {}, opts);
     const script = pulumi.output(args.spec).apply((s) => asRemoteCommand(renderHostSetupScript(s)));
-    const setup = new command.remote.Command(
+    const setup = remoteCommand(
       `${name}-prepare`,
       {
         connection: args.connection,
@@ -36,7 +36,7 @@ export class HostSetup extends pulumi.ComponentResource {
       },
       childOptions(this, opts),
     );
-    this.log = setup.stdout;
+    this.log = pulumi.unsecret(setup.stdout);
     this.registerOutputs({ log: this.log });
   }
 }

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { renderPythonEnvScript, type PythonEnvSpec } from "./render/hostScripts";
 import { asRemoteCommand } from "./render/remoteScripts";
-import { childOptions } from "./resourceHelpers";
+import { childOptions, remoteCommand, runToken } from "./resourceHelpers";
 
 /** Arguments of {@link PythonEnv}. */
 export interface PythonEnvArgs {
@@ -22,12 +22,14 @@ export interface PythonEnvArgs {
 export class PythonEnv extends pulumi.ComponentResource {
   /** The virtualenv's path. */
   public readonly virtualenv: pulumi.Output<string>;
+  /** Changes exactly when the virtualenv build ran in this `up`. */
+  public readonly written: pulumi.Output<string>;
 
   constructor(name: string, args: PythonEnvArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gunicorn-upstart:index:PythonEnv", name, {}, opts);
     const spec = pulumi.output(args.spec);
     const script = spec.apply((s) => asRemoteCommand(renderPythonEnvScript(s)));
-    const env = new command.remote.Command(
+    const env = remoteCommand(
       `${name}-install`,
       {
         connection: args.connection,
@@ -39,7 +41,8 @@ export class PythonEnv extends pulumi.ComponentResource {
       },
       childOptions(this, opts),
     );
-    this.virtualenv = env.create.apply(() => spec.virtualenv);
-    this.registerOutputs({ virtualenv: this.virtualenv });
+    this.virtualenv = pulumi.unsecret(env.create.apply(() => spec.virtualenv));
+    this.written = runToken(env);
+    this.registerOutputs({ virtualenv: this.virtualenv, written: this.written });
   }
 }

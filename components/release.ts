@@ -9,7 +9,7 @@ import { join, posix } from "node:path";
 import { gzipSync } from "node:zlib";
 import { createHash } from "node:crypto";
 import { shQuote } from "./shell";
-import { FIRST_ARG } from "./render/remoteScripts";
+import { FIRST_ARG, RUN_ID_LINE } from "./render/remoteScripts";
 import { SpecError } from "./spec";
 
 /** Names never shipped: VCS data, bytecode and editor litter. */
@@ -162,6 +162,7 @@ export function renderUploadScript(
     'if [ -f "$dir/.gunicorn-upstart-release" ]; then',
     "  cat > /dev/null",
     '  echo "gunicorn-upstart: release $ID is already on the host"',
+    `  ${RUN_ID_LINE}`,
     "  exit 0",
     "fi",
     'mkdir -p -- "$ROOT/releases"',
@@ -180,6 +181,7 @@ export function renderUploadScript(
     'rm -rf -- "$dir"',
     'mv -T -- "$tmp/tree" "$dir"',
     'echo "gunicorn-upstart: release $ID unpacked"',
+    RUN_ID_LINE,
     "",
   ].join("\n");
 }

@@ -8,7 +8,7 @@ import {
 } from "./render/remoteScripts";
 import type { HelperRef } from "./render/sudoHelper";
 import { checkMode, checkName, checkPath } from "./spec";
-import { childOptions, validated } from "./resourceHelpers";
+import { childOptions, hostAddress, remoteCommand, runToken, validated } from "./resourceHelpers";
 
 /** Arguments of {@link RemoteFile}. */
 export interface RemoteFileArgs {
@@ -52,6 +52,8 @@ export class RemoteFile extends pulumi.ComponentResource {
   public readonly path: pulumi.Output<string>;
   /** The content written (secret when the input was). */
   public readonly content: pulumi.Output<string>;
+  /** Changes exactly when the file was written in this `up` (a token of the write's run). */
+  public readonly written: pulumi.Output<string>;
 
   constructor(name: string, args: RemoteFileArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gunicorn-upstart:index:RemoteFile", name, {}, opts);
@@ -100,7 +102,7 @@ export class RemoteFile extends pulumi.ComponentResource {
             ),
       );
 
-    const file = new command.remote.Command(
+    const file = remoteCommand(
       `${name}-write`,
       {
         connection: args.connection,
@@ -109,15 +111,19 @@ export class RemoteFile extends pulumi.ComponentResource {
         update: write,
         delete: remove,
         stdin: args.content,
-        // A new path is a new file: write it, then remove the old one.
-        triggers: [target.apply((t) => t.path)],
+        // A new path or host is a new file: the old one is removed first, then the new one
+        // written (so a second name of the same host, e.g. localhost for 127.0.0.1, never
+        // removes the file it has just written).
+        triggers: [target.apply((t) => t.path), hostAddress(args.connection)],
         logging: "stderr",
       },
-      childOptions(this, opts),
+      { ...childOptions(this, opts), deleteBeforeReplace: true },
     );
 
-    this.path = file.create.apply(() => target.apply((t) => t.path));
+    // Plain values: a command's outputs are secret when its connection is, these are not.
+    this.path = pulumi.unsecret(file.create.apply(() => target.apply((t) => t.path)));
     this.content = pulumi.output(args.content);
-    this.registerOutputs({ path: this.path, content: this.content });
+    this.written = runToken(file);
+    this.registerOutputs({ path: this.path, content: this.content, written: this.written });
   }
 }

@@ -4,6 +4,9 @@
  * tell plain input (checked at once) from input known only later.
  */
 import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { sha256 } from "./render/lifecycleScripts";
+import { drainingStdin } from "./render/remoteScripts";
 import { SpecError } from "./spec";
 
 /** Runs `check`; a SpecError becomes `ResourceError("<name>: invalid '<field>': ...")`. */
@@ -29,4 +32,54 @@ export function isPlain(value: unknown): boolean {
   if (Array.isArray(value)) return value.every(isPlain);
   if (typeof value === "object" && value !== null) return Object.values(value).every(isPlain);
   return true;
+}
+
+type Connection = command.types.input.remote.ConnectionArgs;
+
+/**
+ * A `remote.Command` as every component here needs it, for what the command provider does
+ * beyond the SDK's documentation:
+ * - `addPreviousOutputInEnv: false`: otherwise the provider sends the previous stdout and
+ *   stderr as PULUMI_COMMAND_STDOUT/STDERR environment variables on every update and delete,
+ *   which a stock sshd (no `AcceptEnv`) refuses, with a warning each time; nothing here reads
+ *   them, and they would carry a secret config's content;
+ * - `delete` reads its standard input first: the provider pipes the stored `stdin` into
+ *   `delete` too (see {@link drainingStdin}).
+ */
+export function remoteCommand(
+  name: string,
+  args: command.remote.CommandArgs,
+  opts: pulumi.CustomResourceOptions,
+): command.remote.Command {
+  return new command.remote.Command(
+    name,
+    {
+      ...args,
+      addPreviousOutputInEnv: false,
+      ...(args.delete !== undefined
+        ? { delete: pulumi.output(args.delete).apply(drainingStdin) }
+        : {}),
+    },
+    opts,
+  );
+}
+
+/**
+ * A short token of a command's stdout, which ends with a random run id: it changes exactly
+ * when the command ran in this `up`. Not secret (a hash of a run's log), though the stdout
+ * of a command with a secret connection is.
+ */
+export function runToken(cmd: command.remote.Command): pulumi.Output<string> {
+  return pulumi.unsecret(cmd.stdout.apply((out) => sha256(out).slice(0, 16)));
+}
+
+/**
+ * Where a connection goes, `host:port`: not secret, though the connection (with its key) is.
+ * In a command's `triggers`, a new address replaces the command instead of updating it: the
+ * provider runs an update only on the new host, which would leave the old one serving.
+ */
+export function hostAddress(connection: pulumi.Input<Connection>): pulumi.Output<string> {
+  return pulumi.unsecret(
+    pulumi.output(connection).apply((c) => `${String(c.host)}:${String(c.port ?? 22)}`),
+  );
 }

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
+import type * as command from "@pulumi/command";
 import {
   renderApplyScript,
   renderManifest,
@@ -9,6 +9,7 @@ import {
 import { asHelperCommand, asRemoteCommand } from "./render/remoteScripts";
 import type { HelperRef } from "./render/sudoHelper";
 import type { ServiceSpec } from "./spec";
+import { hostAddress, remoteCommand } from "./resourceHelpers";
 
 /** Arguments of {@link UpstartService}. */
 export interface UpstartServiceArgs {
@@ -23,6 +24,12 @@ export interface UpstartServiceArgs {
   fileResources: pulumi.Input<pulumi.Resource>[];
   /** More resources the service starts (and changes) after, e.g. a fleet's drain step. @default [] */
   after?: pulumi.Input<pulumi.Resource>[];
+  /**
+   * Tokens of the steps that wrote what the service runs (`RemoteFile.written`,
+   * `AppRelease.written`, `PythonEnv.written`): when any of them ran in an `up`, the lifecycle
+   * runs its apply too, even if its own inputs are the ones it last succeeded with. @default []
+   */
+  writes?: pulumi.Input<string>[];
   /** Run `apply` and `stop` through the job's privileged helper (`sudo: "helper"`). @default unset */
   helper?: pulumi.Input<HelperRef | undefined>;
 }
@@ -37,9 +44,17 @@ export interface UpstartServiceArgs {
  * - delete: stop the job. Because this resource depends on the file resources, Pulumi runs it
  *   before the files are removed.
  *
- * It has no `triggers`: a trigger would replace the resource, and a replacement runs the old
- * `delete` (stop) after the new `create` (start). Only the job name and the connection force
- * a replacement, and then `deleteBeforeReplace` stops the old job before the new one starts.
+ * Its `triggers` are the job name and the host's address, with `deleteBeforeReplace`: a
+ * renamed job, or a service moved to another host, stops the old one before the new one
+ * starts; any other change is an in-place update (a trigger would replace it, and a
+ * replacement runs the old `delete` (stop) after the new `create` (start)).
+ *
+ * Its update command ends with a comment holding the tokens of the steps that wrote its files
+ * (`writes`). The engine keeps a failed update's previous inputs, so after a change that failed
+ * its health gate, reverting it would send exactly the inputs the lifecycle last succeeded
+ * with: no update, and the service left as the failed change left it. The rewritten files
+ * change their tokens, so the lifecycle runs, and the host's record of the attempted change
+ * makes it act.
  */
 export class UpstartService extends pulumi.ComponentResource {
   /** What the last create or update did and the master PID: `<job>: reload (master pid 1234)`. */
@@ -59,16 +74,21 @@ export class UpstartService extends pulumi.ComponentResource {
       .apply(([s, h]) =>
         h ? asHelperCommand(h.path, h.shape, "stop") : asRemoteCommand(renderStopScript(s)),
       );
-    const lifecycle = new command.remote.Command(
+    // A comment for the shell: read by nothing, it changes when any write ran.
+    const update = pulumi
+      .all([apply, pulumi.all(args.writes ?? [])])
+      .apply(([command, writes]) =>
+        writes.length === 0 ? command : `${command} # after ${writes.join(" ")}`,
+      );
+    const lifecycle = remoteCommand(
       `${name}-lifecycle`,
       {
         connection: args.connection,
         create: apply,
-        update: apply,
+        update,
         delete: stop,
         stdin: pulumi.output(args.files).apply(renderManifest),
-        // Replaced only when the job itself is renamed, see deleteBeforeReplace below.
-        triggers: [spec.apply((s) => s.job)],
+        triggers: [spec.apply((s) => s.job), hostAddress(args.connection)],
         logging: "stdoutAndStderr",
       },
       {
@@ -77,7 +97,10 @@ export class UpstartService extends pulumi.ComponentResource {
         deleteBeforeReplace: true,
       },
     );
-    this.status = lifecycle.stdout.apply((out) => out.trim().split("\n").pop() ?? "");
+    // Not secret (a PID and an action), though the outputs of a command whose connection is.
+    this.status = pulumi.unsecret(
+      lifecycle.stdout.apply((out) => out.trim().split("\n").pop() ?? ""),
+    );
     this.registerOutputs({ status: this.status });
   }
 }

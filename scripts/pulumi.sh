@@ -29,7 +29,7 @@ fi
 # The toolchain's exit status 3 (CLI ready, a plugin missing) still lets config and state
 # commands run; it has said what is missing.
 toolchain_status=0
-path=$(bash "$root/scripts/toolchain.sh" | tail -n 1) || toolchain_status=$?
+path=$(TOOLCHAIN_QUIET=1 bash "$root/scripts/toolchain.sh" | tail -n 1) || toolchain_status=$?
 if [ "$toolchain_status" != 0 ] && [ "$toolchain_status" != 3 ]; then exit "$toolchain_status"; fi
 cache=${GUNICORN_UPSTART_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gunicorn-upstart}
 export PATH="$path:$PATH"

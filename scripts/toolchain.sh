@@ -16,7 +16,8 @@
 # stack needs (the command provider) could not be had: `pulumi` works for config, state and
 # programs without commands, not for `up`.
 #
-# Environment: GUNICORN_UPSTART_CACHE (default ~/.cache/gunicorn-upstart), PULUMI_HOME
+# Environment: TOOLCHAIN_QUIET (set: say nothing when all is cached and ready, one line for
+# a known missing plugin), GUNICORN_UPSTART_CACHE (default ~/.cache/gunicorn-upstart), PULUMI_HOME
 # (default <cache>/pulumi-home), GO (default `go`).
 set -euo pipefail
 
@@ -125,6 +126,10 @@ build_command_plugin() {
   local dir="$toolchain/src/command" refused="$toolchain/src/command/refused"
   mkdir -p "$dir"
   if [ -n "$(find "$refused" -mmin -1440 2>/dev/null)" ]; then
+    if [ -n "${TOOLCHAIN_QUIET:-}" ]; then
+      say "no command provider $COMMAND_PLUGIN_VERSION: \`pulumi preview\` and \`up\` of this stack cannot run (\`npm run toolchain\` says why)"
+      return 2
+    fi
     say "the Go module proxy refused $COMMAND_MODULE@$COMMAND_MODULE_VERSION earlier today:"
     sed 's/^/  | /' "$refused" >&2
     return 1
@@ -174,6 +179,8 @@ if ! command_plugin_installed "$cli"; then
     "$cli" plugin install resource command "$COMMAND_PLUGIN_VERSION" --file "$(command -v pulumi-resource-command)" >&2
   elif build_command_plugin; then
     "$cli" plugin install resource command "$COMMAND_PLUGIN_VERSION" --file "$toolchain/src/command/bin/pulumi-resource-command" >&2
+  elif [ -n "${TOOLCHAIN_QUIET:-}" ] && [ -n "$(find "$toolchain/src/command/refused" -mmin -1440 2>/dev/null)" ]; then
+    status=3
   else
     say "the command provider $COMMAND_PLUGIN_VERSION is not installed and could not be built from $COMMAND_MODULE@$COMMAND_MODULE_VERSION."
     say "Every resource of this stack is a @pulumi/command Command, so \`pulumi up\` needs it. Either:"
@@ -183,7 +190,9 @@ if ! command_plugin_installed "$cli"; then
   fi
 fi
 
-say "ready in $(elapsed): $("$cli" version) at $cli$([ "$status" = 0 ] || echo ' (incomplete, see above)')"
+if [ -z "${TOOLCHAIN_QUIET:-}" ] || [ "$SECONDS" -ge 5 ] || [ "$status" != 0 ]; then
+  say "ready in $(elapsed): $("$cli" version) at $cli$([ "$status" = 0 ] || echo ' (incomplete, see above)')"
+fi
 # Our directory first (the language host, and the CLI when we built it), then the CLI's own.
 printf '%s:%s\n' "$bin" "$(dirname "$cli")"
 exit "$status"

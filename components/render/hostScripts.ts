@@ -1,4 +1,5 @@
 import { shQuote, shQuoteAll } from "../shell";
+import { RUN_ID_LINE } from "./remoteScripts";
 
 /** A directory the host setup makes when it is missing (existing ones are left as they are). */
 export interface DirSpec {
@@ -141,6 +142,7 @@ export function renderPythonEnvScript(spec: PythonEnvSpec): string {
     "  exit 1",
     "fi",
     'echo "gunicorn-upstart: $VENV ready with Python $want_version"',
+    RUN_ID_LINE,
     "",
   ].join("\n");
 }

@@ -11,6 +11,25 @@ export function asRemoteCommand(script: string): string {
   return `${SUDO_PREFIX}exec "$@" /bin/bash -c ${shQuote(script)}`;
 }
 
+/**
+ * The command string for a `delete`: it reads its standard input to the end first. The
+ * command provider pipes a resource's stored `stdin` into `delete` too (a file's content, a
+ * whole release), and a command that exits without reading it fails the SSH session with EOF
+ * once the unread part exceeds the channel's window (about 2 MB): destroy would fail.
+ */
+export function drainingStdin(command: string): string {
+  return command === "true" ? "cat >/dev/null" : `cat >/dev/null; ${command}`;
+}
+
+/**
+ * The last line of every script whose run the service's lifecycle must follow (file writes,
+ * release uploads, the virtualenv build): a random run id, so the command's stdout differs
+ * on every run. The lifecycle's update command carries a hash of those outputs: when any of
+ * them ran in an `up`, the lifecycle runs too (see UpstartService).
+ */
+export const RUN_ID_LINE =
+  'echo "gunicorn-upstart: run $(od -An -N8 -tx1 /dev/urandom | tr -d " \\n")"';
+
 /** Root runs the command as is; anyone else through `sudo -n` (never a password prompt). */
 const SUDO_PREFIX = 'if [ "$(id -u)" -eq 0 ]; then set --; else set -- sudo -n; fi; ';
 
@@ -90,6 +109,7 @@ export function renderWriteFileScript(
     `chmod -- ${shQuote(target.mode)} "$tmp"`,
     'mv -f -- "$tmp" "$path"',
     "trap - EXIT",
+    RUN_ID_LINE,
     "",
   ].join("\n");
 }

@@ -107,9 +107,18 @@ describe("GunicornService", () => {
     assert.deepEqual(deps, ["app-job", "app-launcher", "app-config"]);
     assert.equal(lifecycle.opts.deleteBeforeReplace, true);
     const inputs = byName("app-service-lifecycle").inputs;
-    assert.deepEqual(inputs.triggers, ["django-project"], "only a job rename replaces it");
-    assert.equal(inputs.create, inputs.update, "create and update run the same converging script");
-    assert.match(String(inputs.delete), /initctl stop/);
+    assert.deepEqual(
+      inputs.triggers,
+      ["django-project", "10.0.0.5:22"],
+      "only a job rename or another host replaces it",
+    );
+    assert.match(
+      String(inputs.update),
+      /^(.*) # after [0-9a-f]{16} [0-9a-f]{16} [0-9a-f]{16}$/s,
+      "update runs the create script, with the tokens of the three file writes",
+    );
+    assert.equal(String(inputs.update).replace(/ # after [0-9a-f ]+$/, ""), inputs.create);
+    assert.match(String(inputs.delete), /^cat >\/dev\/null; .*initctl stop/s);
     const spec = normalizeSpec({});
     const files = renderServiceFiles(spec, {});
     assert.equal(
@@ -143,7 +152,12 @@ describe("GunicornService", () => {
         !String(inputs.create).includes(file.content.split("\n")[2]!),
         `${role}: no content in the command`,
       );
-      assert.deepEqual(inputs.triggers, [file.path]);
+      assert.deepEqual(inputs.triggers, [file.path, "10.0.0.5:22"]);
+      assert.equal(
+        registered.find((r) => r.name === `app-${role}-write`)!.opts.deleteBeforeReplace,
+        true,
+        `${role}: the old file goes before the new one is written`,
+      );
       assert.match(
         String(inputs.delete),
         new RegExp(`rm -f -- '\\\\''${file.path.replace(/[.]/g, "\\.")}'\\\\''`),
@@ -311,7 +325,11 @@ describe("GunicornService", () => {
     const upload = byName("app-release-upload").inputs;
     const id = packRelease(dir).id;
     assert.match(String(upload.create), new RegExp(`ID='\\\\''${id}'\\\\''`));
-    assert.equal(upload.delete, "true", "releases are app code: kept on destroy");
+    assert.equal(
+      upload.delete,
+      "cat >/dev/null",
+      "releases are app code: kept on destroy; the stored archive piped in is read",
+    );
     assert.equal(upload.stdin, packRelease(dir).archiveBase64);
     const lifecycle = registered.find((r) => r.name === "app-service-lifecycle")!;
     const deps = (lifecycle.opts.dependsOn as pulumi.Resource[]).map(
@@ -343,6 +361,31 @@ describe("GunicornService", () => {
     const after = inputsByName();
     const changed = [...before.keys()].filter((k) => before.get(k) !== after.get(k));
     assert.deepEqual(changed.sort(), ["app-release-upload", "app-service-lifecycle"]);
+  });
+
+  test("no command sends its previous output as environment, and every delete reads the stdin the provider pipes into it", async () => {
+    // The provider sets PULUMI_COMMAND_STDOUT/STDERR on every update and delete unless told
+    // not to (a stock sshd refuses them, with a warning), and pipes the stored stdin into
+    // delete too (a delete that leaves 2 MB or more unread fails with EOF).
+    const dir = mkdtempSync(join(tmpdir(), "app-"));
+    writeFileSync(join(dir, "manage.py"), "print('hi')\n");
+    const svc = await evaluate(
+      hostArgs({ appSource: dir, prepareHost: true, pythonEnv: { requirements: "Django\n" } }),
+    );
+    const commands = recorded.filter((r) => r.type === "command:remote:Command");
+    assert.equal(commands.length, 8);
+    for (const c of commands) {
+      assert.equal(c.inputs.addPreviousOutputInEnv, false, c.name);
+      assert.match(String(c.inputs.delete), /^cat >\/dev\/null(; |$)/, c.name);
+    }
+    // Outputs of a command with a secret connection are secret; these carry no secret.
+    for (const [what, output] of [
+      ["status", svc.status],
+      ["releaseId", svc.release!.releaseId],
+      ["job path", svc.jobFile.apply((f) => f.path)],
+    ] as const) {
+      assert.equal(await pulumi.isSecret(output), false, `${what} is readable`);
+    }
   });
 
   test("on a bare host: setup, then the virtualenv, then the files and the release, then the service", async () => {
@@ -382,7 +425,7 @@ describe("GunicornService", () => {
     assert.match(prepare, /useradd --system/);
     assert.equal(
       byName("app-host-prepare").inputs.delete,
-      "true",
+      "cat >/dev/null",
       "users, packages and directories are kept",
     );
     const python = byName("app-python-install").inputs;
@@ -415,7 +458,7 @@ describe("GunicornService", () => {
   test("with init systemd it writes a unit, drives it with systemctl, and its VM runs Ubuntu 24.04", async () => {
     await evaluate(vmArgs({ init: "systemd", job: "shop" }));
     const job = byName("app-job-write");
-    assert.deepEqual(job.inputs.triggers, ["/etc/systemd/system/shop.service"]);
+    assert.deepEqual(job.inputs.triggers, ["/etc/systemd/system/shop.service", "203.0.113.10:22"]);
     assert.match(String(job.inputs.stdin), /^\[Service\]$/m);
     assert.match(String(job.inputs.stdin), /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
     // Removing the unit makes systemd forget it.
@@ -470,9 +513,12 @@ describe("GunicornService", () => {
       const seen: string[] = [];
       for (const c of commands) {
         for (const key of ["create", "update", "delete"] as const) {
-          const text = String(c.inputs[key]);
+          // Deletes read the stored stdin first; the lifecycle's update carries write tokens.
+          const text = String(c.inputs[key])
+            .replace(/^cat >\/dev\/null(; )?/, "")
+            .replace(/ # after [0-9a-f ]+$/, "");
           if (c.name.endsWith("-upload") && key === "delete") {
-            assert.equal(text, "true", "releases are kept on destroy");
+            assert.equal(text, "", "releases are kept on destroy");
             continue;
           }
           const m = call.exec(text);

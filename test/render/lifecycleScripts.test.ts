@@ -120,7 +120,28 @@ describe("lifecycle scripts against a fake initctl", () => {
     assert.match(r.stderr, /initctl status: site start\/running/);
     assert.match(r.stderr, /\[ERROR\] Exception in worker process/);
     assert.ok(seconds < 10, `gave up after ${seconds}s`);
-    assert.equal(existsSync(stateFilePath(spec)), false, "a failed start records nothing");
+    assert.equal(
+      readFileSync(stateFilePath(spec), "utf8"),
+      files("j1", "l1", "c1"),
+      "a failed start records what it attempted",
+    );
+  });
+
+  test("reverting a change that failed its health gate acts again, though the manifest is the last good one", () => {
+    // The engine keeps a failed update's previous inputs: after a bad launcher (here, a
+    // master that never serves) is reverted, the lifecycle gets the manifest it last
+    // succeeded with. The host must not take that for "nothing changed".
+    const good = server;
+    run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    server = "exec sleep 60";
+    const bad = run(renderApplyScript(spec), files("j1", "l2", "c1"));
+    assert.equal(bad.status, 1);
+    assert.match(bad.stdout + bad.stderr, /after restart/);
+    server = good;
+    const r = run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.calls, ["reload-configuration", "stop site", "start site"]);
+    assert.match(r.stdout, /site: restart \(master pid \d+\)/);
   });
 
   test("a service that answers 5xx fails the health gate, naming the status", () => {

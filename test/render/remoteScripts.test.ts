@@ -17,6 +17,7 @@ import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import {
   asRemoteCommand,
+  drainingStdin,
   renderDeleteFileScript,
   renderWriteFileScript,
 } from "../../components/render/remoteScripts";
@@ -115,5 +116,39 @@ describe("RemoteFile scripts", () => {
     );
     assert.ok(!cmd.includes("line one"));
     assert.match(cmd, new RegExp(`expected_bytes=${bytes}`));
+  });
+});
+
+describe("deletes and the stored stdin the provider pipes into them", () => {
+  // The command provider sends a resource's stored stdin to its delete command too; over SSH
+  // a command that exits with 2 MB or more of it unread ends the session with EOF and the
+  // destroy fails. Here a pipe shows the same thing: the writer gets EPIPE.
+  const threeMB = "x".repeat(3 << 20);
+
+  test("a delete reads all of a 3 MB stdin, then removes the file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "delete-"));
+    const path = join(dir, "config.py");
+    writeFileSync(path, "workers = 3\n");
+    const r = spawnSync(
+      "sh",
+      ["-c", drainingStdin(asRemoteCommand(renderDeleteFileScript(path)))],
+      { input: threeMB, encoding: "utf8" },
+    );
+    assert.equal(r.error, undefined, "all of stdin was read");
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(existsSync(path), false);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("a delete that keeps everything (releases, virtualenv, host setup) reads it too", () => {
+    const r = spawnSync("sh", ["-c", drainingStdin("true")], { input: threeMB });
+    assert.equal(r.error, undefined);
+    assert.equal(r.status, 0);
+    const unread = spawnSync("sh", ["-c", "true"], { input: threeMB });
+    assert.equal(
+      (unread.error as NodeJS.ErrnoException | undefined)?.code,
+      "EPIPE",
+      "without it the writer fails, as the provider's SSH session does",
+    );
   });
 });
