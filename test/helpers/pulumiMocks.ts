@@ -25,6 +25,20 @@ export const registered: Registered[] = [];
 
 export const INSTANCE_IP = "203.0.113.10";
 
+/**
+ * When set (by the integration tests' replay), a command resource is handed to it as the
+ * program registers it, and its outputs are what the hook returns: what ran on a host
+ * feeds the inputs of what the program registers next, as with the engine.
+ */
+export type CommandHook = (
+  args: pulumi.runtime.MockResourceArgs,
+) => Promise<Record<string, unknown>>;
+let commandHook: CommandHook | undefined;
+export function setCommandHook(hook: CommandHook | undefined): void {
+  commandHook = hook;
+}
+const COMMAND_TYPES = ["command:remote:Command", "command:local:Command"];
+
 pulumi.runtime.setMocks(
   {
     newResource(args: pulumi.runtime.MockResourceArgs) {
@@ -33,6 +47,13 @@ pulumi.runtime.setMocks(
         name: args.name,
         inputs: args.inputs as Record<string, unknown>,
       });
+      if (commandHook !== undefined && COMMAND_TYPES.includes(args.type)) {
+        const hook = commandHook;
+        return hook(args).then((outputs) => ({
+          id: `${args.name}-id`,
+          state: { ...args.inputs, ...outputs },
+        }));
+      }
       const state: Record<string, unknown> = { ...args.inputs };
       if (args.type === "aws:ec2/instance:Instance") {
         state.publicIp = INSTANCE_IP;

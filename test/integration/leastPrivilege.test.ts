@@ -22,7 +22,7 @@ import { asHelperCommand } from "../../components/render/remoteScripts";
 import { shQuote } from "../../components/shell";
 import { freePort } from "../helpers/freePort";
 import { makeApp } from "./app";
-import { Replay, UpFailed, type Ran } from "./replay";
+import { phases, Replay, UpFailed } from "./replay";
 import { APP_USER_SETUP, siteProgram, siteSettings } from "./site";
 import { startTestHost, type TestHost } from "./testHost";
 
@@ -60,7 +60,7 @@ function helperFor(extra: Partial<GunicornServiceArgs> = {}) {
   return { spec, helper: renderSudoHelper(spec) };
 }
 
-const ops = (ran: Ran[]) => ran.map((r) => `${r.op} ${r.name}`);
+const ops = phases;
 
 function masterPid(): number {
   const pid = host.mainPid("site");
@@ -129,9 +129,9 @@ for (const init of ["upstart", "systemd"] as const) {
       test("up uploads the release, writes the files and starts the job, all through the helper; the master runs as app", async () => {
         const ran = await replay.up(program());
         assert.deepEqual(ops(ran), [
+          "create site-config-write",
           "create site-job-write",
           "create site-launcher-write",
-          "create site-config-write",
           "create site-logrotate-write",
           "create site-release-upload",
           "create site-service-lifecycle",

@@ -11,7 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { GunicornServiceArgs } from "../../components";
 import { asRemoteCommand, renderWriteFileScript } from "../../components/render/remoteScripts";
 import { freePort } from "../helpers/freePort";
-import { Replay, UpFailed, type Ran } from "./replay";
+import { phases, Replay, UpFailed } from "./replay";
 import { siteProgram } from "./site";
 import { startTestHost, type TestHost } from "./testHost";
 
@@ -62,7 +62,7 @@ function service(extra: Partial<GunicornServiceArgs> = {}): () => pulumi.Output<
   });
 }
 
-const ops = (ran: Ran[]) => ran.map((r) => `${r.op} ${r.name}`);
+const ops = phases;
 
 async function get(url: string): Promise<string> {
   const res = await fetch(url);
@@ -113,9 +113,9 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
     test("up on a fresh host writes the files, starts the job and serves Django", async () => {
       const ran = await replay.up(service());
       assert.deepEqual(ops(ran), [
+        "create site-config-write",
         "create site-job-write",
         "create site-launcher-write",
-        "create site-config-write",
         "create site-logrotate-write",
         "create site-service-lifecycle",
       ]);
@@ -307,10 +307,10 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
       const ran = replay.destroy();
       assert.deepEqual(ops(ran), [
         "delete site-service-lifecycle",
-        "delete site-logrotate-write",
         "delete site-config-write",
-        "delete site-launcher-write",
         "delete site-job-write",
+        "delete site-launcher-write",
+        "delete site-logrotate-write",
       ]);
       assert.equal(host.root(`kill -0 ${master}`).status, 1, "the master is gone");
       assert.equal(

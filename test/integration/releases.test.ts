@@ -6,7 +6,7 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { freePort } from "../helpers/freePort";
-import { Replay, UpFailed, type Ran } from "./replay";
+import { phases, Replay, UpFailed } from "./replay";
 import { APP_USER_SETUP, siteProgram } from "./site";
 import { startTestHost, type TestHost } from "./testHost";
 import { makeApp } from "./app";
@@ -26,7 +26,7 @@ function program(extra: { workers?: number } = {}) {
   });
 }
 
-const ops = (ran: Ran[]) => ran.map((r) => `${r.op} ${r.name}`);
+const ops = phases;
 const body = async () => (await fetch(`http://127.0.0.1:${port}/`)).text();
 const master = () => host.mainPid("site");
 const current = () => host.rootOk("readlink /srv/site/current").trim();
@@ -45,9 +45,9 @@ for (const init of ["upstart", "systemd"] as const) {
     test("the first up uploads release v1, points current at it and serves it", async () => {
       const ran = await replay.up(program());
       assert.deepEqual(ops(ran), [
+        "create site-config-write",
         "create site-job-write",
         "create site-launcher-write",
-        "create site-config-write",
         "create site-logrotate-write",
         "create site-release-upload",
         "create site-service-lifecycle",

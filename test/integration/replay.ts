@@ -1,37 +1,46 @@
 // A lifecycle replay: does with the component's `remote.Command` resources what Pulumi and
-// `@pulumi/command` (1.x) would do, against a test host, running the component's own command
+// `@pulumi/command` (1.2) would do, against a test host, running the component's own command
 // strings unchanged over real SSH with the same stdin; `local.Command` resources (a fleet's
 // drain and register steps) run here with `/bin/sh -c` and their `environment`.
 //
-// Rules followed (from the provider's SDK code and documentation, and its issue tracker):
-// - First `up`: `create` runs, with `stdin` on standard input, in dependency order.
-// - Later `up`: a resource whose inputs are unchanged runs nothing.
+// It stands in for the real engine only because the command provider cannot be had on this
+// machine (the Go module proxy refuses github.com/pulumi/pulumi-command/provider; see
+// scripts/toolchain.sh and the README). The Pulumi CLI itself is real and runs the stack
+// program in test/engine/.
+//
+// Rules followed (from the provider's SDK code and documentation, its issue tracker, and a
+// review of its source):
+// - Each command runs when the program registers it (the mock monitor hands it here), so
+//   its real stdout feeds whatever the program registers next, and commands that do not
+//   depend on each other run at the same time, as the engine runs them.
+// - First `up`: `create` runs, with `stdin` on standard input.
+// - Later `up`: a resource whose inputs are unchanged runs nothing; its outputs are the stored ones.
 // - A change in `triggers` replaces the resource: the SDK registers every Command with
 //   `replaceOnChanges: ["triggers[*]"]` (node_modules/@pulumi/command/remote/command.js;
 //   pulumi/pulumi-command#855). A replacement creates the new resource first and deletes the
 //   old one at the end of the update, unless `deleteBeforeReplace` is set: then the old one's
 //   `delete` runs first (pulumi/pulumi-command#17).
 // - Any other input change (create, update, delete, stdin, connection) is an in-place update:
-//   `update` runs if set, else `create` ("If an `update` command isn't provided, then `create`
-//   will also be run when the resource's inputs are modified"; a connection diff shows as an
-//   update of a Command in pulumi/pulumi-command#447).
-// - `destroy` (or a resource gone from the program) runs the *stored* `delete` command, in
-//   reverse dependency order: dependents first.
-// - A failed command fails the `up`: its resource keeps its previous state, nothing after it runs.
-// Not replayed: PULUMI_COMMAND_STDOUT/STDERR in the environment (sshd would need AcceptEnv;
-// the component does not use them).
-import { spawnSync } from "node:child_process";
+//   `update` runs if set, else `create`. A connection change is an update too, run only
+//   against the new host (pulumi/pulumi-command#447).
+// - A failed command fails the `up`: a failed update keeps the resource's previous inputs and
+//   outputs in the state; a failed create leaves nothing in the state; nothing that depends
+//   on it runs; what already runs finishes.
+// - `delete` (destroy, or a resource gone from the program, dependents first) runs the
+//   *stored* delete command with the *stored* stdin on standard input, as the provider does.
+// - The provider's SSH session fails with EOF when the command exits leaving stdin unread
+//   beyond one channel window (2 MiB in golang.org/x/crypto/ssh); modelled here by counting
+//   what the command left unread.
+// Not replayed: PULUMI_COMMAND_STDOUT/STDERR in the environment (the component turns them
+// off with addPreviousOutputInEnv: false, asserted under mocks).
+import { spawn, spawnSync } from "node:child_process";
 import * as pulumi from "@pulumi/pulumi";
-import {
-  dependencyNames,
-  recorded,
-  recorder,
-  registered,
-  reset,
-  settle,
-} from "../helpers/pulumiMocks";
+import { recorder, registered, reset, setCommandHook, settle } from "../helpers/pulumiMocks";
 import { SSH_OPTIONS, type TestHost } from "./testHost";
 import { unwrapSecret } from "../helpers/secrets";
+
+/** One SSH channel window of golang.org/x/crypto/ssh, the provider's SSH client. */
+const CHANNEL_WINDOW = 2 << 20;
 
 interface CommandState {
   name: string;
@@ -44,8 +53,13 @@ interface CommandState {
   stdin: string;
   triggers: unknown[];
   connection: Record<string, unknown>;
-  dependsOn: string[];
   deleteBeforeReplace: boolean;
+}
+
+interface Stored {
+  inputs: CommandState;
+  stdout: string;
+  stderr: string;
 }
 
 /** One remote command the replay ran. */
@@ -66,193 +80,270 @@ export class UpFailed extends Error {
   }
 }
 
-const COMMAND_TYPES = ["command:remote:Command", "command:local:Command"];
-
-/** The child resource names under a resource (components stand for all their commands). */
-function commandsUnder(name: string): string[] {
-  const direct = registered.filter(
-    (r) => (r.opts.parent as unknown as { __name?: string })?.__name === name,
-  );
-  const self = registered.find((r) => r.name === name);
-  const own = self !== undefined && COMMAND_TYPES.includes(self.type) ? [name] : [];
-  return [...own, ...direct.flatMap((r) => commandsUnder(r.name))];
-}
-
-/** Evaluates a program under the mocks and returns its remote commands, in dependency order. */
-async function evaluate(program: () => pulumi.Output<unknown>[]): Promise<CommandState[]> {
-  await settle();
-  reset();
-  await Promise.all(
-    program().map((o) => (o as unknown as { promise(): Promise<unknown> }).promise()),
-  );
-  await settle();
-  const commands: CommandState[] = [];
-  for (const r of registered.filter((x) => COMMAND_TYPES.includes(x.type))) {
-    const inputs = recorded.find((x) => x.name === r.name)?.inputs;
-    if (!inputs) throw new Error(`${r.name} was not registered with the mock monitor`);
-    const deps = (await dependencyNames(r)).flatMap((d) => commandsUnder(d));
-    commands.push({
-      name: r.name,
-      kind: r.type === "command:local:Command" ? "local" : "remote",
-      environment: (unwrapSecret(inputs.environment) ?? {}) as Record<string, string>,
-      create: String(inputs.create),
-      ...(inputs.update !== undefined ? { update: String(inputs.update) } : {}),
-      ...(inputs.delete !== undefined ? { delete: String(inputs.delete) } : {}),
-      stdin: String(unwrapSecret(inputs.stdin) ?? ""),
-      triggers: (inputs.triggers as unknown[]) ?? [],
-      connection: (unwrapSecret(inputs.connection) ?? {}) as Record<string, unknown>,
-      dependsOn: deps,
-      deleteBeforeReplace: r.opts.deleteBeforeReplace === true,
-    });
-  }
-  // Topological order, stable in registration order.
-  const ordered: CommandState[] = [];
-  const placed = new Set<string>();
-  while (ordered.length < commands.length) {
-    const next = commands.find(
-      (c) => !placed.has(c.name) && c.dependsOn.every((d) => placed.has(d)),
-    );
-    if (!next) throw new Error("dependency cycle");
-    ordered.push(next);
-    placed.add(next.name);
-  }
-  return ordered;
+/** The inputs of a command resource as the engine stores them. */
+function commandState(args: pulumi.runtime.MockResourceArgs): CommandState {
+  const inputs = args.inputs as Record<string, unknown>;
+  const opts = registered.find((r) => r.name === args.name)?.opts;
+  return {
+    name: args.name,
+    kind: args.type === "command:local:Command" ? "local" : "remote",
+    environment: (unwrapSecret(inputs.environment) ?? {}) as Record<string, string>,
+    create: String(inputs.create),
+    ...(inputs.update !== undefined ? { update: String(inputs.update) } : {}),
+    ...(inputs.delete !== undefined ? { delete: String(inputs.delete) } : {}),
+    stdin: String(unwrapSecret(inputs.stdin) ?? ""),
+    triggers: (inputs.triggers as unknown[]) ?? [],
+    connection: (unwrapSecret(inputs.connection) ?? {}) as Record<string, unknown>,
+    deleteBeforeReplace: opts?.deleteBeforeReplace === true,
+  };
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
+/**
+ * Runs the command in the remote user's login shell, then counts what it left of stdin: the
+ * count comes back on the last line of stderr, and the command's own status is kept.
+ */
+function withUnreadCount(command: string): string {
+  return `(${command}\n); status=$?; printf '\\nreplay-unread-stdin %s\\n' "$(wc -c)" >&2; exit $status`;
+}
+
+function splitUnread(stderr: string): { stderr: string; unread: number } {
+  const m = /\nreplay-unread-stdin (\d+)\n$/.exec(stderr);
+  return m === null
+    ? { stderr, unread: 0 }
+    : { stderr: stderr.slice(0, m.index), unread: Number(m[1]) };
+}
+
 /** The engine's view of one stack: the state of every command resource after each `up`. */
 export class Replay {
-  private state = new Map<string, CommandState>();
+  /** Hosts other than the one the replay was made for, by `host:port` (a service move). */
+  private readonly hosts = new Map<string, TestHost>();
+  private state = new Map<string, Stored>();
   private order: string[] = [];
 
-  constructor(private readonly host: TestHost) {}
+  constructor(host: TestHost) {
+    this.addHost(host);
+  }
+
+  /** Lets the program's connections reach another test host too. */
+  addHost(host: TestHost): void {
+    this.hosts.set(`127.0.0.1:${host.port}`, host);
+  }
 
   /** Set by `up(..., { interrupt })`: that resource's SSH client is killed after `afterMs`. */
   private interrupt: { resource: string; afterMs: number } | undefined;
 
-  private run(c: CommandState, op: Ran["op"], command: string, stdin: string): Ran {
-    if (c.kind === "local") {
-      // local.Command runs its command with `/bin/sh -c` where `pulumi up` runs, with its
-      // `environment` added to the process's own.
-      const r = spawnSync("/bin/sh", ["-c", command], {
-        input: stdin,
-        encoding: "utf8",
-        env: { ...process.env, ...c.environment },
-        timeout: 300_000,
-        maxBuffer: 64 << 20,
-      });
-      if (r.status !== 0)
-        throw new UpFailed(
-          c.name,
-          op,
-          `${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? String(r.error) : ""}`,
-        );
-      return { name: c.name, op, stdout: r.stdout, stderr: r.stderr };
-    }
+  private hostOf(c: CommandState): TestHost {
     const conn = c.connection;
-    if (
-      conn.host !== "127.0.0.1" ||
-      Number(conn.port) !== this.host.port ||
-      conn.user !== this.host.user
-    ) {
+    const host = this.hosts.get(`${String(conn.host)}:${String(conn.port)}`);
+    if (host === undefined || conn.user !== host.user) {
       throw new Error(
-        `${c.name}: connection ${JSON.stringify({ ...conn, privateKey: "..." })} is not the test host`,
+        `${c.name}: connection ${JSON.stringify({ ...conn, privateKey: "..." })} is not a test host`,
       );
     }
-    if (conn.privateKey !== this.host.privateKey)
-      throw new Error(`${c.name}: unexpected private key`);
-    const r = spawnSync(
-      "ssh",
-      [
-        "-i",
-        this.host.keyFile,
-        "-p",
-        String(conn.port),
-        ...SSH_OPTIONS,
-        "-T",
-        `${String(conn.user)}@${String(conn.host)}`,
-        command,
-      ],
-      {
-        input: stdin,
-        encoding: "utf8",
-        timeout: this.interrupt?.resource === c.name ? this.interrupt.afterMs : 300_000,
-        killSignal: "SIGKILL",
-        maxBuffer: 64 << 20,
-      },
-    );
-    if (r.status !== 0)
-      throw new UpFailed(c.name, op, `${r.stderr ?? ""}${r.error ? String(r.error) : ""}`);
-    return { name: c.name, op, stdout: r.stdout, stderr: r.stderr };
+    if (conn.privateKey !== host.privateKey) throw new Error(`${c.name}: unexpected private key`);
+    return host;
   }
 
-  /** `pulumi up` of the program: returns the commands that ran, in order. */
+  /** The process that runs one operation: `/bin/sh -c` here, or `ssh` to the test host. */
+  private argv(c: CommandState, command: string): { file: string; args: string[] } {
+    if (c.kind === "local") return { file: "/bin/sh", args: ["-c", command] };
+    const host = this.hostOf(c);
+    return {
+      file: "ssh",
+      args: [
+        "-i",
+        host.keyFile,
+        "-p",
+        String(host.port),
+        ...SSH_OPTIONS,
+        "-T",
+        `${host.user}@127.0.0.1`,
+        withUnreadCount(command),
+      ],
+    };
+  }
+
+  private finish(
+    c: CommandState,
+    op: Ran["op"],
+    status: number | null,
+    stdout: string,
+    rawStderr: string,
+    error?: Error,
+  ): Ran {
+    const { stderr, unread } =
+      c.kind === "remote" ? splitUnread(rawStderr) : { stderr: rawStderr, unread: 0 };
+    if (status !== 0)
+      throw new UpFailed(
+        c.name,
+        op,
+        `${c.kind === "local" ? stdout : ""}${stderr}${error ? String(error) : ""}`,
+      );
+    if (unread > CHANNEL_WINDOW)
+      throw new UpFailed(
+        c.name,
+        op,
+        `EOF: the command exited leaving ${unread} bytes of its stdin unread (the provider's SSH session fails)`,
+      );
+    return { name: c.name, op, stdout, stderr };
+  }
+
+  /** Runs one operation without blocking the event loop: the program goes on registering. */
+  private run(c: CommandState, op: Ran["op"], command: string, stdin: string): Promise<Ran> {
+    const { file, args } = this.argv(c, command);
+    return new Promise((resolve, reject) => {
+      const child = spawn(file, args, {
+        env: c.kind === "local" ? { ...process.env, ...c.environment } : process.env,
+        stdio: ["pipe", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+      child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+      child.stdin.on("error", () => undefined); // EPIPE: judged by the unread count
+      child.stdin.end(stdin);
+      const limit = this.interrupt?.resource === c.name ? this.interrupt.afterMs : 300_000;
+      const timer = setTimeout(() => child.kill("SIGKILL"), limit);
+      child.on("close", (status) => {
+        clearTimeout(timer);
+        try {
+          resolve(this.finish(c, op, status, stdout, stderr));
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+  }
+
+  /** Like {@link run}, blocking: for destroy and reruns, where nothing else goes on. */
+  private runSync(c: CommandState, op: Ran["op"], command: string, stdin: string): Ran {
+    const { file, args } = this.argv(c, command);
+    const r = spawnSync(file, args, {
+      input: stdin,
+      encoding: "utf8",
+      env: c.kind === "local" ? { ...process.env, ...c.environment } : process.env,
+      timeout: 300_000,
+      killSignal: "SIGKILL",
+      maxBuffer: 64 << 20,
+    });
+    return this.finish(c, op, r.status, r.stdout ?? "", r.stderr ?? "", r.error);
+  }
+
+  /** `pulumi up` of the program: returns the commands that ran, in the order they started. */
   async up(
     program: () => pulumi.Output<unknown>[],
     options: { interrupt?: { resource: string; afterMs: number } } = {},
   ): Promise<Ran[]> {
     this.interrupt = options.interrupt;
+    const ran: Ran[] = [];
+    const desired = new Set<string>();
+    const deleteAtEnd: Stored[] = [];
+    let running = 0;
+    let failure: UpFailed | Error | undefined;
+    let signalFailure = () => undefined as void;
+    const failed = new Promise<void>((resolve) => (signalFailure = resolve));
+
+    // One registration: what the engine would do with this resource, then its outputs.
+    const step = async (c: CommandState): Promise<Record<string, unknown>> => {
+      desired.add(c.name);
+      const old = this.state.get(c.name);
+      const started = (op: Ran["op"]) => {
+        const entry: Ran = { name: c.name, op, stdout: "", stderr: "" };
+        ran.push(entry);
+        return (r: Ran) => Object.assign(entry, r);
+      };
+      const keep = (r: Ran) => {
+        this.state.set(c.name, { inputs: c, stdout: r.stdout, stderr: r.stderr });
+        if (!this.order.includes(c.name)) this.order.push(c.name);
+        return { stdout: r.stdout, stderr: r.stderr };
+      };
+      if (old === undefined) {
+        return keep(started("create")(await this.run(c, "create", c.create, c.stdin)));
+      }
+      if (!same(old.inputs.triggers, c.triggers)) {
+        if (c.deleteBeforeReplace) {
+          const d = old.inputs.delete;
+          if (d !== undefined)
+            started("delete")(await this.run(old.inputs, "delete", d, old.inputs.stdin));
+          this.state.delete(c.name);
+          this.order = this.order.filter((n) => n !== c.name);
+        } else {
+          deleteAtEnd.push(old);
+        }
+        return keep(started("create")(await this.run(c, "create", c.create, c.stdin)));
+      }
+      if (!same(old.inputs, c)) {
+        const op = started("update");
+        return keep(op(await this.run(c, "update", c.update ?? c.create, c.stdin)));
+      }
+      return { stdout: old.stdout, stderr: old.stderr };
+    };
+
+    setCommandHook((args) => {
+      running++;
+      return step(commandState(args)).then(
+        (outputs) => {
+          running--;
+          return outputs;
+        },
+        (e: unknown) => {
+          running--;
+          failure ??= e as Error;
+          signalFailure();
+          // Like the engine, nothing that depends on a failed resource goes ahead.
+          return new Promise<Record<string, unknown>>(() => undefined);
+        },
+      );
+    });
     try {
-      return await this.upOnce(program);
+      await settle();
+      reset();
+      const outputs = program().map((o) =>
+        (o as unknown as { promise(): Promise<unknown> }).promise(),
+      );
+      await Promise.race([Promise.allSettled(outputs), failed]);
+      // Wait until nothing runs and nothing more gets registered.
+      for (let idle = 0; idle < 3;) {
+        await settle();
+        idle = running === 0 ? idle + 1 : 0;
+        if (running > 0) await new Promise((r) => setTimeout(r, 50));
+      }
+      if (failure !== undefined) throw failure;
+      await Promise.all(outputs);
+      const gone = [...this.order].reverse().filter((n) => !desired.has(n));
+      for (const name of gone) {
+        const old = this.state.get(name)!;
+        if (old.inputs.delete !== undefined)
+          ran.push(this.runSync(old.inputs, "delete", old.inputs.delete, old.inputs.stdin));
+        this.state.delete(name);
+        this.order = this.order.filter((n) => n !== name);
+      }
+      for (const old of deleteAtEnd.reverse()) {
+        if (old.inputs.delete !== undefined)
+          ran.push(this.runSync(old.inputs, "delete", old.inputs.delete, old.inputs.stdin));
+      }
+      return ran;
     } finally {
+      setCommandHook(undefined);
       this.interrupt = undefined;
     }
   }
 
-  private async upOnce(program: () => pulumi.Output<unknown>[]): Promise<Ran[]> {
-    const desired = await evaluate(program);
-    const ran: Ran[] = [];
-    const deleteAtEnd: CommandState[] = [];
-    const created = (name: string) => {
-      // What was created stays in the state even when a later step fails, as with Pulumi.
-      if (!this.order.includes(name)) this.order.push(name);
-    };
-    for (const c of desired) {
-      const old = this.state.get(c.name);
-      if (old === undefined) {
-        ran.push(this.run(c, "create", c.create, c.stdin));
-        created(c.name);
-      } else if (!same(old.triggers, c.triggers)) {
-        if (c.deleteBeforeReplace) {
-          if (old.delete !== undefined) ran.push(this.run(old, "delete", old.delete, ""));
-          this.state.delete(c.name);
-          ran.push(this.run(c, "create", c.create, c.stdin));
-        } else {
-          ran.push(this.run(c, "create", c.create, c.stdin));
-          deleteAtEnd.push(old);
-        }
-      } else if (!same({ ...old, dependsOn: [] }, { ...c, dependsOn: [] })) {
-        ran.push(this.run(c, "update", c.update ?? c.create, c.stdin));
-      }
-      this.state.set(c.name, c);
-    }
-    const gone = [...this.order].reverse().filter((n) => !desired.some((c) => c.name === n));
-    for (const name of gone) {
-      const old = this.state.get(name)!;
-      if (old.delete !== undefined) ran.push(this.run(old, "delete", old.delete, ""));
-      this.state.delete(name);
-      this.order = this.order.filter((n) => n !== name);
-    }
-    for (const old of deleteAtEnd.reverse()) {
-      if (old.delete !== undefined) ran.push(this.run(old, "delete", old.delete, ""));
-    }
-    return ran;
-  }
-
   /** Runs a resource's stored update (or create) command again, as is: for idempotence checks. */
   rerun(name: string): Ran {
-    const c = this.state.get(name);
+    const c = this.state.get(name)?.inputs;
     if (c === undefined) throw new Error(`${name} is not in the state`);
-    return this.run(c, "update", c.update ?? c.create, c.stdin);
+    return this.runSync(c, "update", c.update ?? c.create, c.stdin);
   }
 
-  /** `pulumi destroy`: every stored `delete`, dependents first. */
+  /** `pulumi destroy`: every stored `delete` with its stored stdin, dependents first. */
   destroy(): Ran[] {
     const ran: Ran[] = [];
     for (const name of [...this.order].reverse()) {
-      const old = this.state.get(name)!;
-      if (old.delete !== undefined) ran.push(this.run(old, "delete", old.delete, ""));
+      const old = this.state.get(name)!.inputs;
+      if (old.delete !== undefined) ran.push(this.runSync(old, "delete", old.delete, old.stdin));
       this.state.delete(name);
     }
     this.order = [];
@@ -261,3 +352,24 @@ export class Replay {
 }
 
 export { recorder };
+
+/**
+ * `op name` of each command that ran, with the steps between two lifecycle steps sorted:
+ * the engine runs a service's file writes and upload at the same time (on destroy, their
+ * deletes), so tests state what ran and what came before the lifecycle, not an order the
+ * engine does not promise.
+ */
+export function phases(ran: Ran[]): string[] {
+  const out: string[] = [];
+  let segment: string[] = [];
+  for (const r of ran) {
+    const op = `${r.op} ${r.name}`;
+    if (/-service-lifecycle$/.test(r.name)) {
+      out.push(...segment.sort(), op);
+      segment = [];
+    } else {
+      segment.push(op);
+    }
+  }
+  return [...out, ...segment.sort()];
+}
