@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type * as command from "@pulumi/command";
-import { checkCidr, checkPublicKey, VM_DEFAULTS, VM_IMAGE_DEFAULTS } from "./vmSpec";
+import { checkCidr, checkPublicKey, newestAmi, VM_DEFAULTS, VM_IMAGE_DEFAULTS } from "./vmSpec";
 import type { Init } from "./spec";
 import { validated } from "./resourceHelpers";
 
@@ -79,24 +79,31 @@ export class Vm extends pulumi.ComponentResource {
 
     const image = pulumi.output(args.init ?? "upstart").apply((init) => VM_IMAGE_DEFAULTS[init]);
     const amiNamePattern = args.amiNamePattern ?? image.amiNamePattern;
-    // The lookup runs only without an explicit AMI, so a pinned AMI never drifts.
+    // The lookup runs only without an explicit AMI, so a pinned AMI never drifts. It lists the
+    // ids (newest first) rather than asking for one, so an empty result is our error at
+    // preview, naming `ami`, instead of the provider's "Your query returned no results".
+    const owner = args.amiOwner ?? VM_DEFAULTS.amiOwner;
     this.amiId =
       args.ami !== undefined
         ? pulumi.output(args.ami)
-        : aws.ec2
-            .getAmiOutput(
-              {
-                owners: [args.amiOwner ?? VM_DEFAULTS.amiOwner],
-                mostRecent: true,
-                filters: [
-                  { name: "name", values: [amiNamePattern] },
-                  { name: "virtualization-type", values: ["hvm"] },
-                  { name: "architecture", values: ["x86_64"] },
-                ],
-              },
-              { parent: this },
-            )
-            .apply((ami) => ami.id);
+        : pulumi.all([amiNamePattern, image, owner]).apply(([pattern, img, amiOwner]) =>
+            aws.ec2
+              .getAmiIdsOutput(
+                {
+                  owners: [amiOwner],
+                  includeDeprecated: img.includeDeprecated,
+                  filters: [
+                    { name: "name", values: [pattern] },
+                    { name: "virtualization-type", values: ["hvm"] },
+                    { name: "architecture", values: ["x86_64"] },
+                  ],
+                },
+                { parent: this },
+              )
+              .apply((found) =>
+                validated(name, this, () => newestAmi(found.ids, amiOwner, pattern)),
+              ),
+          );
 
     const vpcId =
       args.subnetId !== undefined

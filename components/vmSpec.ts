@@ -13,12 +13,31 @@ export const TRUSTY_AMI_NAME = "ubuntu/images/hvm-ssd/ubuntu-trusty-14.04-amd64-
 /** Ubuntu 24.04 "noble": the current LTS, with systemd (gp3 root volumes in its image names). */
 export const NOBLE_AMI_NAME = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*";
 
-/** The image and instance type a VM gets by default for each init. */
+/**
+ * The image and instance type a VM gets by default for each init. AWS deprecates public AMIs
+ * within two years of their creation, and `DescribeImages` hides deprecated ones unless asked
+ * for them: every trusty image is deprecated by now, so its lookup includes them.
+ */
 export const VM_IMAGE_DEFAULTS = {
-  upstart: { amiNamePattern: TRUSTY_AMI_NAME, instanceType: "t2.micro" },
+  upstart: { amiNamePattern: TRUSTY_AMI_NAME, instanceType: "t2.micro", includeDeprecated: true },
   // Noble has the ENA/NVMe drivers, so the current generation of types works.
-  systemd: { amiNamePattern: NOBLE_AMI_NAME, instanceType: "t3.micro" },
+  systemd: { amiNamePattern: NOBLE_AMI_NAME, instanceType: "t3.micro", includeDeprecated: false },
 } as const;
+
+/**
+ * The newest of the AMI ids a lookup found (the lookup sorts newest first); none found is an
+ * error that says how to go on: pin one with `ami`.
+ */
+export function newestAmi(ids: string[], owner: string, namePattern: string): string {
+  const id = ids[0];
+  if (id === undefined) {
+    throw new SpecError(
+      "ami",
+      `no AMI of owner ${owner} matches ${JSON.stringify(namePattern)} in this region (deprecated images included); pin one: pulumi config set ami ami-0123456789abcdef0 (or VmArgs.ami)`,
+    );
+  }
+  return id;
+}
 
 export const VM_DEFAULTS = {
   /** t2: trusty's 3.13 kernel has no ENA/NVMe drivers for the Nitro instance types. */

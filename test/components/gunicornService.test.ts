@@ -469,7 +469,7 @@ describe("GunicornService", () => {
     }
     assert.doesNotMatch(String(lifecycle.inputs.create), /initctl/);
     assert.match(String(lifecycle.inputs.delete), /systemctl disable --now/);
-    const lookup = calls.find((c) => c.token === "aws:ec2/getAmi:getAmi")!;
+    const lookup = calls.find((c) => c.token === "aws:ec2/getAmiIds:getAmiIds")!;
     assert.match(JSON.stringify(lookup.inputs.filters), /ubuntu-noble-24\.04/);
   });
 

@@ -30,9 +30,9 @@ describe("Vm", () => {
 
   test("looks up the newest Ubuntu 14.04 (Upstart) HVM image owned by Canonical", async () => {
     const vm = await evaluate(base);
-    const lookup = calls.find((c) => c.token === "aws:ec2/getAmi:getAmi")!;
+    const lookup = calls.find((c) => c.token === "aws:ec2/getAmiIds:getAmiIds")!;
     assert.deepEqual(lookup.inputs.owners, ["099720109477"]);
-    assert.equal(lookup.inputs.mostRecent, true);
+    assert.equal(lookup.inputs.includeDeprecated, true, "every trusty image is deprecated by now");
     const filters = lookup.inputs.filters as { name: string; values: string[] }[];
     assert.deepEqual(filters.find((f) => f.name === "name")!.values, [
       "ubuntu/images/hvm-ssd/ubuntu-trusty-14.04-amd64-server-*",
@@ -43,7 +43,7 @@ describe("Vm", () => {
 
   test("init systemd looks up Ubuntu 24.04 (systemd) instead, on a current instance type", async () => {
     await evaluate({ ...base, init: "systemd" });
-    const lookup = calls.find((c) => c.token === "aws:ec2/getAmi:getAmi")!;
+    const lookup = calls.find((c) => c.token === "aws:ec2/getAmiIds:getAmiIds")!;
     const filters = lookup.inputs.filters as { name: string; values: string[] }[];
     assert.deepEqual(filters.find((f) => f.name === "name")!.values, [
       "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*",
@@ -56,7 +56,7 @@ describe("Vm", () => {
 
   test("an explicit AMI id skips the lookup", async () => {
     await evaluate({ ...base, ami: "ami-0123456789abcdef0", instanceType: "t3.small" });
-    assert.equal(calls.filter((c) => c.token === "aws:ec2/getAmi:getAmi").length, 0);
+    assert.equal(calls.filter((c) => c.token === "aws:ec2/getAmiIds:getAmiIds").length, 0);
     assert.equal(inputsOf("web-instance").ami, "ami-0123456789abcdef0");
     assert.equal(inputsOf("web-instance").instanceType, "t3.small");
   });

@@ -1,7 +1,7 @@
-// The VM's pure checks: CIDRs and public keys are refused with the field named.
+// The VM's pure checks: CIDRs and public keys are refused with the field named; the AMI lookup.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { checkCidr, checkPublicKey } from "../../components/vmSpec";
+import { checkCidr, checkPublicKey, newestAmi, VM_IMAGE_DEFAULTS } from "../../components/vmSpec";
 import { SpecError } from "../../components/spec";
 
 test("CIDRs must be IPv4 CIDRs", () => {
@@ -28,4 +28,18 @@ test("public keys must be one OpenSSH key line", () => {
       (e: unknown) => e instanceof SpecError && e.field === "publicKey",
     );
   }
+});
+
+test("the AMI lookup takes the newest id, and finding none says to pin one with ami", () => {
+  assert.equal(newestAmi(["ami-new", "ami-old"], "099720109477", "ubuntu-*"), "ami-new");
+  assert.throws(
+    () => newestAmi([], "099720109477", VM_IMAGE_DEFAULTS.upstart.amiNamePattern),
+    (e: unknown) =>
+      e instanceof SpecError &&
+      /invalid 'ami': no AMI of owner 099720109477 matches .*trusty.* \(deprecated images included\); pin one: pulumi config set ami/.test(
+        e.message,
+      ),
+  );
+  // Every trusty image is past AWS's two-year deprecation: the lookup must ask for them.
+  assert.equal(VM_IMAGE_DEFAULTS.upstart.includeDeprecated, true);
 });

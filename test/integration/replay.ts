@@ -241,6 +241,7 @@ export class Replay {
     const desired = new Set<string>();
     const deleteAtEnd: Stored[] = [];
     let running = 0;
+    const held: ((outputs: Record<string, unknown>) => void)[] = [];
     let failure: UpFailed | Error | undefined;
     let signalFailure = () => undefined as void;
     const failed = new Promise<void>((resolve) => (signalFailure = resolve));
@@ -292,8 +293,9 @@ export class Replay {
           running--;
           failure ??= e as Error;
           signalFailure();
-          // Like the engine, nothing that depends on a failed resource goes ahead.
-          return new Promise<Record<string, unknown>>(() => undefined);
+          // Like the engine, nothing that depends on a failed resource goes ahead: its
+          // outputs wait until this `up` is over (see finally).
+          return new Promise<Record<string, unknown>>((resolve) => held.push(resolve));
         },
       );
     });
@@ -326,6 +328,12 @@ export class Replay {
       }
       return ran;
     } finally {
+      // The `up` is over: what still waits on a failed resource may go on registering, but
+      // nothing runs any more (the SDK reports promises left pending at exit as leaks).
+      const nothing = { stdout: "", stderr: "" };
+      setCommandHook(() => Promise.resolve(nothing));
+      for (const release of held) release(nothing);
+      for (let i = 0; i < 5; i++) await settle();
       setCommandHook(undefined);
       this.interrupt = undefined;
     }
