@@ -1,9 +1,9 @@
 // The stack program: reads the stack config (schema in Pulumi.yaml), runs one GunicornService
-// on a new EC2 instance or on an existing host, and exports what a user or another stack needs.
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+// on a local machine (the default), a new EC2 instance or an existing host, and exports what a
+// user or another stack needs.
 import * as pulumi from "@pulumi/pulumi";
-import { GunicornService, SpecError } from "./components";
+import { SpecError } from "./components";
+import { deployStack } from "./components/stackProgram";
 import { missingPublicKey, missingSshCidr, readStackConfig } from "./components/stackConfig";
 import { parseEnvList } from "./components/spec";
 
@@ -25,42 +25,21 @@ function read() {
 }
 const stack = read();
 
-// Secret values stay Outputs end to end: they reach the host only through stdin.
-const privateKey = config.requireSecret("sshPrivateKey");
+// Secret values stay Outputs end to end: they reach the host only through stdin. The local
+// machine makes its own key; the other targets need yours.
+const privateKey = () => config.requireSecret("sshPrivateKey");
 const secretEnv = pulumi
   .output(config.getSecretObject<string[]>("secretEnv") ?? [])
   .apply((list) => parseEnvList("secretEnv", list));
 const appEnv = pulumi.all([secretEnv]).apply(([secrets]) => ({ ...stack.appEnv, ...secrets }));
 
-/** The app's requirements.txt, when it has one. */
-function requirementsOf(appSource: string | undefined): string {
-  const file = appSource === undefined ? undefined : join(appSource, "requirements.txt");
-  return file !== undefined && existsSync(file) ? readFileSync(file, "utf8") : "";
-}
-
-const target = stack.target;
-const service = new GunicornService("app", {
-  ...stack.spec,
+// The machine's name is the stack's, so two stacks get two machines.
+const { service } = deployStack(stack, {
   appEnv,
-  ...(stack.appSource !== undefined ? { appSource: stack.appSource } : {}),
-  ...(stack.prepareHost !== undefined ? { prepareHost: stack.prepareHost } : {}),
-  ...(stack.pythonEnv !== undefined
-    ? { pythonEnv: { ...stack.pythonEnv, requirements: requirementsOf(stack.appSource) } }
-    : {}),
-  ...(target.kind === "host"
-    ? { host: { host: target.host, port: target.port, user: target.user, privateKey } }
-    : {
-        vm: {
-          publicKey: target.publicKey as string,
-          privateKey,
-          ...(target.sshUser !== undefined ? { sshUser: target.sshUser } : {}),
-          ...(target.instanceType !== undefined ? { instanceType: target.instanceType } : {}),
-          ...(target.ami !== undefined ? { ami: target.ami } : {}),
-          ...(target.subnetId !== undefined ? { subnetId: target.subnetId } : {}),
-          ...(target.allowedCidr !== undefined ? { allowedCidr: target.allowedCidr } : {}),
-          sshCidr: target.sshCidr as string,
-        },
-      }),
+  privateKey,
+  machineName: `${pulumi.getProject()}-${pulumi.getStack()}`
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, "-"),
 });
 
 export const publicAddress = service.publicAddress;

@@ -11,6 +11,7 @@ export { HostSetup, type HostSetupArgs } from "./hostSetup";
 export { PythonEnv, type PythonEnvArgs } from "./pythonEnv";
 export { UpstartService, type UpstartServiceArgs } from "./upstartService";
 export { Vm, type VmArgs } from "./vm";
+export { LocalMachine, type LocalMachineArgs } from "./localMachine";
 export {
   GunicornFleet,
   type GunicornFleetArgs,

@@ -72,6 +72,7 @@ export const CONFIG_KEYS = {
   init: "string",
   setuid: "string",
   setgid: "string",
+  target: "string",
 } as const;
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 
@@ -122,6 +123,7 @@ export const DEFAULT_HOST_PACKAGES = {
 
 /** Where the service runs. */
 export type Target =
+  | { kind: "local"; sshPort: number }
   | { kind: "host"; host: string; port: number; user: string }
   | {
       kind: "vm";
@@ -194,12 +196,32 @@ export function readStackConfig(src: ConfigSource): StackSettings {
   // A relative appSource is relative to the project directory, where Pulumi runs the program.
   const appSource = src.get("appSource");
   if (appSource !== undefined) settings.releases = true;
+  // The local machine runs systemd (no Upstart exists to install anywhere); a new VM or an
+  // existing host keep the recipe's Upstart unless `init` says otherwise.
+  if (targetKind(src.get("target"), src.get("host"), src.get("publicKey")) === "local") {
+    if (settings.init === undefined) settings.init = "systemd";
+    if (settings.init !== "systemd") {
+      throw new SpecError(
+        "init",
+        `the local machine runs systemd, got ${JSON.stringify(settings.init)}: unset init, or deploy to an Upstart host (config host)`,
+      );
+    }
+  }
   const spec = normalizeSpec(settings);
   const appEnv = parseEnvList("appEnv", parseList("appEnv", src.get("appEnv")));
 
   const host = src.get("host");
+  const kind = targetKind(src.get("target"), host, src.get("publicKey"));
   let target: Target;
-  if (host !== undefined) {
+  if (kind === "local") {
+    target = {
+      kind: "local",
+      sshPort: checkInt("sshPort", src.get("sshPort") ?? "2222", 1, 65535),
+    };
+  } else if (kind === "host") {
+    if (host === undefined) {
+      throw new SpecError("host", "required with target host: pulumi config set host 203.0.113.20");
+    }
     if (!/^[A-Za-z0-9.:-]{1,253}$/.test(host)) {
       throw new SpecError(
         "host",
@@ -280,4 +302,21 @@ function parseStringList(key: string, raw: string): string[] {
     throw new SpecError(key, `expected a list of Debian package names, got ${raw}`);
   }
   return list as string[];
+}
+
+/**
+ * Where the service runs: `target` when set; else an existing host when `host` is set, a new
+ * EC2 instance when `publicKey` is, and the local machine when neither is.
+ */
+export function targetKind(
+  target: string | undefined,
+  host: string | undefined,
+  publicKey: string | undefined,
+): "local" | "host" | "ec2" {
+  if (target !== undefined) {
+    if (target === "local" || target === "host" || target === "ec2") return target;
+    throw new SpecError("target", `expected local, host or ec2, got ${JSON.stringify(target)}`);
+  }
+  if (host !== undefined) return "host";
+  return publicKey !== undefined ? "ec2" : "local";
 }

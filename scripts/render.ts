@@ -45,7 +45,8 @@ function main(): number {
     if (stack.spec.sudo === "helper") {
       // Installed once by an admin, as root: the only thing the SSH user may run with sudo.
       const helper = renderSudoHelper(stack.spec);
-      const sshUser = stack.target.kind === "host" ? stack.target.user : stack.target.sshUser;
+      const t = stack.target;
+      const sshUser = t.kind === "host" ? t.user : t.kind === "vm" ? t.sshUser : "deploy";
       files.push(
         { path: helper.path, content: helper.content, owner: "root", group: "root", mode: "0755" },
         {

@@ -133,8 +133,28 @@ describe("the stack program (index.ts)", () => {
     assert.match(stdin.value!, /"DJANGO_SETTINGS_MODULE=mysite.settings"/);
   });
 
-  test("without a host it provisions a VM, and needs a public key for that", () => {
-    const missing = runProgram("index.ts", { sshPrivateKey: "K" }, ["sshPrivateKey"]);
+  test("with no config it runs on the local machine (systemd), with the machine's own key", () => {
+    const r = runProgram("index.ts", {});
+    assert.equal(r.status, 0, r.stderr);
+    const names = r.result!.resources.map((x) => x.name);
+    assert.ok(names.includes("app-machine-machine"), names.join(", "));
+    assert.ok(!names.some((n) => n.startsWith("app-vm")), "no VM");
+    const machine = r.result!.resources.find((x) => x.name === "app-machine-machine")!;
+    assert.match(String(machine.inputs.create), /PORT=2222\n/);
+    assert.match(String(machine.inputs.create), /systemd-nspawn/);
+    assert.match(String(machine.inputs.delete), /rm -rf -- "\$DIR"/);
+    assert.equal(machine.inputs.addPreviousOutputInEnv, false, "its stdout holds the key");
+    const job = r.result!.resources.find((x) => x.name === "app-job-write")!;
+    assert.equal((job.inputs.triggers as string[])[0], "/etc/systemd/system/hello.service");
+    const upstart = runProgram("index.ts", { init: "upstart" });
+    assert.equal(upstart.status, 1);
+    assert.match(upstart.stderr, /config: invalid 'init': the local machine runs systemd/);
+  });
+
+  test("target ec2 provisions a VM, and needs a public key and an SSH CIDR for that", () => {
+    const missing = runProgram("index.ts", { sshPrivateKey: "K", target: "ec2" }, [
+      "sshPrivateKey",
+    ]);
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /config: invalid 'publicKey': required to provision a VM/);
     const open = runProgram(
@@ -313,7 +333,8 @@ describe("Pulumi.yaml and the offline render", () => {
     const out = mkdtempSync(join(tmpdir(), "render-"));
     const r = renderCli(out, undefined);
     assert.equal(r.status, 0, r.stderr);
-    assert.ok(existsSync(join(out, "etc/init/hello.conf")));
+    // The default target is the local machine, whose init is systemd.
+    assert.ok(existsSync(join(out, "etc/systemd/system/hello.service")));
     assert.ok(existsSync(join(out, "srv/hello/run-hello.sh")));
     assert.ok(existsSync(join(out, "etc/gunicorn/hello.conf.py")));
     assert.ok(existsSync(join(out, "etc/logrotate.d/gunicorn-hello")));

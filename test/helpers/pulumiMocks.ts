@@ -60,6 +60,13 @@ pulumi.runtime.setMocks(
         state.publicDns = "ec2-203-0-113-10.compute.amazonaws.com";
       }
       if (args.type === "aws:ec2/keyPair:KeyPair") state.keyName = `${args.name}-key`;
+      if (args.type === "command:local:Command") {
+        // A LocalMachine's command prints its connection; a fleet's steps print nothing here.
+        state.stdout = args.name.endsWith("-machine")
+          ? `${JSON.stringify({ host: "127.0.0.1", port: 2222, user: "deploy", privateKey: "MACHINE-KEY" })}\n`
+          : "";
+        state.stderr = "";
+      }
       if (args.type === "command:remote:Command") {
         state.stdout = "gunicorn-upstart: django-project: start (master pid 4242)\n";
         state.stderr = "";

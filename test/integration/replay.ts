@@ -1,7 +1,8 @@
 // A lifecycle replay: does with the component's `remote.Command` resources what Pulumi and
 // `@pulumi/command` (1.2) would do, against a test host, running the component's own command
 // strings unchanged over real SSH with the same stdin; `local.Command` resources (a fleet's
-// drain and register steps) run here with `/bin/sh -c` and their `environment`.
+// drain and register steps, a LocalMachine) run here with their `interpreter` (default
+// `/bin/sh -c`) and their `environment`.
 //
 // It stands in for the real engine only because the command provider cannot be had on this
 // machine (the Go module proxy refuses github.com/pulumi/pulumi-command/provider; see
@@ -34,6 +35,9 @@
 // Not replayed: PULUMI_COMMAND_STDOUT/STDERR in the environment (the component turns them
 // off with addPreviousOutputInEnv: false, asserted under mocks).
 import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { recorder, registered, reset, setCommandHook, settle } from "../helpers/pulumiMocks";
 import { SSH_OPTIONS, type TestHost } from "./testHost";
@@ -47,6 +51,8 @@ interface CommandState {
   /** remote.Command (over SSH to the test host) or local.Command (here, with `environment`). */
   kind: "remote" | "local";
   environment: Record<string, string>;
+  /** local.Command's `interpreter`, default `/bin/sh -c`. */
+  interpreter: string[];
   create: string;
   update?: string;
   delete?: string;
@@ -88,6 +94,7 @@ function commandState(args: pulumi.runtime.MockResourceArgs): CommandState {
     name: args.name,
     kind: args.type === "command:local:Command" ? "local" : "remote",
     environment: (unwrapSecret(inputs.environment) ?? {}) as Record<string, string>,
+    interpreter: (inputs.interpreter as string[] | undefined) ?? ["/bin/sh", "-c"],
     create: String(inputs.create),
     ...(inputs.update !== undefined ? { update: String(inputs.update) } : {}),
     ...(inputs.delete !== undefined ? { delete: String(inputs.delete) } : {}),
@@ -134,9 +141,28 @@ export class Replay {
   /** Set by `up(..., { interrupt })`: that resource's SSH client is killed after `afterMs`. */
   private interrupt: { resource: string; afterMs: number } | undefined;
 
-  private hostOf(c: CommandState): TestHost {
+  /** Key files for connections to machines the program made itself (a LocalMachine). */
+  private readonly keyFiles = new Map<string, string>();
+
+  private hostOf(c: CommandState): Pick<TestHost, "port" | "user" | "keyFile" | "privateKey"> {
     const conn = c.connection;
-    const host = this.hosts.get(`${String(conn.host)}:${String(conn.port)}`);
+    const address = `${String(conn.host)}:${String(conn.port)}`;
+    const host = this.hosts.get(address);
+    if (host === undefined && conn.host === "127.0.0.1" && typeof conn.privateKey === "string") {
+      // A machine the program created (its connection is an output): reach it with its key.
+      let keyFile = this.keyFiles.get(conn.privateKey);
+      if (keyFile === undefined) {
+        keyFile = join(mkdtempSync(join(tmpdir(), "replay-key-")), "key");
+        writeFileSync(keyFile, conn.privateKey, { mode: 0o600 });
+        this.keyFiles.set(conn.privateKey, keyFile);
+      }
+      return {
+        port: Number(conn.port),
+        user: String(conn.user),
+        keyFile,
+        privateKey: conn.privateKey,
+      };
+    }
     if (host === undefined || conn.user !== host.user) {
       throw new Error(
         `${c.name}: connection ${JSON.stringify({ ...conn, privateKey: "..." })} is not a test host`,
@@ -148,7 +174,10 @@ export class Replay {
 
   /** The process that runs one operation: `/bin/sh -c` here, or `ssh` to the test host. */
   private argv(c: CommandState, command: string): { file: string; args: string[] } {
-    if (c.kind === "local") return { file: "/bin/sh", args: ["-c", command] };
+    if (c.kind === "local") {
+      const [file, ...args] = c.interpreter;
+      return { file: file!, args: [...args, command] };
+    }
     const host = this.hostOf(c);
     return {
       file: "ssh",

@@ -12,16 +12,18 @@ import { freePort } from "../helpers/freePort";
 
 const START_HOST = resolve(__dirname, "../host/start-host.sh");
 const START_SYSTEMD_HOST = resolve(__dirname, "../host/start-systemd-host.sh");
-const BUILD_ROOTFS = resolve(__dirname, "../host/build-rootfs.sh");
+const BUILD_ROOTFS = resolve(__dirname, "../../components/machine/build-rootfs.sh");
 
 /**
  * The root file system of the systemd host, built once per machine (about 70 s) and cached in
  * TEST_ROOTFS_CACHE (default /var/tmp/gunicorn-upstart-test), outside git.
  */
 function systemdRootfs(): string {
+  // The product's builder (the local machine's), with Debian's Gunicorn and Django on top.
   const args = [
     BUILD_ROOTFS,
-    ...(process.env.TEST_ROOTFS_CACHE ? [process.env.TEST_ROOTFS_CACHE] : []),
+    process.env.TEST_ROOTFS_CACHE ?? "/var/tmp/gunicorn-upstart-test",
+    "gunicorn,python3-django",
   ];
   const r = spawnSync("bash", args, { encoding: "utf8", timeout: 900_000, maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`building the systemd host failed: ${r.stderr.slice(-3000)}`);

@@ -1,0 +1,107 @@
+// The default stack, end to end on the local machine: with the stack's own defaults
+// (Pulumi.yaml) and its own wiring (components/stackProgram.ts), one up boots a Debian
+// machine with systemd-nspawn (real systemd, real sshd), prepares it, builds the virtualenv
+// from PyPI, deploys examples/hello-django as a release and serves it; a second up runs
+// nothing; destroy stops the machine and leaves nothing running. The lifecycle runs on the
+// replay (no command provider here, see replay.ts); the machine, SSH, systemd, pip, Gunicorn
+// and Django are real.
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { freePort } from "../helpers/freePort";
+import { readProjectConfig } from "../../components/projectConfig";
+import { readStackConfig } from "../../components/stackConfig";
+import { deployStack } from "../../components/stackProgram";
+import { LOCAL_MACHINE_DEFAULTS } from "../../components/render/localMachine";
+import { phases, recorder, Replay } from "./replay";
+import type { TestHost } from "./testHost";
+
+const ROOT = resolve(__dirname, "../..");
+let stateDir: string;
+let replay: Replay;
+let appPort: number;
+let sshPort: number;
+const name = `itest-${process.pid}`;
+
+function program() {
+  const defaults = readProjectConfig(ROOT, undefined);
+  const overrides: Record<string, string> = {
+    bind: `0.0.0.0:${appPort}`,
+    sshPort: String(sshPort),
+    // The demo is deployed from the repository, as `npm run up` does from its directory.
+    appSource: join(ROOT, "examples/hello-django"),
+  };
+  const stack = readStackConfig({ get: (k) => overrides[k] ?? defaults.get(k) });
+  return () => {
+    const { service } = deployStack(stack, {
+      appEnv: stack.appEnv,
+      privateKey: () => pulumi.output("unused"),
+      machineName: name,
+      machineStateDir: stateDir,
+      opts: { transformations: [recorder] },
+    });
+    return [service.status, service.url];
+  };
+}
+
+const get = async (path: string) => {
+  const r = await fetch(`http://127.0.0.1:${appPort}${path}`);
+  return { status: r.status, body: await r.text() };
+};
+
+describe("the default stack on the local machine", { timeout: 900_000 }, () => {
+  before(async () => {
+    stateDir = mkdtempSync(join(tmpdir(), "machines-"));
+    appPort = await freePort();
+    sshPort = await freePort();
+    // The replay needs a host to start from; the machine's connection is the program's own.
+    replay = new Replay({ port: 0, user: "", privateKey: "", keyFile: "" } as unknown as TestHost);
+  });
+  after(() => {
+    // Whatever happened, leave no machine running.
+    spawnSync("bash", [
+      "-c",
+      `[ -f ${stateDir}/${name}/pid ] && kill -KILL -- -"$(cat ${stateDir}/${name}/pid)"; true`,
+    ]);
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  test("one up boots the machine and deploys the demo, which answers on 127.0.0.1", async () => {
+    const ran = await replay.up(program());
+    const ops = phases(ran);
+    assert.equal(
+      `${ran[0]!.op} ${ran[0]!.name}`,
+      "create app-machine-machine",
+      "the machine first",
+    );
+    assert.ok(ops.includes("create app-host-prepare"), ops.join(", "));
+    assert.ok(ops.includes("create app-python-install"), ops.join(", "));
+    assert.ok(ops.includes("create app-release-upload"), ops.join(", "));
+    assert.equal(ops.at(-1), "create app-service-lifecycle");
+    assert.match(ran.at(-1)!.stdout, /hello: start \(master pid \d+\)/);
+    const page = await get("/");
+    assert.equal(page.status, 200);
+    assert.match(page.body, /Hello from Django on Gunicorn/);
+    assert.equal((await get("/health")).status, 200);
+    assert.ok(existsSync(join(stateDir, name, "pid")), "the machine outlives the up");
+  });
+
+  test("a second up changes nothing", async () => {
+    assert.deepEqual(phases(await replay.up(program())), []);
+  });
+
+  test("destroy stops the service and the machine, and leaves nothing running", async () => {
+    const pid = spawnSync("cat", [join(stateDir, name, "pid")], { encoding: "utf8" }).stdout.trim();
+    const ran = replay.destroy();
+    assert.equal(ran[0]!.name, "app-service-lifecycle");
+    assert.equal(ran.at(-1)!.name, "app-machine-machine");
+    await assert.rejects(get("/"), "the site refuses connections");
+    assert.equal(spawnSync("kill", ["-0", pid]).status, 1, "no machine process");
+    assert.equal(existsSync(join(stateDir, name)), false, "its disk is gone");
+    assert.equal(LOCAL_MACHINE_DEFAULTS.user, "deploy");
+  });
+});
