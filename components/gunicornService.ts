@@ -284,7 +284,7 @@ export interface WrittenFile {
 }
 
 /**
- * A Gunicorn app run by Upstart: provisions a VM (or takes an existing host), writes the job,
+ * A Gunicorn app run by Upstart or systemd: provisions a VM (or takes an existing host), writes the job,
  * the launcher and the Gunicorn config, and manages the service: start on create, reload or
  * restart on change, stop before its files are removed on destroy.
  */

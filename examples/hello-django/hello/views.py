@@ -8,7 +8,7 @@ VERSION = "1"
 
 def index(request):
     return HttpResponse(
-        "Hello from Django on Gunicorn, run by Upstart.\n"
+        "Hello from Django on Gunicorn.\n"
         "host=%s worker=%d version=%s\n" % (socket.gethostname(), os.getpid(), VERSION),
         content_type="text/plain",
     )
