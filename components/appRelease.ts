@@ -50,7 +50,9 @@ export class AppRelease extends pulumi.ComponentResource {
         // Releases are the user's app code: destroy leaves them on the host (the delete only
         // reads the stored archive the provider pipes into it).
         delete: "true",
-        stdin: packed.archiveBase64,
+        // The archive may hold what the app keeps next to its code (a .env, keys): the state
+        // stores it encrypted, like every secret. Its id (a hash) stays readable.
+        stdin: pulumi.secret(packed.archiveBase64),
         logging: "stdoutAndStderr",
       },
       childOptions(this, opts),

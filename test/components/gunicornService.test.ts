@@ -330,7 +330,8 @@ describe("GunicornService", () => {
       "cat >/dev/null",
       "releases are app code: kept on destroy; the stored archive piped in is read",
     );
-    assert.equal(upload.stdin, packRelease(dir).archiveBase64);
+    assert.ok(isMarkedSecret(upload.stdin), "the archive is a secret in the state");
+    assert.equal(unwrapSecret(upload.stdin), packRelease(dir).archiveBase64);
     const lifecycle = registered.find((r) => r.name === "app-service-lifecycle")!;
     const deps = (lifecycle.opts.dependsOn as pulumi.Resource[]).map(
       (d) => (d as unknown as { __name: string }).__name,
