@@ -9,7 +9,7 @@
 // lifecycle runs on the replay (test/integration/replay.ts) instead.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -51,6 +51,20 @@ describe("the stack program on the real Pulumi CLI", { timeout: 600_000 }, () =>
     const r = pulumi(["version"]);
     assert.equal(r.status, 0, r.all);
     assert.equal(r.stdout.trim(), "v3.274.1");
+  });
+
+  test("two toolchain runs at once both finish, the second waiting on the lock, and agree", async () => {
+    const run = () =>
+      new Promise<{ status: number | null; out: string }>((done) => {
+        const child = spawn("bash", [join(ROOT, "scripts/toolchain.sh")], { stdio: "pipe" });
+        let out = "";
+        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+        child.on("close", (status) => done({ status, out }));
+      });
+    const [a, b] = await Promise.all([run(), run()]);
+    // 3: the CLI is ready, the command provider cannot be had here (see the top of the file).
+    for (const r of [a, b]) assert.ok(r.status === 0 || r.status === 3, `status ${r.status}`);
+    assert.equal(a.out.trim().split("\n").pop(), b.out.trim().split("\n").pop());
   });
 
   test("a secret config value is encrypted with a generated passphrase, never plaintext on disk", () => {
