@@ -2,7 +2,6 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import {
   checkLocalMachine,
-  LOCAL_MACHINE_DEFAULTS,
   renderMachineDown,
   renderMachineUp,
   type LocalMachineSpec,
@@ -50,11 +49,13 @@ export class LocalMachine extends pulumi.ComponentResource {
       validated(name, this, () => checkLocalMachine(r as Parameters<typeof checkLocalMachine>[0]));
     if (isPlain(raw)) check(raw);
     const spec: pulumi.Output<LocalMachineSpec> = pulumi.output(raw).apply((r) => check(r));
+    // The same script creates and updates: it boots the machine unless it runs.
+    const up = spec.apply(renderMachineUp);
     const machine = new command.local.Command(
       `${name}-machine`,
       {
-        create: spec.apply(renderMachineUp),
-        update: spec.apply(renderMachineUp),
+        create: up,
+        update: up,
         delete: spec.apply(renderMachineDown),
         interpreter: ["/bin/bash", "-c"],
         // The stdout holds the private key: never into the next run's environment.
@@ -77,5 +78,3 @@ export class LocalMachine extends pulumi.ComponentResource {
     this.registerOutputs({ connection: this.connection, address: this.address });
   }
 }
-
-export { LOCAL_MACHINE_DEFAULTS };

@@ -198,7 +198,9 @@ export function readStackConfig(src: ConfigSource): StackSettings {
   if (appSource !== undefined) settings.releases = true;
   // The local machine runs systemd (no Upstart exists to install anywhere); a new VM or an
   // existing host keep the recipe's Upstart unless `init` says otherwise.
-  if (targetKind(src.get("target"), src.get("host"), src.get("publicKey")) === "local") {
+  const host = src.get("host");
+  const kind = targetKind(src.get("target"), host, src.get("publicKey"));
+  if (kind === "local") {
     if (settings.init === undefined) settings.init = "systemd";
     if (settings.init !== "systemd") {
       throw new SpecError(
@@ -210,8 +212,6 @@ export function readStackConfig(src: ConfigSource): StackSettings {
   const spec = normalizeSpec(settings);
   const appEnv = parseEnvList("appEnv", parseList("appEnv", src.get("appEnv")));
 
-  const host = src.get("host");
-  const kind = targetKind(src.get("target"), host, src.get("publicKey"));
   let target: Target;
   if (kind === "local") {
     target = {

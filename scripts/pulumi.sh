@@ -31,14 +31,11 @@ fi
 toolchain_status=0
 path=$(TOOLCHAIN_QUIET=1 bash "$root/scripts/toolchain.sh" | tail -n 1) || toolchain_status=$?
 if [ "$toolchain_status" != 0 ] && [ "$toolchain_status" != 3 ]; then exit "$toolchain_status"; fi
-cache=${GUNICORN_UPSTART_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gunicorn-upstart}
+# shellcheck source=scripts/cache-dir.sh
+. "$root/scripts/cache-dir.sh"
 export PATH="$path:$PATH"
-export PULUMI_HOME=${PULUMI_HOME:-$cache/pulumi-home}
 export PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-file://$state}
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
-# The stack program is TypeScript; the language host compiles it with the project's own
-# TypeScript (tsconfig.json), no separate build step.
-export PULUMI_NODEJS_TRANSPILE_ONLY=${PULUMI_NODEJS_TRANSPILE_ONLY:-false}
 
 stack=${STACK:-dev}
 if [ "${1:-}" != "version" ] && [ "${1:-}" != "plugin" ] && [ "${1:-}" != "about" ]; then

@@ -37,10 +37,10 @@ COMMAND_MODULE=github.com/pulumi/pulumi-command/provider
 COMMAND_MODULE_VERSION=v0.0.0-20260303235922-7f3eb6f3b77c
 MIN_CLI=3.274.0
 
-cache=${GUNICORN_UPSTART_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gunicorn-upstart}
+# shellcheck source=scripts/cache-dir.sh
+. "$(dirname "$0")/cache-dir.sh"
 toolchain="$cache/toolchain/pulumi-$PULUMI_VERSION-nodejs-$LANGHOST_SDK_VERSION-command-$COMMAND_PLUGIN_VERSION"
 bin="$toolchain/bin"
-export PULUMI_HOME=${PULUMI_HOME:-$cache/pulumi-home}
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 go=${GO:-go}
 mkdir -p "$bin" "$PULUMI_HOME"

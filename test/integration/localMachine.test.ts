@@ -18,7 +18,6 @@ import { readStackConfig } from "../../components/stackConfig";
 import { deployStack } from "../../components/stackProgram";
 import { LOCAL_MACHINE_DEFAULTS } from "../../components/render/localMachine";
 import { phases, recorder, Replay } from "./replay";
-import type { TestHost } from "./testHost";
 
 const ROOT = resolve(__dirname, "../..");
 let stateDir: string;
@@ -58,8 +57,8 @@ describe("the default stack on the local machine", { timeout: 900_000 }, () => {
     stateDir = mkdtempSync(join(tmpdir(), "machines-"));
     appPort = await freePort();
     sshPort = await freePort();
-    // The replay needs a host to start from; the machine's connection is the program's own.
-    replay = new Replay({ port: 0, user: "", privateKey: "", keyFile: "" } as unknown as TestHost);
+    // No test host: the machine's connection is the program's own.
+    replay = new Replay();
   });
   after(() => {
     // Whatever happened, leave no machine running.

@@ -129,8 +129,9 @@ export class Replay {
   private state = new Map<string, Stored>();
   private order: string[] = [];
 
-  constructor(host: TestHost) {
-    this.addHost(host);
+  /** `host`: the test host the program's connections name (none when it makes its own). */
+  constructor(host?: TestHost) {
+    if (host !== undefined) this.addHost(host);
   }
 
   /** Lets the program's connections reach another test host too. */
