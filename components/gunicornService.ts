@@ -19,6 +19,7 @@ import {
   type Invocation,
   type LogLevel,
   type ServiceSettings,
+  type SandboxDirective,
   type ServiceSpec,
   type StopRunlevels,
   type SudoMode,
@@ -103,15 +104,18 @@ export interface GunicornServiceArgs {
   umask?: pulumi.Input<string>;
   /** `limit nofile SOFT HARD`. @default unset */
   nofile?: pulumi.Input<{ soft: number; hard: number }>;
-  /** `kill timeout` in seconds; set it above `gracefulTimeout` for clean stops. @default unset (Upstart: 5) */
+  /** `kill timeout` / `TimeoutStopSec` in seconds: how long a stop waits before it kills. @default gracefulTimeout + 5 */
   killTimeout?: pulumi.Input<number>;
   /** `console` stanza. @default unset (Upstart 1.4+: "log") */
   console?: pulumi.Input<ConsoleMode>;
   /** `normal exit` codes and signal names. @default [] */
   normalExit?: pulumi.Input<string[]>;
-  /** `setuid` stanza: the master too runs as this user (bind ports above 1024 only). @default unset */
+  /**
+   * `setuid` stanza / `User=`: the master too runs as this user. `"root"` keeps a root master.
+   * @default `user`, except under Upstart with a port below 1024 (then unset: a root master binds it)
+   */
   setuid?: pulumi.Input<string>;
-  /** `setgid` stanza. @default unset */
+  /** `setgid` stanza / `Group=`. @default `group` whenever setuid is defaulted */
   setgid?: pulumi.Input<string>;
   /** `reload signal` stanza (Upstart 1.10+). @default unset (HUP) */
   reloadSignal?: pulumi.Input<string>;
@@ -131,7 +135,18 @@ export interface GunicornServiceArgs {
    * match. @default "upstart"
    */
   init?: pulumi.Input<Init>;
-  /** Seconds the health gate waits for Gunicorn to serve after a start, restart or reload. @default 30 */
+  /**
+   * systemd: sandbox directives to leave out of the unit, e.g. `["MemoryDenyWriteExecute"]` for
+   * an app with a JIT; the full list is `SANDBOX_DIRECTIVES`. @default [] (all of them)
+   */
+  relaxSandbox?: pulumi.Input<SandboxDirective[]>;
+  /**
+   * systemd: directories the app writes besides its log directory (media uploads, a SQLite
+   * database's directory); the unit's `ProtectSystem=strict` makes everything else read-only.
+   * @default []
+   */
+  readWritePaths?: pulumi.Input<string[]>;
+  /** Seconds the health gate waits for Gunicorn to serve after a start, restart or reload (at least 4). @default 30 */
   startTimeout?: pulumi.Input<number>;
   /** HTTP path the health gate requests. @default "/" */
   healthCheckPath?: pulumi.Input<string>;
@@ -275,6 +290,8 @@ const SETTING_KEYS = [
   "logrotate",
   "sudo",
   "init",
+  "relaxSandbox",
+  "readWritePaths",
 ] as const satisfies readonly (keyof GunicornServiceArgs & keyof ServiceSpec)[];
 
 /** A file the service wrote: where and what. */

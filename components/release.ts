@@ -145,7 +145,11 @@ export function packRelease(dir: string): PackedRelease {
 /**
  * Unpacks the release from stdin into `<appRoot>/releases/<id>` unless it is already there:
  * into a temp dir first, checked for the expected byte count and gzip integrity, then renamed,
- * so a release directory is always complete. Releases are app code: never removed on destroy.
+ * so a release directory is always complete. Root unpacks into its own temp directory (nothing
+ * of the app user's is on the path), makes only files, directories and symlinks, owned by root,
+ * with the umask's modes and no setuid/setgid bit: the app user can read and run the release,
+ * not change it, and nothing in it runs as anyone else. Releases are app code: never removed
+ * on destroy.
  */
 export function renderUploadScript(
   appRoot: string,
@@ -175,7 +179,19 @@ export function renderUploadScript(
     "  exit 1",
     "fi",
     'mkdir "$tmp/tree"',
-    'base64 -d "$tmp/payload" | tar -xzf - -C "$tmp/tree" --no-same-owner',
+    // Only files, directories and symlinks: root's tar would make device nodes and hard links.
+    'if base64 -d "$tmp/payload" | tar -tvzf - | grep -v "^[-dl]" | grep -q .; then',
+    '  echo "refusing release $ID: it holds entries other than files, directories and symlinks" >&2',
+    "  exit 1",
+    "fi",
+    // Root's tar keeps the archive's mode bits: a setuid file would run as root. The umask,
+    // not the archive, decides; then no setuid or setgid bit may be left anywhere.
+    'base64 -d "$tmp/payload" | tar -xzf - -C "$tmp/tree" --no-same-owner --no-same-permissions',
+    'find "$tmp/tree" ! -type l -perm /6000 -exec chmod ug-s -- {} +',
+    'if [ -n "$(find "$tmp/tree" ! -type l -perm /6000 -print -quit)" ]; then',
+    '  echo "refusing release $ID: a setuid or setgid file is left after unpacking" >&2',
+    "  exit 1",
+    "fi",
     'chmod 0755 "$tmp/tree"',
     'touch "$tmp/tree/.gunicorn-upstart-release"',
     'rm -rf -- "$dir"',

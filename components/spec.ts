@@ -59,6 +59,48 @@ export const SIGNALS = [
   "TTOU",
 ] as const;
 
+/**
+ * The sandbox of the systemd unit: what a Gunicorn app needs (read its code and virtualenv,
+ * write its logs and the paths named in `readWritePaths`, TCP and unix sockets, fork workers)
+ * and nothing else. Each directive is named here once, with why a Gunicorn app tolerates it;
+ * `relaxSandbox` lists the names to leave out when an app needs more (e.g.
+ * `MemoryDenyWriteExecute` for a JIT, `PrivateDevices` for a GPU). Measured with
+ * `systemd-analyze security --offline=yes` by test/render/systemdUnit.test.ts; rendered by
+ * components/render/systemdSandbox.ts.
+ */
+export const SANDBOX_DIRECTIVES = [
+  // No setuid program or file capability can raise the service's privileges.
+  "NoNewPrivileges",
+  // The whole file system is read-only but for the log directory and readWritePaths.
+  "ProtectSystem",
+  // /home, /root and /run/user are hidden, or read-only when the app's paths are there.
+  "ProtectHome",
+  "PrivateTmp",
+  "PrivateDevices",
+  "ProtectKernelTunables",
+  "ProtectKernelModules",
+  "ProtectKernelLogs",
+  "ProtectControlGroups",
+  "ProtectClock",
+  "ProtectHostname",
+  "ProtectProc",
+  "RestrictSUIDSGID",
+  "RestrictRealtime",
+  "RestrictNamespaces",
+  "LockPersonality",
+  "MemoryDenyWriteExecute",
+  "RemoveIPC",
+  // No capability at all, or only binding a port below 1024.
+  "CapabilityBoundingSet",
+  "SystemCallFilter",
+  "SystemCallErrorNumber",
+  "SystemCallArchitectures",
+  "RestrictAddressFamilies",
+  "IPAddressDeny",
+  "UMask",
+] as const;
+export type SandboxDirective = (typeof SANDBOX_DIRECTIVES)[number];
+
 /** The settings of one Gunicorn service, fully resolved (defaults applied, validated). */
 export interface ServiceSpec {
   /** Upstart job name; the job file is `/etc/init/<job>.conf`. */
@@ -124,15 +166,18 @@ export interface ServiceSpec {
   umask?: string;
   /** `limit nofile SOFT HARD` stanza. */
   nofile?: { soft: number; hard: number };
-  /** `kill timeout` stanza in seconds (unset: Upstart's default, 5). */
+  /** `kill timeout` / `TimeoutStopSec` in seconds (default: gracefulTimeout + 5). */
   killTimeout?: number;
   /** `console` stanza (unset: Upstart's default, `log` on 1.4+). */
   console?: ConsoleMode;
   /** `normal exit` stanza: exit codes and signal names that do not trigger a respawn. */
   normalExit: string[];
-  /** `setuid` stanza: run the whole job, master included, as this user. */
+  /**
+   * `setuid` stanza / `User=`: run the whole job, master included, as this user. Default: the
+   * app user, except under Upstart with a port below 1024 (then unset: a root master binds it).
+   */
   setuid?: string;
-  /** `setgid` stanza. */
+  /** `setgid` stanza / `Group=`. Default: the app group whenever setuid is defaulted. */
   setgid?: string;
   /** `reload signal` stanza (Upstart 1.10+; unset: HUP). */
   reloadSignal?: string;
@@ -150,6 +195,10 @@ export interface ServiceSpec {
   sudo: SudoMode;
   /** The init system: an Upstart job or a systemd unit. */
   init: Init;
+  /** systemd: sandbox directives left out of the unit (see SANDBOX_DIRECTIVES). */
+  relaxSandbox: SandboxDirective[];
+  /** systemd: directories the app writes besides its logs (ProtectSystem=strict hides the rest). */
+  readWritePaths: string[];
 }
 
 /**
@@ -191,9 +240,13 @@ export const DEFAULTS = {
   init: "upstart" as Init,
 } as const;
 
-/** Where a file goes when its path is not given: derived from the job name. */
-export function defaultLauncherPath(projectDir: string, job: string): string {
-  return `${projectDir.replace(/\/+$/, "")}/run-${job}.sh`;
+/**
+ * Where a file goes when its path is not given: derived from the job name. The launcher runs
+ * at every start (as root when the master is), so it lives in a directory only root can
+ * change, never in the project or a release, which belong to the app.
+ */
+export function defaultLauncherPath(job: string): string {
+  return `/usr/local/lib/gunicorn-upstart/run-${job}.sh`;
 }
 export function defaultGunicornConfigPath(job: string): string {
   return `/etc/gunicorn/${job}.conf.py`;
@@ -457,13 +510,7 @@ export function normalizeSpec(s: ServiceSettings): ServiceSpec {
       0,
       86400,
     ),
-    launcherPath: checkStanzaPath(
-      "launcherPath",
-      s.launcherPath ?? defaultLauncherPath(appRoot ?? projectDir, job),
-      s.launcherPath === undefined
-        ? " (it defaults to <projectDir or appRoot>/run-<job>.sh; set launcherPath)"
-        : "",
-    ),
+    launcherPath: checkStanzaPath("launcherPath", s.launcherPath ?? defaultLauncherPath(job)),
     gunicornConfigPath: checkPath(
       "gunicornConfigPath",
       s.gunicornConfigPath ?? defaultGunicornConfigPath(job),
@@ -491,7 +538,7 @@ export function normalizeSpec(s: ServiceSettings): ServiceSpec {
     ),
     jobEnv: checkEnv("jobEnv", s.jobEnv, true),
     normalExit: (s.normalExit ?? []).map((v, i) => checkExit(`normalExit[${i}]`, v)),
-    startTimeout: checkInt("startTimeout", s.startTimeout ?? d.startTimeout, 1, 3600),
+    startTimeout: checkStartTimeout("startTimeout", s.startTimeout ?? d.startTimeout),
     healthCheckPath: checkHealthPath("healthCheckPath", s.healthCheckPath ?? d.healthCheckPath),
     healthyStatusBelow: checkInt(
       "healthyStatusBelow",
@@ -503,6 +550,12 @@ export function normalizeSpec(s: ServiceSettings): ServiceSpec {
     logrotate: checkBool("logrotate", s.logrotate ?? d.logrotate),
     sudo: checkOneOf("sudo", s.sudo ?? d.sudo, SUDO_MODES),
     init: checkOneOf("init", s.init ?? d.init, INITS),
+    relaxSandbox: checkList("relaxSandbox", s.relaxSandbox ?? []).map((v, i) =>
+      checkOneOf(`relaxSandbox[${i}]`, v, SANDBOX_DIRECTIVES),
+    ),
+    readWritePaths: checkList("readWritePaths", s.readWritePaths ?? []).map((v, i) =>
+      checkUnitPath(`readWritePaths[${i}]`, v),
+    ),
   };
   if (s.accessLog !== undefined) spec.accessLog = checkPath("accessLog", s.accessLog);
   if (spec.logrotate) {
@@ -523,11 +576,20 @@ export function normalizeSpec(s: ServiceSettings): ServiceSpec {
   if (s.chdir !== undefined) spec.chdir = checkStanzaPath("chdir", s.chdir);
   if (s.umask !== undefined) spec.umask = checkUmask("umask", s.umask);
   if (s.nofile !== undefined) spec.nofile = checkNofile("nofile", s.nofile);
-  if (s.killTimeout !== undefined)
-    spec.killTimeout = checkInt("killTimeout", s.killTimeout, 0, 86400);
+  // A stop sends TERM and Gunicorn gives its workers gracefulTimeout to finish their requests;
+  // the init's own timeout (Upstart's default is 5 s) must not cut that short.
+  spec.killTimeout =
+    s.killTimeout !== undefined
+      ? checkInt("killTimeout", s.killTimeout, 0, 86400)
+      : spec.gracefulTimeout + KILL_TIMEOUT_MARGIN;
   if (s.console !== undefined) spec.console = checkOneOf("console", s.console, CONSOLE_MODES);
-  if (s.setuid !== undefined) spec.setuid = checkName("setuid", s.setuid);
-  if (s.setgid !== undefined) spec.setgid = checkName("setgid", s.setgid);
+  // The master runs as the app user unless it must bind a port below 1024 under Upstart
+  // (systemd gives the app user that one capability instead); Gunicorn drops the workers.
+  const rootMaster = spec.init === "upstart" && bindsLowPort(spec.bind);
+  const setuid = s.setuid ?? (rootMaster ? undefined : spec.user);
+  if (setuid !== undefined) spec.setuid = checkName("setuid", setuid);
+  const setgid = s.setgid ?? (s.setuid === undefined && !rootMaster ? spec.group : undefined);
+  if (setgid !== undefined) spec.setgid = checkName("setgid", setgid);
   if (s.reloadSignal !== undefined) spec.reloadSignal = checkSignal("reloadSignal", s.reloadSignal);
   if (spec.init === "systemd") checkSystemdSpec(spec);
   if (spec.sudo === "helper" && (spec.setuid === undefined || spec.setuid === "root")) {
@@ -577,6 +639,29 @@ export function systemdTarget(runlevels: string): string | undefined {
   const m = /^\[([0-6Ss]+)\]$/.exec(runlevels);
   if (!m || !/^[2-5]+$/.test(m[1] as string)) return undefined;
   return m[1] === "5" ? "graphical.target" : "multi-user.target";
+}
+
+/** Seconds the init waits beyond `gracefulTimeout` before it kills what is left of a stop. */
+export const KILL_TIMEOUT_MARGIN = 5;
+
+/** Whether the bind is a TCP port below 1024, which only root (or CAP_NET_BIND_SERVICE) binds. */
+export function bindsLowPort(bind: string): boolean {
+  const parsed = parseBind("bind", bind);
+  return parsed.kind === "tcp" && parsed.port < 1024;
+}
+
+/** The health gate passes once the master has served for 2 s: a shorter timeout never can. */
+export const GATE_STABLE_SECONDS = 2;
+function checkStartTimeout(field: string, value: unknown): number {
+  const min = GATE_STABLE_SECONDS + 2;
+  const n = checkInt(field, value, 1, 3600);
+  if (n < min) {
+    throw new SpecError(
+      field,
+      `${n} s can never pass the health gate, which needs the master serving for ${GATE_STABLE_SECONDS} s after it first answers; use ${min} to 3600`,
+    );
+  }
+  return n;
 }
 
 function checkWorkers(field: string, value: unknown): number | "auto" {
@@ -639,6 +724,23 @@ function checkArgs(field: string, value: unknown): string[] {
     }
     return v;
   });
+}
+
+function checkList(field: string, value: unknown): unknown[] {
+  if (!Array.isArray(value)) throw new SpecError(field, `expected a list, got ${show(value)}`);
+  return value;
+}
+
+/** A path in a space-separated systemd list: no blanks, quotes, backslashes or '%'. */
+function checkUnitPath(field: string, value: unknown): string {
+  const path = checkPath(field, value);
+  if (/[\s"'\\%]/.test(path)) {
+    throw new SpecError(
+      field,
+      `${show(path)} cannot go into a systemd path list (no blanks, quotes, '\\' or '%')`,
+    );
+  }
+  return path;
 }
 
 function checkExit(field: string, value: unknown): string {

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { parseBind, type ServiceSpec } from "../spec";
+import { GATE_STABLE_SECONDS, parseBind, type ServiceSpec } from "../spec";
 import { shQuote } from "../shell";
 
 /** sha256 of a file's content, hex. */
@@ -148,6 +148,7 @@ function prelude(spec: ServiceSpec): string[] {
     `JOB=${shQuote(spec.job)}`,
     `STATE_FILE=${shQuote(stateFilePath(spec))}`,
     `LOGFILE=${shQuote(spec.logFile)}`,
+    `LOG_USER=${shQuote(spec.user)}`,
     `BIND=${shQuote(spec.bind)}`,
     ...readinessVars(spec),
     `START_TIMEOUT=${spec.startTimeout}`,
@@ -243,7 +244,8 @@ function releaseParts(spec: ServiceSpec): string[] {
  * switches `current` to it first; runs the action; then the health gate: the health path
  * answers below `healthyStatusBelow` with a master PID stable for about 2 s, and after a
  * reload, the same master with new workers. A failed gate switches back to the previous release
- * (and reloads it), and fails with the job's status and the Gunicorn log's tail. Running it
+ * (and reloads it), or stops a service it started (nothing is left running that the state
+ * does not know), and fails with the job's status and the Gunicorn log's tail. Running it
  * twice changes nothing the second time.
  */
 export function renderApplyScript(spec: ServiceSpec): string {
@@ -333,7 +335,7 @@ export function renderApplyScript(spec: ServiceSpec): string {
     '    elif [ "$pid" != "$stable_pid" ]; then',
     "      stable_pid=$pid",
     "      stable_since=$SECONDS",
-    "    elif [ $((SECONDS - stable_since)) -ge 2 ]; then",
+    `    elif [ $((SECONDS - stable_since)) -ge ${GATE_STABLE_SECONDS} ]; then`,
     "      return 0",
     "    fi",
     '    if [ "$SECONDS" -ge "$deadline" ]; then',
@@ -346,18 +348,23 @@ export function renderApplyScript(spec: ServiceSpec): string {
     "new_workers() {",
     '  comm -13 <(tr " " "\\n" <<<"$before_workers" | sort) <(worker_pids "$1" | tr " " "\\n" | sort) | grep -c . || true',
     "}",
+    "# The log lives where the app user writes: root reads it only as that user, so a link the",
+    "# app user plants there never shows a root-only file in the error.",
+    "as_log_user() {",
+    '  (cd / && sudo -n -u "$LOG_USER" -- "$@")',
+    "}",
     "report() {",
     '  echo "gunicorn-upstart: $JOB did not serve on $BIND within ${START_TIMEOUT}s after $1: $last_problem" >&2',
     "  init_status >&2",
     "  init_log >&2",
-    '  if [ -f "$LOGFILE" ]; then',
+    '  if as_log_user test -r "$LOGFILE" 2>/dev/null; then',
     "    # The cause often scrolls out of the tail behind shutdown tracebacks: name it first.",
     '    echo "last errors in $LOGFILE:" >&2',
-    '    grep -E "^[A-Za-z_.]*(Error|Exception)(:|$)|\\[ERROR\\]" -- "$LOGFILE" | tail -n 5 >&2 || true',
+    '    as_log_user grep -E "^[A-Za-z_.]*(Error|Exception)(:|$)|\\[ERROR\\]" -- "$LOGFILE" | tail -n 5 >&2 || true',
     '    echo "last lines of $LOGFILE:" >&2',
-    '    tail -n 30 -- "$LOGFILE" >&2',
+    '    as_log_user tail -n 30 -- "$LOGFILE" >&2 || true',
     "  else",
-    '    echo "(no log file at $LOGFILE)" >&2',
+    '    echo "(no log file at $LOGFILE that $LOG_USER can read)" >&2',
     "  fi",
     "}",
     "",
@@ -375,11 +382,16 @@ export function renderApplyScript(spec: ServiceSpec): string {
     'run_action "$action"',
     'if [ "$action" != none ] && ! gate "$action"; then',
     '  report "$action"',
-    '  if [ "$switched" = 1 ]; then',
+    '  if [ "$switched" = 1 ] && [ -n "$previous_release" ]; then',
     "    # Back to the release that served before; reload it (or start it, if the job died).",
-    '    if [ -n "$previous_release" ]; then switch_release "$previous_release"; fi',
+    '    switch_release "$previous_release"',
     "    if is_running; then init_reload || true; else init_start; fi",
-    '    echo "gunicorn-upstart: rolled $CURRENT back to ${previous_release:-nothing}" >&2',
+    '    echo "gunicorn-upstart: rolled $CURRENT back to $previous_release" >&2',
+    '  elif [ "$action" = start ]; then',
+    "    # A start that never served is not left running (respawning, holding the port): the",
+    "    # engine keeps no state of a failed create, so nothing would ever stop it.",
+    "    init_stop",
+    '    echo "gunicorn-upstart: stopped $JOB, which never served" >&2',
     "  fi",
     "  exit 1",
     "fi",

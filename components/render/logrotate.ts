@@ -10,6 +10,8 @@ export function logrotatePath(spec: ServiceSpec): string {
  * its log files (and tell its workers to), so nothing is lost and nothing restarts; this is
  * better than `copytruncate`, which drops what is written between the copy and the truncate.
  * New files get the app user's ownership, as Gunicorn gives them. The PID comes from the init.
+ * `su`: logrotate renames, creates and compresses as the app user, whose directory the logs
+ * live in, so a link the app user plants there never makes root act on another file.
  * Paths must not contain blanks or quotes here: logrotate's own syntax.
  */
 export function renderLogrotate(spec: ServiceSpec): string {
@@ -18,6 +20,7 @@ export function renderLogrotate(spec: ServiceSpec): string {
     `# logrotate rule for the Gunicorn logs of the ${spec.init === "systemd" ? "systemd unit" : "Upstart job"} ${spec.job}.`,
     "# Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.",
     `${logs.join(" ")} {`,
+    `    su ${spec.user} ${spec.group}`,
     "    weekly",
     "    rotate 12",
     "    missingok",

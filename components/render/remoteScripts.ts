@@ -78,10 +78,35 @@ export interface WriteOptions {
 }
 
 /**
+ * Shell lines that refuse to write under a directory anyone but root can change. Root writes,
+ * chowns and chmods the temp file by name; in a directory another user can write, that user
+ * swaps the name for a link between two steps and root acts on a file of their choosing. So
+ * every directory from `/` to the nearest existing ancestor of `$dir`, on the path as given and
+ * with links resolved, must be root's and not writable by group or others (sticky is fine:
+ * others cannot rename root's entries there). What `mkdir -p` adds below is root's.
+ */
+const ROOT_ONLY_DIR_CHECK = [
+  'existing=$dir; while [ ! -e "$existing" ]; do existing=$(dirname -- "$existing"); done',
+  'for start in "$existing" "$(readlink -f -- "$existing")"; do',
+  "  p=$start",
+  "  while :; do",
+  "    read -r owner mode < <(stat -L -c '%u %a' -- \"$p\")",
+  '    if [ "$owner" != 0 ] || { (( 8#$mode & 8#022 )) && ! (( 8#$mode & 8#1000 )); }; then',
+  '      echo "refusing to write $path: $p is owned by uid $owner with mode $mode, so a user other than root could swap the file for a link while root writes it; put the file in a directory only root can change" >&2',
+  "      exit 1",
+  "    fi",
+  '    [ "$p" = / ] && break',
+  '    p=$(dirname -- "$p")',
+  "  done",
+  "done",
+];
+
+/**
  * Writes standard input to `path` atomically: into a temp file in the same directory, checked
  * for the expected byte count (a dropped SSH session gives a short read, which must never
  * replace the old file), owned and moded, then renamed over the target. On any failure the
- * temp file is removed and the old file stays as it was.
+ * temp file is removed and the old file stays as it was. Only in directories that root alone
+ * can change ({@link ROOT_ONLY_DIR_CHECK}).
  */
 export function renderWriteFileScript(
   target: FileTarget,
@@ -95,6 +120,7 @@ export function renderWriteFileScript(
     `path=${shQuote(target.path)}`,
     `dir=${shQuote(dirnameOf(target.path))}`,
     `expected_bytes=${expectedBytes}`,
+    ...ROOT_ONLY_DIR_CHECK,
     'mkdir -p -- "$dir"',
     `tmp=$(mktemp "$dir/"${shQuote(`.${base}.XXXXXXXX`)})`,
     "trap 'rm -f -- \"$tmp\"' EXIT",

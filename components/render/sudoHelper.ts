@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { renderUploadScript } from "../release";
 import { shQuote } from "../shell";
-import type { Init, ServiceSpec } from "../spec";
+import type { ServiceSpec } from "../spec";
 import { renderApplyScript, renderStopScript } from "./lifecycleScripts";
 import { logrotatePath, renderLogrotate } from "./logrotate";
 import {
@@ -16,10 +16,12 @@ import { renderServiceFiles } from "./serviceFiles";
  * `sudo: "helper"`: instead of running generated scripts as root (which needs sudo for
  * everything), the SSH user runs one root-owned program per job, allowed by a sudoers rule that
  * names only it. The program holds the same scripts the component runs in `sudo: "all"` mode,
- * fixed at install time; what the deploy user still chooses is content (the job file, checked
- * to keep `setuid <app user>` and only plain stanzas; the launcher and Gunicorn config, which
- * then run as the app user; the app release) and byte counts. So the deploy user can change
- * the app and its settings, and cannot run anything as root.
+ * fixed at install time, and so is everything root runs or reads as instructions: the job file
+ * or unit and the logrotate rule are accepted only byte for byte as rendered then. What the
+ * deploy user still chooses is what runs as the app user (the launcher and the Gunicorn config,
+ * since the job drops to the app user; the app release, unpacked without setuid bits), byte
+ * counts and release ids. So the deploy user can change the app and its settings, and cannot
+ * run anything as root.
  */
 
 /** How a component calls the helper: where it is and the shape it must have. */
@@ -48,135 +50,14 @@ export function renderSudoersRule(job: string, sshUser: string): string {
   ].join("\n");
 }
 
-/** Stanzas a job file may hold under the helper: none of them runs anything as root. */
-const ALLOWED_STANZAS = [
-  "description",
-  "author",
-  "version",
-  "start",
-  "stop",
-  "respawn",
-  "umask",
-  "chdir",
-  "limit",
-  "kill",
-  "console",
-  "normal",
-  "setuid",
-  "setgid",
-  "reload",
-  "env",
-  "exec",
-];
-
 /**
- * Shell lines that refuse a job file the deploy user could use to run something as root: any
- * stanza outside {@link ALLOWED_STANZAS} (`script`, `pre-start`, `post-stop`, `chroot`, ...),
- * a control character, an unbalanced quote or a continued line (which could hide a stanza in a
- * string), or anything but exactly one `setuid <user>` (and `setgid <group>` when set).
+ * Shell lines that refuse any content but the one rendered when the helper was installed: the
+ * file's identity (sha256 of the rendered bytes), not a pattern. A pattern check of a job file
+ * or unit was bypassed several ways (Upstart reads a parenthesised `start on` across lines,
+ * systemd ignores `User=` outside `[Service]` and honours `ExecStart= +...`), so whatever runs
+ * as root or tells root what to run is fixed inside the helper.
  */
-export function jobFileCheck(
-  setuid: string,
-  setgid: string | undefined,
-  init: Init = "upstart",
-): string[] {
-  const program = init === "systemd" ? UNIT_CHECK_AWK : JOB_CHECK_AWK;
-  return [
-    `if ! problems=$(LC_ALL=C awk -v user=${shQuote(setuid)} -v group=${shQuote(setgid ?? "")} ${shQuote(program)} "$tmp"); then`,
-    '  echo "refusing $path: the helper runs only services that drop to the app user:" >&2',
-    '  printf "%s\\n" "$problems" >&2',
-    "  exit 1",
-    "fi",
-  ];
-}
-
-/** The start of both checks: the allowed first words, and no control character anywhere. */
-function awkPrelude(allowed: string[]): string[] {
-  return [
-    `BEGIN { n = split("${allowed.join(" ")}", w, " "); for (i = 1; i <= n; i++) ok[w[i]] = 1 }`,
-    '/[[:cntrl:]]/ { print "line " NR ": control character"; bad = 1; next }',
-  ];
-}
-
-/**
- * The end of both checks: exactly one user line (counted in `uid`) and a group line (`gid`)
- * exactly when a group is required; `userWord`/`groupWord` are how the file spells them.
- */
-function awkIdentityEnd(noun: string, userWord: string, groupWord: string): string[] {
-  const groupName = groupWord.replace(/[ =]$/, "");
-  return [
-    "END {",
-    `  if (uid != 1) { print "the ${noun} must have exactly one \\"${userWord}" user "\\""; bad = 1 }`,
-    `  if (group != "" && gid != 1) { print "the ${noun} must have exactly one \\"${groupWord}" group "\\""; bad = 1 }`,
-    `  if (group == "" && gid > 0) { print "the ${noun} may not set ${groupName}"; bad = 1 }`,
-    "  exit bad",
-    "}",
-  ];
-}
-
-/** The awk program of {@link jobFileCheck}: prints each problem, exits 1 when there is one. */
-export const JOB_CHECK_AWK = [
-  ...awkPrelude(ALLOWED_STANZAS),
-  "/^ *(#.*)?$/ { next }",
-  "{",
-  "  q = $0",
-  '  if (!($1 in ok)) { print "line " NR ": stanza \\"" $1 "\\" is not allowed"; bad = 1 }',
-  '  if (gsub(/"/, "", q) % 2 == 1) { print "line " NR ": unbalanced quote"; bad = 1 }',
-  '  if ($0 ~ /\\\\$/) { print "line " NR ": continued line"; bad = 1 }',
-  '  if ($1 == "setuid") { uid++; if (NF != 2 || $2 != user) { print "line " NR ": setuid must be " user; bad = 1 } }',
-  '  if ($1 == "setgid") { gid++; if (NF != 2 || $2 != group) { print "line " NR ": setgid must be " group; bad = 1 } }',
-  "}",
-  ...awkIdentityEnd("job", "setuid ", "setgid "),
-].join("\n");
-
-/** Unit settings a unit may hold under the helper: none runs anything as root. */
-const ALLOWED_UNIT_KEYS = [
-  "Description",
-  "After",
-  "StartLimitIntervalSec",
-  "StartLimitBurst",
-  "Type",
-  "ExecStart",
-  "ExecReload",
-  "Restart",
-  "KillMode",
-  "RestartPreventExitStatus",
-  "TimeoutStopSec",
-  "User",
-  "Group",
-  "UMask",
-  "WorkingDirectory",
-  "LimitNOFILE",
-  "StandardOutput",
-  "StandardError",
-  "Environment",
-  "WantedBy",
-];
-
-/**
- * The systemd unit's counterpart of {@link JOB_CHECK_AWK}: only the sections and settings the
- * renderer writes (no `ExecStartPre`, `PermissionsStartOnly`, capabilities, ...), no `+` or
- * `!` command prefix (which run a command with full privileges despite `User=`), no control
- * character or continued line, and exactly one `User=<user>` (and `Group=` when set).
- */
-export const UNIT_CHECK_AWK = [
-  ...awkPrelude(ALLOWED_UNIT_KEYS),
-  "/^ *([#;].*)?$/ { next }",
-  '/\\\\$/ { print "line " NR ": continued line"; bad = 1; next }',
-  "/^\\[(Unit|Service|Install)\\]$/ { next }",
-  '/^\\[/ { print "line " NR ": section " $0 " is not allowed"; bad = 1; next }',
-  "{",
-  '  eq = index($0, "="); key = substr($0, 1, eq - 1); value = substr($0, eq + 1)',
-  '  if (eq == 0 || !(key in ok)) { print "line " NR ": setting \\"" key "\\" is not allowed"; bad = 1; next }',
-  '  if ((key == "ExecStart" || key == "ExecReload") && value ~ /^[-@:]*[+!]/) { print "line " NR ": " key " may not run with full privileges"; bad = 1 }',
-  '  if (key == "User") { uid++; if (value != user) { print "line " NR ": User must be " user; bad = 1 } }',
-  '  if (key == "Group") { gid++; if (value != group) { print "line " NR ": Group must be " group; bad = 1 } }',
-  "}",
-  ...awkIdentityEnd("unit", "User=", "Group="),
-].join("\n");
-
-/** Shell lines that refuse any content but the one rendered when the helper was installed. */
-function fixedContentCheck(content: string): string[] {
+export function fixedContentCheck(content: string): string[] {
   const sum = createHash("sha256").update(content, "utf8").digest("hex");
   return [
     `if [ "$(sha256sum < "$tmp" | cut -d " " -f 1)" != ${sum} ]; then`,
@@ -217,7 +98,8 @@ function fileOperations(
 function operations(spec: ServiceSpec): Operation[] {
   const files = renderServiceFiles(spec, {});
   const ops = [
-    ...fileOperations("job", files.job, jobFileCheck(spec.setuid ?? "", spec.setgid, spec.init), {
+    // The init runs the job file or unit as root: fixed at install time.
+    ...fileOperations("job", files.job, fixedContentCheck(files.job.content), {
       systemdReload: spec.init === "systemd",
     }),
     ...fileOperations("launcher", files.launcher, undefined),

@@ -1,4 +1,5 @@
 import { jobFilePath, systemdTarget, type ServiceSpec } from "../spec";
+import { renderSandbox } from "./systemdSandbox";
 
 /** systemd expands `%` specifiers in most settings; a literal `%` is written `%%`. */
 function literal(text: string): string {
@@ -55,6 +56,11 @@ export function renderSystemdUnit(spec: ServiceSpec): string {
     // Job env values have no quotes, backslashes or '$' (validated), so double quotes suffice.
     service.push(`Environment="${key}=${literal(spec.jobEnv[key] as string)}"`);
   }
+  service.push(
+    "",
+    "# Sandbox: what a Gunicorn app needs and nothing more (relaxSandbox lifts a part).",
+  );
+  service.push(...renderSandbox(spec).map(literal));
   const install = ["", "[Install]", `WantedBy=${systemdTarget(spec.startOnRunlevels) as string}`];
   return [...unit, ...service, ...install, ""].join("\n");
 }

@@ -4,8 +4,16 @@
 import { test, describe, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir, userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import { normalizeSpec, type ServiceSpec } from "../../components/spec";
 import {
@@ -58,6 +66,8 @@ describe("lifecycle scripts against a fake initctl", () => {
       stateDir: join(dir, "state"),
       logFile: join(dir, "gunicorn.log"),
       startTimeout: 4,
+      // The report reads the log as this user through sudo: the one running the tests.
+      user: userInfo().username,
     });
     writeFileSync(spec.logFile, "[INFO] Booting worker\n[ERROR] Exception in worker process\n");
     server = `exec python3 ${FAKE_MASTER} ${port}`;
@@ -125,6 +135,24 @@ describe("lifecycle scripts against a fake initctl", () => {
       files("j1", "l1", "c1"),
       "a failed start records what it attempted",
     );
+    assert.match(r.stderr, /stopped site, which never served/);
+    assert.equal(r.calls.at(-1), "stop site", "the job is not left running");
+    assert.doesNotMatch(run("initctl status site").stdout, /start\//);
+  });
+
+  test("the report reads the log as the app user: a link to a root-only file shows none of it", (t) => {
+    if (process.getuid?.() !== 0) return t.skip("needs root to read as another user");
+    server = "exec sleep 60";
+    const secret = join(dir, "root-only");
+    writeFileSync(secret, "TOP SECRET root line\n", { mode: 0o600 });
+    rmSync(spec.logFile);
+    symlinkSync(secret, spec.logFile);
+    chmodSync(dir, 0o755);
+    spec = { ...spec, user: "nobody" };
+    const r = run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    assert.equal(r.status, 1);
+    assert.doesNotMatch(r.stderr, /TOP SECRET/);
+    assert.match(r.stderr, /no log file at .* that nobody can read/);
   });
 
   test("reverting a change that failed its health gate acts again, though the manifest is the last good one", () => {

@@ -102,6 +102,49 @@ describe("releases", () => {
     assert.deepEqual(readdirSync(join(root, "releases")), []);
   });
 
+  /** A gzipped tar, base64, written by Python's tarfile: entries our packer never makes. */
+  function craftedArchive(kind: "setuid" | "device" | "hardlink"): string {
+    const py = [
+      "import base64, io, sys, tarfile",
+      "buf = io.BytesIO()",
+      "with tarfile.open(fileobj=buf, mode='w:gz') as t:",
+      "    data = open('/bin/true', 'rb').read()",
+      "    f = tarfile.TarInfo('x'); f.size = len(data); f.mode = 0o6755",
+      "    t.addfile(f, io.BytesIO(data))",
+      "    if sys.argv[1] == 'device':",
+      "        d = tarfile.TarInfo('mem'); d.type = tarfile.CHRTYPE; d.devmajor = 1; d.devminor = 1; d.mode = 0o666",
+      "        t.addfile(d)",
+      "    if sys.argv[1] == 'hardlink':",
+      "        h = tarfile.TarInfo('shadow'); h.type = tarfile.LNKTYPE; h.linkname = 'x'",
+      "        t.addfile(h)",
+      "sys.stdout.write(base64.b64encode(buf.getvalue()).decode())",
+    ].join("\n");
+    const r = spawnSync("python3", ["-c", py, kind], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout;
+  }
+
+  test("no setuid or setgid bit survives an unpack (root's tar would keep it)", () => {
+    const root = mkdtempSync(join(tmpdir(), "root-"));
+    const id = "00000000000000aa";
+    const r = upload(root, id, craftedArchive("setuid"));
+    assert.equal(r.status, 0, r.stderr);
+    const mode = statSync(join(root, "releases", id, "x")).mode;
+    assert.equal(mode & 0o7000, 0, `mode ${mode.toString(8)}`);
+    const left = spawnSync("find", [root, "-perm", "/6000"], { encoding: "utf8" }).stdout;
+    assert.equal(left, "");
+  });
+
+  test("a release with a device node or a hard link is refused whole; nothing is unpacked", () => {
+    for (const kind of ["device", "hardlink"] as const) {
+      const root = mkdtempSync(join(tmpdir(), "root-"));
+      const r = upload(root, "00000000000000bb", craftedArchive(kind));
+      assert.equal(r.status, 1, `${kind}: ${r.stderr}`);
+      assert.match(r.stderr, /entries other than files, directories and symlinks/);
+      assert.deepEqual(readdirSync(join(root, "releases")), [], kind);
+    }
+  });
+
   test("a missing app directory is refused naming appSource", () => {
     assert.throws(
       () => packRelease("/nonexistent/app"),

@@ -4,6 +4,7 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import {
+  chmodSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -11,6 +12,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
@@ -48,6 +50,79 @@ describe("RemoteFile scripts", () => {
       ["it's.conf"],
       "no temp file is left behind",
     );
+  });
+
+  test("root never writes under a directory another user can change (a link swap would redirect it)", (t) => {
+    if (process.getuid?.() !== 0) return t.skip("needs root to give directories away");
+    const base = mkdtempSync(join(tmpdir(), "rf-"));
+    const target = join(base, "secret");
+    writeFileSync(target, "root only\n", { mode: 0o600 });
+    const cases: [string, () => string][] = [
+      [
+        "a directory of another user",
+        () => {
+          const d = join(base, "app-owned");
+          mkdirSync(d);
+          spawnSync("chown", ["nobody", d]);
+          return join(d, "run.sh");
+        },
+      ],
+      [
+        "a group-writable directory",
+        () => {
+          const d = join(base, "group-writable");
+          mkdirSync(d, { mode: 0o775 });
+          chmodSync(d, 0o775);
+          return join(d, "run.sh");
+        },
+      ],
+      [
+        "a missing directory under another user's",
+        () => {
+          const d = join(base, "app-owned2");
+          mkdirSync(d);
+          spawnSync("chown", ["nobody", d]);
+          return join(d, "not yet", "run.sh");
+        },
+      ],
+      [
+        "a root-owned link into another user's directory",
+        () => {
+          const d = join(base, "app-owned3");
+          mkdirSync(d);
+          spawnSync("chown", ["nobody", d]);
+          symlinkSync(d, join(base, "link"));
+          return join(base, "link", "run.sh");
+        },
+      ],
+    ];
+    for (const [label, make] of cases) {
+      const path = make();
+      const r = runRemote(
+        renderWriteFileScript({ path, owner: "root", group: "root", mode: "0755" }, bytes),
+        content,
+      );
+      assert.equal(r.status, 1, `${label} was written`);
+      assert.match(
+        r.stderr,
+        /refusing to write .*a user other than root could swap the file/,
+        label,
+      );
+      assert.equal(existsSync(path), false, label);
+    }
+    assert.equal(readFileSync(target, "utf8"), "root only\n");
+    // A sticky world-writable directory (such as /tmp) is fine: others cannot rename root's files.
+    const sticky = join(base, "sticky");
+    mkdirSync(sticky);
+    chmodSync(sticky, 0o1777);
+    const ok = runRemote(
+      renderWriteFileScript(
+        { path: join(sticky, "f"), owner: me, group: myGroup, mode: "0644" },
+        bytes,
+      ),
+      content,
+    );
+    assert.equal(ok.status, 0, ok.stderr);
   });
 
   test("a short read (a dropped session) fails and leaves the old file untouched", () => {

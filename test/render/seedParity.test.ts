@@ -25,7 +25,7 @@ const stanzas = (text: string) =>
   text.split("\n").filter((line) => line.trim() !== "" && !line.startsWith("#"));
 
 describe("seed parity with the recipe", () => {
-  test("the job file is at the recipe's path with exactly the recipe's stanzas, in order", () => {
+  test("the job file is at the recipe's path with the recipe's stanzas, in order, and our three", () => {
     const j = recipe.upstartJob;
     assert.equal(files.job.path, j.path);
     assert.deepEqual(stanzas(files.job.content), [
@@ -34,6 +34,11 @@ describe("seed parity with the recipe", () => {
       `stop on ${j.stopOn}`,
       "respawn",
       `respawn limit ${j.respawnLimit.count} ${j.respawnLimit.intervalSeconds}`,
+      // Our deliberate additions, for least privilege and clean stops (README, Security): a
+      // stop waits out Gunicorn's graceful timeout, and the master runs as the app user.
+      `kill timeout ${spec.gracefulTimeout + 5}`,
+      `setuid ${recipe.launcher.user}`,
+      `setgid ${recipe.launcher.group}`,
       `exec ${j.exec}`,
     ]);
   });

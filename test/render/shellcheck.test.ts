@@ -15,7 +15,7 @@ import {
 } from "../../components/render/remoteScripts";
 import { recipeSettings } from "../helpers/recipe";
 import { renderUploadScript } from "../../components/release";
-import { jobFileCheck, renderSudoHelper } from "../../components/render/sudoHelper";
+import { fixedContentCheck, renderSudoHelper } from "../../components/render/sudoHelper";
 import { renderHostSetupScript, renderPythonEnvScript } from "../../components/render/hostScripts";
 import { hostSetupSpec, pythonEnvSpec } from "../../components/gunicornService";
 
@@ -80,7 +80,7 @@ for (const [name, settings] of Object.entries(specs)) {
       "helper's job write": renderWriteFileScript(
         { path: "/etc/init/x.conf", owner: "root", group: "root", mode: "0644" },
         FIRST_ARG,
-        { check: jobFileCheck(spec.user, spec.group) },
+        { check: fixedContentCheck('description "x"\n') },
       ),
       "helper's upload": renderUploadScript(spec.appRoot ?? "/srv/x y", FIRST_ARG, "$2"),
     };

@@ -32,9 +32,33 @@ describe("normalizeSpec", () => {
     assert.equal(s.respawnLimitCount, 10);
     assert.equal(s.respawnLimitInterval, 5);
     assert.equal(s.stopOnRunlevels, "[06]");
-    assert.equal(s.launcherPath, "/home/user/django-project/run-django-project.sh");
+    // Deliberate deviations from the recipe, for least privilege: the launcher lives where only
+    // root can change it, the master runs as the app user, a stop waits out graceful_timeout.
+    assert.equal(s.launcherPath, "/usr/local/lib/gunicorn-upstart/run-django-project.sh");
+    assert.equal(s.setuid, "user");
+    assert.equal(s.setgid, "user");
+    assert.equal(s.killTimeout, s.gracefulTimeout + 5);
     assert.equal(s.gunicornConfigPath, "/etc/gunicorn/django-project.conf.py");
     assert.equal(s.logLevel, DEFAULTS.logLevel);
+  });
+
+  test("the master runs as root only under Upstart with a port below 1024, or when asked", () => {
+    const cases: [ServiceSettings, string | undefined, string | undefined][] = [
+      [{ user: "web", group: "www" }, "web", "www"],
+      [{ user: "web", bind: "unix:/run/web.sock" }, "web", "user"],
+      [{ user: "web", bind: "0.0.0.0:80" }, undefined, undefined],
+      [{ user: "web", bind: "0.0.0.0:80", init: "systemd" }, "web", "user"],
+      [{ user: "web", setuid: "root" }, "root", undefined],
+      [{ user: "web", setuid: "other" }, "other", undefined],
+      [{ user: "web", setuid: "other", setgid: "grp" }, "other", "grp"],
+    ];
+    for (const [settings, setuid, setgid] of cases) {
+      const s = normalizeSpec(settings);
+      assert.equal(s.setuid, setuid, JSON.stringify(settings));
+      assert.equal(s.setgid, setgid, JSON.stringify(settings));
+    }
+    assert.equal(normalizeSpec({ gracefulTimeout: 100 }).killTimeout, 105);
+    assert.equal(normalizeSpec({ killTimeout: 3 }).killTimeout, 3);
   });
 
   const bad: [string, ServiceSettings, string, RegExp][] = [
@@ -55,10 +79,22 @@ describe("normalizeSpec", () => {
       /only letters, digits/,
     ],
     [
-      "a default launcher path under a project dir with a blank",
-      { projectDir: "/srv/a b" },
-      "launcherPath",
-      /set launcherPath/,
+      "a start timeout the health gate can never pass",
+      { startTimeout: 1 },
+      "startTimeout",
+      /can never pass the health gate, which needs the master serving for 2 s/,
+    ],
+    [
+      "an unknown sandbox directive",
+      { relaxSandbox: ["ProtectEverything" as never] },
+      "relaxSandbox[0]",
+      /expected one of NoNewPrivileges/,
+    ],
+    [
+      "a writable path with a blank",
+      { readWritePaths: ["/srv/media files"] },
+      "readWritePaths[0]",
+      /systemd path list/,
     ],
     ["a chdir with a quote", { chdir: "/srv/it's" }, "chdir", /only letters, digits/],
     ["a bind without port", { bind: "127.0.0.1" }, "bind", /HOST:PORT/],

@@ -184,3 +184,52 @@ describe("systemd-analyze verify", () => {
     assert.match(r.stderr, /Unknown key 'Bogus'|is not executable/);
   });
 });
+
+describe("systemd-analyze security --offline=yes", () => {
+  const dir = mkdtempSync(join(tmpdir(), "exposure-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** The overall exposure systemd rates the unit at, 0.0 (best) to 10.0 (UNSAFE). */
+  function exposure(spec: ServiceSpec): { score: number; rating: string } {
+    const unit = join(dir, `${spec.job}.service`);
+    writeFileSync(unit, renderSystemdUnit(spec));
+    const r = spawnSync("systemd-analyze", ["security", "--offline=yes", unit], {
+      encoding: "utf8",
+    });
+    const m = /Overall exposure level for .*: (\d+\.\d) (\w+)/.exec(r.stdout);
+    assert.ok(m, `no exposure in: ${r.stdout}${r.stderr}`);
+    return { score: Number(m[1]), rating: m[2] as string };
+  }
+
+  const units: Record<string, ServiceSettings> = {
+    defaults: {},
+    recipe: recipeSettings(),
+    "releases under /srv": { releases: true, logFile: "/var/log/site/gunicorn.log" },
+    "port 80 (the one capability it needs)": { bind: "0.0.0.0:80" },
+  };
+  for (const [name, settings] of Object.entries(units)) {
+    test(`the ${name} unit rates below 3.0, "OK" or better`, () => {
+      const { score, rating } = exposure(normalizeSpec({ ...settings, init: "systemd" }));
+      console.log(`systemd-analyze security, ${name} unit: ${score} ${rating}`);
+      assert.ok(score < 3.0, `${score} ${rating}`);
+      assert.match(rating, /^(OK|SAFE)$/);
+    });
+  }
+
+  test("each relaxed directive leaves the unit, and the rating says so (the score is real)", () => {
+    const strict = exposure(normalizeSpec({ init: "systemd" }));
+    const relaxed = normalizeSpec({
+      init: "systemd",
+      relaxSandbox: ["ProtectSystem", "CapabilityBoundingSet", "SystemCallFilter"],
+    });
+    const unit = renderSystemdUnit(relaxed);
+    assert.doesNotMatch(
+      unit,
+      /^(ProtectSystem|ReadWritePaths|CapabilityBoundingSet|SystemCallFilter)=/m,
+    );
+    assert.match(unit, /^NoNewPrivileges=yes$/m);
+    const loose = exposure(relaxed);
+    console.log(`systemd-analyze security: ${strict.score} strict, ${loose.score} relaxed`);
+    assert.ok(loose.score > strict.score);
+  });
+});
