@@ -150,8 +150,13 @@ export interface GunicornServiceArgs {
   startTimeout?: pulumi.Input<number>;
   /** HTTP path the health gate requests. @default "/" */
   healthCheckPath?: pulumi.Input<string>;
-  /** The health gate passes on any status below this. @default 500 */
+  /** The health gate passes on any status below this: 2xx and 3xx. @default 400 */
   healthyStatusBelow?: pulumi.Input<number>;
+  /**
+   * Host header of the health request: one of Django's `ALLOWED_HOSTS` (Django answers 400 to
+   * any other). @default the bind address's host (127.0.0.1 for a wildcard bind)
+   */
+  healthCheckHost?: pulumi.Input<string>;
 
   /**
    * Local directory of the app to deploy as releases: packed, uploaded to
@@ -284,6 +289,7 @@ const SETTING_KEYS = [
   "startTimeout",
   "healthCheckPath",
   "healthyStatusBelow",
+  "healthCheckHost",
   "appRoot",
   "keepReleases",
   "accessLog",

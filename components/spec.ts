@@ -185,8 +185,10 @@ export interface ServiceSpec {
   startTimeout: number;
   /** HTTP path the health gate requests on the bind address. */
   healthCheckPath: string;
-  /** The health gate passes on any HTTP status below this. */
+  /** The health gate passes on any HTTP status below this (2xx and 3xx by default). */
   healthyStatusBelow: number;
+  /** Host header of the health request (Django answers 400 to a host not in ALLOWED_HOSTS). */
+  healthCheckHost?: string;
   /** With app releases: where `releases/<id>` and the `current` symlink live. */
   appRoot?: string;
   /** With app releases: how many releases to keep on the host (the current one always stays). */
@@ -233,7 +235,7 @@ export const DEFAULTS = {
   stateDir: "/var/lib/gunicorn-upstart",
   startTimeout: 30,
   healthCheckPath: "/",
-  healthyStatusBelow: 500,
+  healthyStatusBelow: 400,
   keepReleases: 5,
   logrotate: true,
   sudo: "all" as SudoMode,
@@ -558,6 +560,9 @@ export function normalizeSpec(s: ServiceSettings): ServiceSpec {
     ),
   };
   if (s.accessLog !== undefined) spec.accessLog = checkPath("accessLog", s.accessLog);
+  if (s.healthCheckHost !== undefined) {
+    spec.healthCheckHost = checkHostHeader("healthCheckHost", s.healthCheckHost);
+  }
   if (spec.logrotate) {
     for (const [field, path] of [
       ["logFile", spec.logFile],
@@ -724,6 +729,20 @@ function checkArgs(field: string, value: unknown): string[] {
     }
     return v;
   });
+}
+
+/** A Host header value: a DNS name or an address, with an optional port. */
+function checkHostHeader(field: string, value: unknown): string {
+  if (
+    typeof value !== "string" ||
+    !/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253})(:\d{1,5})?$/.test(value)
+  ) {
+    throw new SpecError(
+      field,
+      `expected a host name such as www.example.com (optionally :PORT), got ${show(value)}`,
+    );
+  }
+  return value;
 }
 
 function checkList(field: string, value: unknown): unknown[] {

@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
 import { GATE_STABLE_SECONDS, parseBind, type ServiceSpec } from "../spec";
 import { shQuote } from "../shell";
+import { dirnameOf } from "./launcher";
+import { ROOT_ONLY_DIR_FUNCTION } from "./remoteScripts";
 
 /** sha256 of a file's content, hex. */
 export function sha256(text: string): string {
@@ -149,10 +151,13 @@ function prelude(spec: ServiceSpec): string[] {
     `STATE_FILE=${shQuote(stateFilePath(spec))}`,
     `LOGFILE=${shQuote(spec.logFile)}`,
     `LOG_USER=${shQuote(spec.user)}`,
+    `LOG_GROUP=${shQuote(spec.group)}`,
+    `LOG_DIRS=(${[...new Set([spec.logFile, ...(spec.accessLog !== undefined ? [spec.accessLog] : [])].map(dirnameOf))].map(shQuote).join(" ")})`,
     `BIND=${shQuote(spec.bind)}`,
     ...readinessVars(spec),
     `START_TIMEOUT=${spec.startTimeout}`,
     `HEALTH_PATH=${shQuote(spec.healthCheckPath)}`,
+    `HEALTH_HOST=${shQuote(spec.healthCheckHost ?? "")}`,
     `HEALTHY_BELOW=${spec.healthyStatusBelow}`,
     "",
     ...initFunctions(spec),
@@ -160,6 +165,28 @@ function prelude(spec: ServiceSpec): string[] {
     '  if [ -n "$1" ]; then',
     '    { ps -o pid= --ppid "$1" 2>/dev/null || true; } | tr -d " " | sort -n | tr "\\n" " "',
     "  fi",
+    "}",
+    "# PIDs holding the bind port, one per line; none for a unix socket or without ss.",
+    "port_holders() {",
+    '  if [ -z "$READY_PORT" ] || ! command -v ss >/dev/null 2>&1; then return 0; fi',
+    "  ss -ltnp 2>/dev/null |",
+    "    awk -v port=\":$READY_PORT\" 'substr($4, length($4) - length(port) + 1) == port' |",
+    '    grep -o "pid=[0-9]*" | cut -d = -f 2 | sort -un',
+    "}",
+    "describe_holders() {",
+    "  local pid",
+    '  for pid in "$@"; do',
+    '    echo "  pid $pid, user $(ps -o user= -p "$pid" 2>/dev/null || echo "?"): $(ps -o args= -p "$pid" 2>/dev/null | cut -c 1-200)"',
+    "  done",
+    "}",
+    "# Whether everything holding the port is master $1 or one of its workers: a health answer",
+    "# from another process on the port is not our service serving.",
+    "holders_are_ours() {",
+    "  local pid ours",
+    '  ours=" $1 $(worker_pids "$1") "',
+    "  for pid in $(port_holders); do",
+    '    case "$ours" in *" $pid "*) ;; *) return 1 ;; esac',
+    "  done",
     "}",
     "# The HTTP status of the health path, empty when nothing answers. bash's /dev/tcp needs no",
     "# client on the host; a unix socket bind can only be checked for existence.",
@@ -170,7 +197,7 @@ function prelude(spec: ServiceSpec): string[] {
     "  fi",
     "  local line=''",
     '  if exec 3<>"/dev/tcp/$READY_HOST/$READY_PORT"; then',
-    '    printf "GET %s HTTP/1.0\\r\\nHost: %s\\r\\nUser-Agent: gunicorn-upstart health gate\\r\\n\\r\\n" "$HEALTH_PATH" "$READY_HOST" >&3',
+    '    printf "GET %s HTTP/1.0\\r\\nHost: %s\\r\\nUser-Agent: gunicorn-upstart health gate\\r\\n\\r\\n" "$HEALTH_PATH" "${HEALTH_HOST:-$READY_HOST}" >&3',
     "    IFS=' ' read -r -t 10 _ line _ <&3 || true",
     "    exec 3<&-",
     "  fi 2>/dev/null",
@@ -241,8 +268,10 @@ function releaseParts(spec: ServiceSpec): string[] {
 /**
  * Creates or updates the service. Decides the least disruptive action from the manifest on
  * stdin and the manifest last applied; with releases, checks the new release imports and
- * switches `current` to it first; runs the action; then the health gate: the health path
- * answers below `healthyStatusBelow` with a master PID stable for about 2 s, and after a
+ * switches `current` to it first; runs the action (a start onto a port another process holds
+ * fails at once, naming it); then the health gate: the port is held by the job's master and
+ * its workers only, the health path answers below `healthyStatusBelow` with a master PID
+ * stable for about 2 s, and after a
  * reload, the same master with new workers. A failed gate switches back to the previous release
  * (and reloads it), or stops a service it started (nothing is left running that the state
  * does not know), and fails with the job's status and the Gunicorn log's tail. Running it
@@ -320,6 +349,10 @@ export function renderApplyScript(spec: ServiceSpec): string {
     "    ready=0",
     '    if [ -z "$pid" ]; then',
     '      last_problem="the job is not running"',
+    '    elif ! holders_are_ours "$pid"; then',
+    "      # shellcheck disable=SC2046",
+    '      last_problem="port $READY_PORT is held by a process that is not $JOB\'s:$(printf "\\n%s" "$(describe_holders $(port_holders))")"',
+    "      return 1",
     '    elif ! [ "$status" -lt "$HEALTHY_BELOW" ] 2>/dev/null; then',
     '      last_problem="GET $HEALTH_PATH answered ${status:-nothing}"',
     '    elif [ "$1" = reload ] && [ "$pid" != "$before_pid" ]; then',
@@ -374,6 +407,27 @@ export function renderApplyScript(spec: ServiceSpec): string {
     "# service picked up) are the new ones, so the next apply compares against those and acts",
     "# again, even when the engine, which keeps a failed update's previous inputs, sends the",
     "# manifest that last succeeded (a reverted change).",
+    "# The log directories, when missing: the master runs as the app user and cannot make one",
+    "# under /var/log, nor can a sandboxed unit. Root makes it only where root alone can change",
+    "# the path; under a directory of the app user's, the app user makes it.",
+    ...ROOT_ONLY_DIR_FUNCTION,
+    'if [ "$action" != none ] && [ "$action" != reload ]; then',
+    '  for log_dir in "${LOG_DIRS[@]}"; do',
+    '    [ -d "$log_dir" ] && continue',
+    '    if root_only_dir "$(dirname -- "$log_dir")" >/dev/null; then',
+    '      install -d -o "$LOG_USER" -g "$LOG_GROUP" -m 0750 -- "$log_dir"',
+    "    else",
+    '      as_log_user mkdir -p -- "$log_dir" || true',
+    "    fi",
+    "  done",
+    "fi",
+    "# Starting onto a port someone else holds would respawn forever with 'Connection in use'.",
+    'if [ "$action" = start ] && holders=$(port_holders) && [ -n "$holders" ]; then',
+    '  echo "gunicorn-upstart: $JOB cannot start: port $READY_PORT on this host is already held by another process:" >&2',
+    "  # shellcheck disable=SC2086",
+    "  describe_holders $holders >&2",
+    "  exit 1",
+    "fi",
     'mkdir -p -- "$(dirname -- "$STATE_FILE")"',
     'tmp=$(mktemp "$STATE_FILE.XXXXXXXX")',
     'printf \'%s\\n\' "$manifest" > "$tmp"',

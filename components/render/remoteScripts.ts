@@ -78,27 +78,39 @@ export interface WriteOptions {
 }
 
 /**
- * Shell lines that refuse to write under a directory anyone but root can change. Root writes,
- * chowns and chmods the temp file by name; in a directory another user can write, that user
- * swaps the name for a link between two steps and root acts on a file of their choosing. So
- * every directory from `/` to the nearest existing ancestor of `$dir`, on the path as given and
+ * A shell function, `root_only_dir DIR`: succeeds when root alone can change what DIR's path
+ * leads to; otherwise prints the first directory another user can change and fails. Root
+ * writes, chowns and chmods files by name; in a directory another user can write, that user
+ * swaps a name for a link between two steps and root acts on a file of their choosing. So
+ * every directory from `/` to the nearest existing ancestor of DIR, on the path as given and
  * with links resolved, must be root's and not writable by group or others (sticky is fine:
- * others cannot rename root's entries there). What `mkdir -p` adds below is root's.
+ * others cannot rename root's entries there). What `mkdir -p` then adds below is root's.
  */
-const ROOT_ONLY_DIR_CHECK = [
-  'existing=$dir; while [ ! -e "$existing" ]; do existing=$(dirname -- "$existing"); done',
-  'for start in "$existing" "$(readlink -f -- "$existing")"; do',
-  "  p=$start",
-  "  while :; do",
-  "    read -r owner mode < <(stat -L -c '%u %a' -- \"$p\")",
-  '    if [ "$owner" != 0 ] || { (( 8#$mode & 8#022 )) && ! (( 8#$mode & 8#1000 )); }; then',
-  '      echo "refusing to write $path: $p is owned by uid $owner with mode $mode, so a user other than root could swap the file for a link while root writes it; put the file in a directory only root can change" >&2',
-  "      exit 1",
-  "    fi",
-  '    [ "$p" = / ] && break',
-  '    p=$(dirname -- "$p")',
+export const ROOT_ONLY_DIR_FUNCTION = [
+  "root_only_dir() {",
+  "  local existing=$1 start p owner mode",
+  '  while [ ! -e "$existing" ]; do existing=$(dirname -- "$existing"); done',
+  '  for start in "$existing" "$(readlink -f -- "$existing")"; do',
+  "    p=$start",
+  "    while :; do",
+  "      read -r owner mode < <(stat -L -c '%u %a' -- \"$p\")",
+  '      if [ "$owner" != 0 ] || { (( 8#$mode & 8#022 )) && ! (( 8#$mode & 8#1000 )); }; then',
+  '        echo "$p (uid $owner, mode $mode)"',
+  "        return 1",
+  "      fi",
+  '      [ "$p" = / ] && break',
+  '      p=$(dirname -- "$p")',
+  "    done",
   "  done",
-  "done",
+  "}",
+];
+
+const ROOT_ONLY_DIR_CHECK = [
+  ...ROOT_ONLY_DIR_FUNCTION,
+  'if ! unsafe=$(root_only_dir "$dir"); then',
+  '  echo "refusing to write $path: $unsafe can be changed by a user other than root, who could swap the file for a link while root writes it; put the file in a directory only root can change" >&2',
+  "  exit 1",
+  "fi",
 ];
 
 /**
@@ -106,7 +118,7 @@ const ROOT_ONLY_DIR_CHECK = [
  * for the expected byte count (a dropped SSH session gives a short read, which must never
  * replace the old file), owned and moded, then renamed over the target. On any failure the
  * temp file is removed and the old file stays as it was. Only in directories that root alone
- * can change ({@link ROOT_ONLY_DIR_CHECK}).
+ * can change ({@link ROOT_ONLY_DIR_FUNCTION}).
  */
 export function renderWriteFileScript(
   target: FileTarget,

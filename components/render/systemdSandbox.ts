@@ -57,7 +57,12 @@ export function renderSandbox(spec: ServiceSpec): string[] {
     // @system-service is what ordinary daemons call; a master running as the app user needs
     // nothing privileged. A refused call fails with EPERM rather than killing the process:
     // Gunicorn chowns its log file to its own user and ignores the error.
-    SystemCallFilter: ["@system-service", ...(rootMaster ? [] : ["~@privileged @resources"])],
+    // Gunicorn up to 20.x calls setuid()/setgid() for its workers even when the user is its own
+    // (Debian 12's does): those stay callable, harmless without a capability to change user.
+    SystemCallFilter: [
+      "@system-service",
+      ...(rootMaster ? [] : ["~@privileged @resources", "@setuid @chown"]),
+    ],
     SystemCallErrorNumber: ["EPERM"],
     SystemCallArchitectures: ["native"],
     RestrictAddressFamilies: ["AF_UNIX AF_INET AF_INET6"],

@@ -83,7 +83,7 @@ describe("GunicornFleet", () => {
         path: (tg.healthCheck as Record<string, unknown>).path,
         matcher: (tg.healthCheck as Record<string, unknown>).matcher,
       },
-      { path: "/health", matcher: "200-499" },
+      { path: "/health", matcher: "200-399" },
     );
     assert.deepEqual(inputs("web-alb").subnets, ["subnet-a", "subnet-b"]);
     assert.equal(inputs("web-alb").loadBalancerType, "application");

@@ -342,7 +342,11 @@ describe("GunicornService", () => {
       new RegExp(`\nrelease ${id}\n$`),
     );
     const launcher = await valueOf(svc.launcherFile);
-    assert.equal(launcher.path, "/srv/site/run-site.sh", "the launcher lives outside the releases");
+    assert.equal(
+      launcher.path,
+      "/usr/local/lib/gunicorn-upstart/run-site.sh",
+      "the launcher lives where only root can change it, outside the releases",
+    );
     assert.match(launcher.content, /^PROJECTDIR='\/srv\/site\/current'$/m);
     assert.match(
       (await valueOf(svc.gunicornConfigFile)).content,
@@ -554,9 +558,9 @@ describe("GunicornService", () => {
       assert.notEqual(await shapeOf({ bind: "127.0.0.1:9000" }), base);
     });
 
-    test("without setuid, or with host preparation, it fails before any child exists", () => {
+    test("with a root setuid, or with host preparation, it fails before any child exists", () => {
       const cases: [Partial<GunicornServiceArgs>, RegExp][] = [
-        [{ setuid: undefined }, /invalid 'setuid': sudo "helper" needs setuid/],
+        [{ setuid: "root" }, /invalid 'setuid': sudo "helper" needs setuid/],
         [{ prepareHost: true }, /invalid 'sudo': "helper" cannot run prepareHost:/],
         [{ pythonEnv: {} }, /invalid 'sudo': "helper" cannot run pythonEnv:/],
       ];

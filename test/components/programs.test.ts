@@ -335,7 +335,7 @@ describe("Pulumi.yaml and the offline render", () => {
     assert.equal(r.status, 0, r.stderr);
     // The default target is the local machine, whose init is systemd.
     assert.ok(existsSync(join(out, "etc/systemd/system/hello.service")));
-    assert.ok(existsSync(join(out, "srv/hello/run-hello.sh")));
+    assert.ok(existsSync(join(out, "usr/local/lib/gunicorn-upstart/run-hello.sh")));
     assert.ok(existsSync(join(out, "etc/gunicorn/hello.conf.py")));
     assert.ok(existsSync(join(out, "etc/logrotate.d/gunicorn-hello")));
   });
@@ -381,8 +381,8 @@ describe("Pulumi.yaml and the offline render", () => {
     assert.match(r.stdout, /^0644 root:root \/etc\/systemd\/system\/hello\.service$/m);
     assert.ok(!existsSync(join(out, "etc/init/hello.conf")), "no Upstart job");
     const unit = readFileSync(join(out, "etc/systemd/system/hello.service"), "utf8");
-    assert.match(unit, /^ExecStart=\/srv\/hello\/run-hello\.sh$/m);
-    assert.ok(existsSync(join(out, "srv/hello/run-hello.sh")));
+    assert.match(unit, /^ExecStart=\/usr\/local\/lib\/gunicorn-upstart\/run-hello\.sh$/m);
+    assert.ok(existsSync(join(out, "usr/local/lib/gunicorn-upstart/run-hello.sh")));
   });
 
   test("render with sudo helper also writes the helper and its sudoers rule, which visudo accepts", () => {

@@ -165,7 +165,8 @@ describe("faults on a real host", { timeout: 600_000 }, () => {
   test("every script run twice in a row changes nothing the second time", async () => {
     const state = host.rootOk("cat /var/lib/gunicorn-upstart/site.applied");
     const master = processes().masters[0];
-    const files = "sha256sum /etc/init/site.conf /srv/site/run-site.sh /etc/gunicorn/site.conf.py";
+    const files =
+      "sha256sum /etc/init/site.conf /usr/local/lib/gunicorn-upstart/run-site.sh /etc/gunicorn/site.conf.py";
     const before = host.rootOk(files);
     for (const name of [
       "site-job-write",

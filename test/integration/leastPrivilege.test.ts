@@ -2,12 +2,14 @@
 // the job's helper (rendered by the same code as `npm run render`, installed by the test's
 // admin as an admin would), and the whole lifecycle still works through it: upload a release,
 // write the files, start, reload on a settings change, stop and remove on destroy. What the
-// deploy user tries beyond that is refused: a root shell, a job file without `setuid app` or
-// with a root-run stanza, a changed logrotate rule, a stale helper. Once per init: Upstart
+// deploy user tries beyond that is refused: a root shell, any job file or unit but the one the
+// helper was installed with (every bypass a review found of the old pattern check), a changed
+// logrotate rule, a setuid file in a release, a stale helper. Once per init: Upstart
 // played by the stand-in (test/host/initctl), which honours `setuid` as Upstart does, and real
 // systemd (a Debian container booted by systemd-nspawn), where the unit must keep `User=app`.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as pulumi from "@pulumi/pulumi";
 import type { GunicornServiceArgs } from "../../components";
 import { normalizeSpec, type ServiceSettings, type ServiceSpec } from "../../components/spec";
@@ -68,23 +70,68 @@ function masterPid(): number {
   return pid;
 }
 
-/** Ways the deploy user might rewrite the job file or unit to run root code, and the refusal. */
-function escalations(spec: ServiceSpec): [string, RegExp][] {
+/**
+ * Ways the deploy user might rewrite the job file or unit to run root code: each one a review
+ * found accepted by the old pattern check (and the plain ones). Under Upstart the stand-in reads
+ * line by line, so the parenthesised `start on` would not show its root effect here; what the
+ * test shows is that such a file can no longer reach the host at all.
+ */
+function escalations(spec: ServiceSpec): [string, string][] {
   const good = renderServiceFiles(spec, {}).job.content;
   if (spec.init === "systemd") {
     const exec = /^ExecStart=.*$/m.exec(good)![0];
     return [
-      [good.replace("User=app\n", ""), /exactly one "User=app"/],
-      [good.replace("User=app", "User=root"), /User must be app/],
-      [good.replace(exec, "ExecStart=+/bin/chmod u+s /bin/bash"), /full privileges/],
-      [good.replace(exec, `ExecStartPre=/bin/true\n${exec}`), /"ExecStartPre" is not allowed/],
+      [
+        "User= moved under [Unit]",
+        good.replace("User=app\n", "").replace("[Unit]\n", "[Unit]\nUser=app\n"),
+      ],
+      ["ExecStart= +", good.replace(exec, "ExecStart= +/bin/chmod u+s /bin/bash")],
+      [
+        "a second command line in ExecReload",
+        good.replace(
+          /^ExecReload=.*$/m,
+          "ExecReload=/bin/kill -HUP $MAINPID ; +/bin/chmod u+s /bin/bash",
+        ),
+      ],
+      [
+        "StandardOutput=append: into sudoers.d",
+        good.replace("[Service]\n", "[Service]\nStandardOutput=append:/etc/sudoers.d/x\n"),
+      ],
+      ["User=root", good.replace("User=app", "User=root")],
     ];
   }
   return [
-    [good.replace("setuid app\n", ""), /exactly one "setuid app"/],
-    [good.replace("setuid app", "setuid root"), /setuid must be app/],
-    [`pre-start exec /bin/chmod u+s /bin/bash\n${good}`, /stanza "pre-start" is not allowed/],
+    [
+      "setuid swallowed by a parenthesised start on",
+      good
+        .replace("start on runlevel [2345]", "start on (runlevel [2345]")
+        .replace("setgid app\n", "setgid app\nenv X=1)\n"),
+    ],
+    [
+      "a single-quoted description over the setuid lines",
+      good
+        .replace(/description "[^"]*"/, "description 'x")
+        .replace("setgid app\n", "setgid app'\n"),
+    ],
+    ["setuid root", good.replace("setuid app", "setuid root")],
+    ["pre-start", `pre-start exec /bin/chmod u+s /bin/bash\n${good}`],
   ];
+}
+
+/** A release archive (gzipped tar, base64) holding a setuid-root copy of /bin/sh. */
+function setuidRelease(): string {
+  const py = [
+    "import base64, io, sys, tarfile",
+    "buf = io.BytesIO()",
+    "with tarfile.open(fileobj=buf, mode='w:gz') as t:",
+    "    data = open('/bin/sh', 'rb').read()",
+    "    f = tarfile.TarInfo('rootshell'); f.size = len(data); f.mode = 0o6755",
+    "    t.addfile(f, io.BytesIO(data))",
+    "sys.stdout.write(base64.b64encode(buf.getvalue()).decode())",
+  ].join("\n");
+  const r = spawnSync("python3", ["-c", py], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout;
 }
 
 for (const init of ["upstart", "systemd"] as const) {
@@ -170,13 +217,13 @@ for (const init of ["upstart", "systemd"] as const) {
         const bad = escalations(spec);
         const jobPath = host.initFile("site");
         const before = host.rootOk(`sha256sum ${jobPath}`);
-        for (const [content, message] of bad) {
+        for (const [label, content] of bad) {
           const r = host.ssh(
             asHelperCommand(helper.path, helper.shape, "write-job", [Buffer.byteLength(content)]),
             content,
           );
-          assert.equal(r.status, 1, r.stderr);
-          assert.match(r.stderr, message);
+          assert.equal(r.status, 1, `${label}: ${r.stderr}`);
+          assert.match(r.stderr, /its content is fixed when the helper is installed/, label);
         }
         const rotate = `${renderLogrotate(spec)}\n/etc/shadow {\n  postrotate\n    id\n  endscript\n}\n`;
         const r = host.ssh(
@@ -198,6 +245,28 @@ for (const init of ["upstart", "systemd"] as const) {
           "0",
         );
         assert.equal(host.rootOk("test -u /bin/bash && echo setuid || echo plain").trim(), "plain");
+      });
+
+      test("a release with a setuid-root binary leaves no setuid or setgid file under the app root", () => {
+        const { helper } = helperFor({ workers: 3 });
+        const archive = setuidRelease();
+        const r = host.ssh(
+          asHelperCommand(helper.path, helper.shape, "upload-release", [
+            "00000000000000aa",
+            Buffer.byteLength(archive),
+          ]),
+          archive,
+        );
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(host.rootOk("find /srv/site -perm /6000"), "");
+        assert.equal(
+          host.rootOk("stat -c '%U:%G %a' /srv/site/releases/00000000000000aa/rootshell").trim(),
+          "root:root 755",
+        );
+        const who = host.ssh("/srv/site/releases/00000000000000aa/rootshell -c id");
+        assert.match(who.stdout, /^uid=\d+\(deploy\)/);
+        assert.doesNotMatch(who.stdout, /euid=0/);
+        host.rootOk("rm -rf /srv/site/releases/00000000000000aa");
       });
 
       test("a change the installed helper does not cover fails at once with what to do; nothing changes", async () => {

@@ -121,11 +121,11 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
       ]);
       assert.match(ran[4]!.stdout, /site: start \(master pid \d+\)/);
       const modes = host.rootOk(
-        `stat -c '%n %U:%G %a' ${host.initFile("site")} /home/app/site/run-site.sh /etc/gunicorn/site.conf.py`,
+        `stat -c '%n %U:%G %a' ${host.initFile("site")} /usr/local/lib/gunicorn-upstart/run-site.sh /etc/gunicorn/site.conf.py`,
       );
       assert.equal(
         modes,
-        `${host.initFile("site")} root:root 644\n/home/app/site/run-site.sh root:root 755\n/etc/gunicorn/site.conf.py root:app 640\n`,
+        `${host.initFile("site")} root:root 644\n/usr/local/lib/gunicorn-upstart/run-site.sh root:root 755\n/etc/gunicorn/site.conf.py root:app 640\n`,
       );
       if (init === "systemd") {
         // Enabled, so it comes back after a reboot (the runlevels of `start on`); the unit
@@ -142,8 +142,8 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
       const master = masterPid();
       assert.equal(
         host.rootOk(`ps -o user= -p ${master}`).trim(),
-        "root",
-        "the master runs as root, as in the recipe",
+        "app",
+        "the master runs as the app user by default (the recipe's ran as root)",
       );
       const ws = workers(master);
       assert.equal(ws.length, 2);
@@ -205,7 +205,7 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
       assert.match(ran[1]!.stdout, /site: restart/);
       assert.notEqual(masterPid(), master, "a new master");
       assert.match(
-        host.rootOk("cat /home/app/site/run-site.sh"),
+        host.rootOk("cat /usr/local/lib/gunicorn-upstart/run-site.sh"),
         /VIRTUALENV='\/home\/app\/venv2'/,
       );
       assert.match(await get(`http://127.0.0.1:${port}/`), /^pid=\d+ version=v1$/);
@@ -321,7 +321,7 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
       const exists = (p: string) => host.root(`test -e '${p}'`).status === 0;
       for (const p of [
         host.initFile("site"),
-        "/home/app/site/run-site.sh",
+        "/usr/local/lib/gunicorn-upstart/run-site.sh",
         "/etc/gunicorn/site.conf.py",
         "/etc/gunicorn/__pycache__", // Python's cache of the config, with its app environment
         "/var/lib/gunicorn-upstart/site.applied",

@@ -56,7 +56,7 @@ for (const init of ["upstart", "systemd"] as const) {
       assert.match(await body(), /version=v1$/);
       assert.match(
         host.rootOk(`cat ${host.initFile("site")}`),
-        /(exec |ExecStart=)\/srv\/site\/run-site\.sh/,
+        /(exec |ExecStart=)\/usr\/local\/lib\/gunicorn-upstart\/run-site\.sh/,
         "the launcher is outside the releases",
       );
     });

@@ -3,7 +3,7 @@
 // decisions: start on create, nothing / reload / restart on update, stop on destroy.
 import { test, describe, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import {
   chmodSync,
   existsSync,
@@ -138,6 +138,36 @@ describe("lifecycle scripts against a fake initctl", () => {
     assert.match(r.stderr, /stopped site, which never served/);
     assert.equal(r.calls.at(-1), "stop site", "the job is not left running");
     assert.doesNotMatch(run("initctl status site").stdout, /start\//);
+  });
+
+  test("a start onto a port another process holds fails at once, naming that process", async () => {
+    const port = Number(spec.bind.split(":")[1]);
+    const squatter = spawn(
+      "python3",
+      [
+        "-c",
+        `import socket, time\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(("127.0.0.1", ${port}))\ns.listen(5)\nprint("up", flush=True)\ntime.sleep(60)`,
+      ],
+      { stdio: ["ignore", "pipe", "ignore"] },
+    );
+    try {
+      await new Promise((ok) => squatter.stdout.once("data", ok));
+      const started = Date.now();
+      const r = run(renderApplyScript(spec), files("j1", "l1", "c1"));
+      assert.equal(r.status, 1);
+      assert.match(
+        r.stderr,
+        new RegExp(`cannot start: port ${port} on this host is already held by another process`),
+      );
+      assert.match(
+        r.stderr,
+        new RegExp(`pid ${squatter.pid}, user \\w+: \\S*python3 -c import socket`),
+      );
+      assert.deepEqual(r.calls, [], "nothing was started");
+      assert.ok(Date.now() - started < 3000, "at once, not after the start timeout");
+    } finally {
+      squatter.kill();
+    }
   });
 
   test("the report reads the log as the app user: a link to a root-only file shows none of it", (t) => {

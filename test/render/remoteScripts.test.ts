@@ -105,7 +105,7 @@ describe("RemoteFile scripts", () => {
       assert.equal(r.status, 1, `${label} was written`);
       assert.match(
         r.stderr,
-        /refusing to write .*a user other than root could swap the file/,
+        /refusing to write .*can be changed by a user other than root, who could swap the file/,
         label,
       );
       assert.equal(existsSync(path), false, label);
