@@ -29,10 +29,11 @@ cat >> /home/app/site/mysite/settings.py <<'PY'
 ALLOWED_HOSTS = ["*"]
 PY
 cat > /home/app/site/mysite/views.py <<'PY'
-import os
+import os, time
 from django.http import HttpResponse
 
 def whoami(request):
+    time.sleep(float(request.GET.get("sleep", "0")))
     with open(os.path.join(os.path.dirname(__file__), "VERSION")) as f:
         version = f.read().strip()
     return HttpResponse("pid=%d version=%s" % (os.getpid(), version))
@@ -300,6 +301,28 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
           .filter((f) => f.startsWith(".site.conf.py."));
         assert.deepEqual(temps, [], `cut at ${cut}: no temp file left`);
       }
+    });
+
+    test("a stop during a slow request lets it finish (the init waits gracefulTimeout + 5 s)", async () => {
+      // 8 s: longer than Upstart's own default kill timeout (5 s), which cut such requests off.
+      const started = Date.now();
+      const slow = fetch(`http://127.0.0.1:${port}/?sleep=8`).then(async (r) => ({
+        status: r.status,
+        body: await r.text(),
+        seconds: (Date.now() - started) / 1000,
+      }));
+      await new Promise((r) => setTimeout(r, 1500));
+      const stopAt = Date.now();
+      host.rootOk(init === "systemd" ? "systemctl stop site.service" : "initctl stop site");
+      const stopSeconds = (Date.now() - stopAt) / 1000;
+      const res = await slow;
+      console.log(
+        `${init}: a request of 8 s, stopped 1.5 s in: ${res.status} after ${res.seconds.toFixed(1)} s; the stop took ${stopSeconds.toFixed(1)} s`,
+      );
+      assert.equal(res.status, 200);
+      assert.match(res.body, /^pid=\d+ version=/);
+      host.rootOk(init === "systemd" ? "systemctl start site.service" : "initctl start site");
+      await eventually(() => host.mainPid("site") !== undefined, "site to run again");
     });
 
     test("destroy stops the service and removes job, launcher and config; app and logs stay", async () => {
