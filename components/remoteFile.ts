@@ -93,7 +93,7 @@ export class RemoteFile extends pulumi.ComponentResource {
       .all([target, helper, args.systemdReload ?? false])
       .apply(([t, h, systemdReload]) =>
         h
-          ? asHelperCommand(h.path, h.shape, `delete-${role}`)
+          ? asHelperCommand(h.path, h.shape, `delete-${role}`, [t.path])
           : asRemoteCommand(
               renderDeleteFileScript(t.path, {
                 pythonCache: args.pythonCache === true,

@@ -36,7 +36,8 @@ const SUDO_PREFIX = 'if [ "$(id -u)" -eq 0 ]; then set --; else set -- sudo -n; 
 /**
  * The command string for one operation of a job's privileged helper (`sudo: "helper"`):
  * `sudo -n <helper> <shape> <operation> [args]`, nothing else runs as root. `args` are
- * numbers and release ids only, which the helper checks again.
+ * numbers, release ids and (for a delete) the path the resource wrote, which the helper checks
+ * again and removes only when it manages that path or a helper of the job wrote it.
  */
 export function asHelperCommand(
   helper: string,
@@ -75,6 +76,8 @@ export interface WriteOptions {
    * new content from `"$tmp"` and `exit 1` with a message to refuse it (the old file stays).
    */
   check?: string[];
+  /** Shell lines run once the file is in place (the helper records what it wrote). */
+  after?: string[];
 }
 
 /**
@@ -147,6 +150,7 @@ export function renderWriteFileScript(
     `chmod -- ${shQuote(target.mode)} "$tmp"`,
     'mv -f -- "$tmp" "$path"',
     "trap - EXIT",
+    ...(options.after ?? []),
     RUN_ID_LINE,
     "",
   ].join("\n");
@@ -156,19 +160,25 @@ export function renderWriteFileScript(
  * Removes the file on destroy; a file already gone is fine (idempotent). With `pythonCache`,
  * also the bytecode Python cached when it imported the file (`__pycache__/<name>.*.pyc`, e.g.
  * of Gunicorn's config, which holds the app environment), and `__pycache__` when left empty.
- * With `systemdReload`, the file is a unit: systemd forgets it.
+ * With `systemdReload`, the file is a unit: systemd forgets it. `path` is a path, or
+ * {@link FIRST_ARG} for the helper, which decides at run time which path it may remove.
  */
 export function renderDeleteFileScript(
   path: string,
-  options: { pythonCache?: boolean; systemdReload?: boolean } = {},
+  options: { pythonCache?: boolean; systemdReload?: boolean; prelude?: string[] } = {},
 ): string {
-  const lines = ["set -euo pipefail", `rm -f -- ${shQuote(path)}`];
+  const lines = [
+    "set -euo pipefail",
+    `path=${path === FIRST_ARG ? '"$1"' : shQuote(path)}`,
+    ...(options.prelude ?? []),
+    'rm -f -- "$path"',
+  ];
   if (options.pythonCache) {
-    const cache = `${dirnameOf(path).replace(/\/$/, "")}/__pycache__`;
-    const base = path.slice(path.lastIndexOf("/") + 1).replace(/\.py$/, "");
     lines.push(
-      `rm -f -- ${shQuote(cache)}/${shQuote(`${base}.`)}*.pyc`,
-      `rmdir -- ${shQuote(cache)} 2>/dev/null || true`,
+      'cache="$(dirname -- "$path")/__pycache__"',
+      'base=$(basename -- "$path" .py)',
+      'rm -f -- "$cache/$base."*.pyc',
+      'rmdir -- "$cache" 2>/dev/null || true',
     );
   }
   // A removed unit stays loaded in systemd until its configuration is reloaded.

@@ -70,27 +70,60 @@ export function fixedContentCheck(content: string): string[] {
 /** One operation of the helper: its name, what its arguments are, and its script. */
 interface Operation {
   name: string;
-  args: ("count" | "release")[];
+  args: ("count" | "release" | "path")[];
   script: string;
 }
 
-/** The operations for one file: write (content on stdin, byte count argument) and delete. */
+/**
+ * Where the helper records, as root, every path it wrote for the job: a later helper (after a
+ * path change and a reinstall) still removes the old file when the stack deletes it, rather
+ * than leaving it (the old Gunicorn config holds the app environment) or failing the delete.
+ */
+export function helperRecordPath(spec: ServiceSpec): string {
+  return `${spec.stateDir}/${spec.job}.files`;
+}
+
+/**
+ * The operations for one file: write (content on stdin, byte count argument; then the path is
+ * recorded) and delete (the path the resource wrote as argument: removed when it is this
+ * helper's or recorded as written by a helper of the job, else left with a notice).
+ */
 function fileOperations(
+  spec: ServiceSpec,
   role: string,
   target: FileTarget,
   check: string[] | undefined,
   deletion: { pythonCache?: boolean; systemdReload?: boolean } = {},
 ): Operation[] {
+  const record = shQuote(helperRecordPath(spec));
   return [
     {
       name: `write-${role}`,
       args: ["count"],
-      script: renderWriteFileScript(target, FIRST_ARG, check ? { check } : {}),
+      script: renderWriteFileScript(target, FIRST_ARG, {
+        ...(check ? { check } : {}),
+        after: [
+          `mkdir -p -- ${shQuote(spec.stateDir)}`,
+          `grep -qxF -- "$path" ${record} 2>/dev/null || printf '%s\\n' "$path" >> ${record}`,
+        ],
+      }),
     },
     {
       name: `delete-${role}`,
-      args: [],
-      script: renderDeleteFileScript(target.path, deletion),
+      args: ["path"],
+      script: renderDeleteFileScript(FIRST_ARG, {
+        ...deletion,
+        prelude: [
+          `if [ "$path" != ${shQuote(target.path)} ] && ! grep -qxF -- "$path" ${record} 2>/dev/null; then`,
+          "  printf 'gunicorn-upstart: left %s on the host: no helper of this job wrote it; remove it as root if it is no longer needed\\n' \"$path\" >&2",
+          "  exit 0",
+          "fi",
+          `if [ -f ${record} ]; then`,
+          `  { grep -vxF -- "$path" ${record} || true; } > ${record}.new`,
+          `  mv -f -- ${record}.new ${record}`,
+          "fi",
+        ],
+      }),
     },
   ];
 }
@@ -99,16 +132,18 @@ function operations(spec: ServiceSpec): Operation[] {
   const files = renderServiceFiles(spec, {});
   const ops = [
     // The init runs the job file or unit as root: fixed at install time.
-    ...fileOperations("job", files.job, fixedContentCheck(files.job.content), {
+    ...fileOperations(spec, "job", files.job, fixedContentCheck(files.job.content), {
       systemdReload: spec.init === "systemd",
     }),
-    ...fileOperations("launcher", files.launcher, undefined),
-    ...fileOperations("config", files.gunicornConfig, undefined, { pythonCache: true }),
+    ...fileOperations(spec, "launcher", files.launcher, undefined),
+    ...fileOperations(spec, "config", files.gunicornConfig, undefined, { pythonCache: true }),
   ];
   if (spec.logrotate) {
     // logrotate runs the rule's postrotate as root: its content cannot come from the deploy user.
     const target = { path: logrotatePath(spec), owner: "root", group: "root", mode: "0644" };
-    ops.push(...fileOperations("logrotate", target, fixedContentCheck(renderLogrotate(spec))));
+    ops.push(
+      ...fileOperations(spec, "logrotate", target, fixedContentCheck(renderLogrotate(spec))),
+    );
   }
   if (spec.appRoot !== undefined) {
     ops.push({
@@ -117,9 +152,11 @@ function operations(spec: ServiceSpec): Operation[] {
       script: renderUploadScript(spec.appRoot, FIRST_ARG, "$2"),
     });
   }
+  // The stop runs on destroy: the helper and its rule are the admin's to remove, so say so.
+  const notice = `gunicorn-upstart: ${spec.job} is stopped and its files go next; the helper ${helperPath(spec.job)} and the sudoers rule ${sudoersPath(spec.job)} stay: remove them as root when the job is gone for good`;
   ops.push(
     { name: "apply", args: [], script: renderApplyScript(spec) },
-    { name: "stop", args: [], script: renderStopScript(spec) },
+    { name: "stop", args: [], script: `${renderStopScript(spec)}echo ${shQuote(notice)} >&2\n` },
   );
   return ops;
 }
@@ -136,6 +173,7 @@ export interface RenderedHelper {
 const ARG_CHECKS = {
   count: (i: number) => `is_count "$${i}"`,
   release: (i: number) => `is_release "$${i}"`,
+  path: (i: number) => `is_path "$${i}"`,
 };
 
 /**
@@ -169,6 +207,9 @@ export function renderSudoHelper(spec: ServiceSpec): RenderedHelper {
     "is_count() {",
     '  [[ "$1" =~ ^[0-9]{1,12}$ ]] || fail "expected a byte count, got \'$1\'"',
     "}",
+    "is_path() {",
+    '  [[ "$1" =~ ^/[^[:cntrl:]]{0,1023}$ ]] || fail "expected an absolute path, got \'$1\'"',
+    "}",
     "is_release() {",
     '  [[ "$1" =~ ^[0-9a-f]{16}$ ]] || fail "expected a release id (16 hex digits), got \'$1\'"',
     "}",
@@ -176,8 +217,16 @@ export function renderSudoHelper(spec: ServiceSpec): RenderedHelper {
     'if [ "$#" -lt 2 ]; then',
     '  fail "usage: $0 SHAPE OPERATION [ARGS]; operations: $OPERATIONS"',
     "fi",
+    "# Deletes and the stop are stored with the shape of the helper that was installed when a",
+    "# resource was created; they must still run after a reinstall, or destroy and every",
+    "# replacement would fail. They act only on what this helper manages or recorded.",
     'if [ "$1" != "$SHAPE" ]; then',
-    '  fail "this helper was installed for shape $SHAPE of the job $JOB, the stack asks for shape $1: the job\'s paths or settings changed since; render the helper again (npm run render) and install it as root (README, Least privilege)" 3',
+    '  case "$2" in',
+    "    delete-* | stop) ;;",
+    "    *)",
+    '      fail "this helper was installed for shape $SHAPE of the job $JOB, the stack asks for shape $1: the job\'s paths or settings changed since; render the helper again (npm run render) and install it as root (README, Least privilege)" 3',
+    "      ;;",
+    "  esac",
     "fi",
     "op=$2",
     "shift 2",

@@ -160,7 +160,7 @@ describe("GunicornService", () => {
       );
       assert.match(
         String(inputs.delete),
-        new RegExp(`rm -f -- '\\\\''${file.path.replace(/[.]/g, "\\.")}'\\\\''`),
+        new RegExp(`path='\\\\''${file.path.replace(/[.]/g, "\\.")}'\\\\''\nrm -f -- "\\$path"`),
       );
     }
     assert.equal(files.gunicornConfig.mode, "0640");
@@ -514,7 +514,7 @@ describe("GunicornService", () => {
       const commands = recorded.filter((r) => r.type === "command:remote:Command");
       assert.equal(commands.length, 6);
       const call =
-        /^if \[ "\$\(id -u\)" -eq 0 \]; then set --; else set -- sudo -n; fi; exec "\$@" '\/usr\/local\/sbin\/gunicorn-upstart-django-project' '([0-9a-f]{16})' '([a-z-]+)'((?: '[0-9a-f]+')*)$/;
+        /^if \[ "\$\(id -u\)" -eq 0 \]; then set --; else set -- sudo -n; fi; exec "\$@" '\/usr\/local\/sbin\/gunicorn-upstart-django-project' '([0-9a-f]{16})' '([a-z-]+)'((?: '(?:[0-9a-f]+|\/[\w./-]+)')*)$/;
       const seen: string[] = [];
       for (const c of commands) {
         for (const key of ["create", "update", "delete"] as const) {
@@ -535,7 +535,9 @@ describe("GunicornService", () => {
       }
       const cfg = Buffer.byteLength(renderServiceFiles(spec, {}).gunicornConfig.content);
       assert.ok(seen.includes(`app-config-write create write-config ${cfg}`), seen.join("\n"));
-      assert.ok(seen.includes("app-job-write delete delete-job"));
+      // A delete names the path its resource wrote: a later helper removes it only if it
+      // manages or recorded that path.
+      assert.ok(seen.includes("app-job-write delete delete-job /etc/init/django-project.conf"));
       assert.ok(seen.includes("app-service-lifecycle create apply"));
       assert.ok(seen.includes("app-service-lifecycle delete stop"));
       assert.ok(

@@ -26,7 +26,7 @@ function program(extra: { workers?: number; secret?: string } = {}) {
 
 const ops = (ran: Ran[]) => ran.map((r) => `${r.op} ${r.name}`);
 
-/** The Gunicorn processes of the job: exactly one master (root) and its workers (app). */
+/** The Gunicorn processes of the job: exactly one master and its workers (all as app). */
 function processes(): { masters: number[]; workers: { pid: number; ppid: number }[] } {
   const rows = host
     .rootOk(
@@ -36,10 +36,12 @@ function processes(): { masters: number[]; workers: { pid: number; ppid: number 
     .split("\n")
     .filter(Boolean)
     .map((l) => l.trim().split(/\s+/));
+  // Master and workers both run as app: a master is a Gunicorn whose parent is not one.
+  const pids = new Set(rows.map((r) => r[0]));
   return {
-    masters: rows.filter((r) => r[2] === "root").map((r) => Number(r[0])),
+    masters: rows.filter((r) => !pids.has(r[1]!)).map((r) => Number(r[0])),
     workers: rows
-      .filter((r) => r[2] === "app")
+      .filter((r) => pids.has(r[1]!))
       .map((r) => ({ pid: Number(r[0]), ppid: Number(r[1]) })),
   };
 }

@@ -134,6 +134,22 @@ function setuidRelease(): string {
   return r.stdout;
 }
 
+/** What an admin does as root: install the helper and its rule (again after a change). */
+function install(spec: ServiceSpec, helper: string): void {
+  const rule = renderSudoersRule(spec.job, host.user);
+  host.rootOk(
+    [
+      `printf '%s' ${shQuote(helper)} > /tmp/helper`,
+      `install -o root -g root -m 0755 /tmp/helper ${shQuote(renderSudoHelper(spec).path)}`,
+      `printf '%s' ${shQuote(rule)} > /tmp/rule`,
+      "visudo -cqf /tmp/rule",
+      `install -o root -g root -m 0440 /tmp/rule ${shQuote(sudoersPath(spec.job))}`,
+      "rm -f /etc/sudoers.d/deploy /tmp/helper /tmp/rule",
+      "visudo -cq",
+    ].join("\n"),
+  );
+}
+
 for (const init of ["upstart", "systemd"] as const) {
   describe(
     `sudo helper on a real ${init} host: the deploy user may run only the job's helper as root`,
@@ -149,18 +165,7 @@ for (const init of ["upstart", "systemd"] as const) {
         const { spec, helper } = helperFor();
         // What an admin does once, as root: install the helper and the rule, then take away the
         // deploy user's general sudo.
-        const rule = renderSudoersRule(spec.job, host.user);
-        host.rootOk(
-          [
-            `printf '%s' ${shQuote(helper.content)} > /tmp/helper`,
-            `install -o root -g root -m 0755 /tmp/helper ${shQuote(helper.path)}`,
-            `printf '%s' ${shQuote(rule)} > /tmp/rule`,
-            "visudo -cqf /tmp/rule",
-            `install -o root -g root -m 0440 /tmp/rule ${shQuote(sudoersPath(spec.job))}`,
-            "rm -f /etc/sudoers.d/deploy /tmp/helper /tmp/rule",
-            "visudo -cq",
-          ].join("\n"),
-        );
+        install(spec, helper.content);
       });
       after(() => host?.stop());
 
@@ -280,8 +285,36 @@ for (const init of ["upstart", "systemd"] as const) {
         assert.equal(masterPid(), master);
       });
 
+      test("after a path change and a reinstall, the stored delete of the old config still runs and removes it", async () => {
+        const moved = { workers: 3, gunicornConfigPath: "/etc/gunicorn/site-v2.conf.py" };
+        const { spec, helper } = helperFor(moved);
+        install(spec, helper.content);
+        const ran = await replay.up(program(moved));
+        assert.ok(ran.some((r) => r.name === "site-config-write" && r.op === "delete"));
+        assert.match(ran.at(-1)!.stdout, /site: restart/);
+        assert.equal(host.root("test -e /etc/gunicorn/site.conf.py").status, 1, "old config gone");
+        assert.equal(host.root("test -e /etc/gunicorn/site-v2.conf.py").status, 0);
+        const res = await fetch(`http://127.0.0.1:${port}/`);
+        assert.equal(res.status, 200);
+        // A path no helper of the job wrote is never removed, whatever the deploy user asks.
+        const r = host.ssh(
+          asHelperCommand(helper.path, "0000000000000000", "delete-config", ["/etc/passwd"]),
+        );
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stderr, /left \/etc\/passwd on the host: no helper of this job wrote it/);
+        assert.equal(host.root("test -s /etc/passwd").status, 0);
+      });
+
       test("destroy stops the job and removes its files through the helper; the release stays", () => {
         const ran = replay.destroy();
+        assert.ok(
+          ran.some((r) =>
+            /the helper \/usr\/local\/sbin\/gunicorn-upstart-site and the sudoers rule .* stay: remove them as root/.test(
+              r.stderr,
+            ),
+          ),
+          "destroy tells the admin what is theirs to remove",
+        );
         assert.ok(ran.some((r) => r.name === "site-service-lifecycle" && /stopped/.test(r.stdout)));
         assert.throws(() => masterPid(), "not running");
         assert.equal(host.rootOk("pgrep -c -u app -f gunicorn || true").trim(), "0");
