@@ -305,6 +305,34 @@ for (const init of ["upstart", "systemd"] as const) {
         assert.equal(host.root("test -s /etc/passwd").status, 0);
       });
 
+      test("a failed start's report never shows a root-only file the app user links as the log", () => {
+        const { helper } = helperFor({
+          workers: 3,
+          gunicornConfigPath: "/etc/gunicorn/site-v2.conf.py",
+        });
+        // The app user points its log at a root-only file; the deploy user makes the next
+        // start fail (a launcher that exits), so the report reads "the log".
+        const shadow = host.rootOk("stat -c '%U %a' /etc/shadow");
+        host.rootOk("sudo -u app ln -sfn /etc/shadow /var/log/site/gunicorn.log");
+        const launcher = "#!/bin/bash\nexit 1\n";
+        const w = host.ssh(
+          asHelperCommand(helper.path, helper.shape, "write-launcher", [
+            Buffer.byteLength(launcher),
+          ]),
+          launcher,
+        );
+        assert.equal(w.status, 0, w.stderr);
+        const manifest = host
+          .rootOk("cat /var/lib/gunicorn-upstart/site.applied")
+          .replace(/launcher=[0-9a-f]{64}/, `launcher=${"0".repeat(64)}`);
+        const r = host.ssh(asHelperCommand(helper.path, helper.shape, "apply"), manifest);
+        assert.equal(r.status, 1, r.stderr);
+        assert.match(r.stderr, /did not serve on .* after restart/);
+        assert.match(r.stderr, /no log file at \/var\/log\/site\/gunicorn\.log that app can read/);
+        assert.doesNotMatch(r.stderr, /^root:/m, "no line of /etc/shadow");
+        assert.equal(host.rootOk("stat -c '%U %a' /etc/shadow"), shadow, "nor was it re-owned");
+      });
+
       test("destroy stops the job and removes its files through the helper; the release stays", () => {
         const ran = replay.destroy();
         assert.ok(

@@ -7,6 +7,7 @@ import { spawn, spawnSync } from "node:child_process";
 import {
   chmodSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readFileSync,
   rmSync,
@@ -168,6 +169,28 @@ describe("lifecycle scripts against a fake initctl", () => {
     } finally {
       squatter.kill();
     }
+  });
+
+  test("a root master is refused while its virtualenv or project is another user's", (t) => {
+    if (process.getuid?.() !== 0) return t.skip("needs root to give directories away");
+    const venv = join(dir, "venv");
+    mkdirSync(venv);
+    chmodSync(dir, 0o755);
+    spawnSync("chown", ["nobody", venv]);
+    spec = { ...spec, setuid: "root", virtualenv: venv };
+    const r = run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    assert.equal(r.status, 1);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `would run its Gunicorn master as root with code from ${venv}, but ${venv} \\(uid 65534`,
+      ),
+    );
+    assert.deepEqual(r.calls, [], "nothing was started");
+    // Root's own directories are fine: the same start goes ahead.
+    spawnSync("chown", ["root", venv]);
+    const ok = run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    assert.equal(ok.status, 0, ok.stderr);
   });
 
   test("the report reads the log as the app user: a link to a root-only file shows none of it", (t) => {
