@@ -22,6 +22,7 @@ import {
 } from "../../components/render/sudoHelper";
 import { asHelperCommand } from "../../components/render/remoteScripts";
 import { shQuote } from "../../components/shell";
+import { jobEscalations } from "../helpers/escalations";
 import { freePort } from "../helpers/freePort";
 import { makeApp } from "./app";
 import { phases, Replay, UpFailed } from "./replay";
@@ -71,51 +72,12 @@ function masterPid(): number {
 }
 
 /**
- * Ways the deploy user might rewrite the job file or unit to run root code: each one a review
- * found accepted by the old pattern check (and the plain ones). Under Upstart the stand-in reads
- * line by line, so the parenthesised `start on` would not show its root effect here; what the
- * test shows is that such a file can no longer reach the host at all.
+ * The bypasses of the old pattern check, with the app user's names. Under Upstart the stand-in
+ * reads line by line, so the parenthesised `start on` would not show its root effect here; the
+ * test shows that such a file can no longer reach the host at all.
  */
 function escalations(spec: ServiceSpec): [string, string][] {
-  const good = renderServiceFiles(spec, {}).job.content;
-  if (spec.init === "systemd") {
-    const exec = /^ExecStart=.*$/m.exec(good)![0];
-    return [
-      [
-        "User= moved under [Unit]",
-        good.replace("User=app\n", "").replace("[Unit]\n", "[Unit]\nUser=app\n"),
-      ],
-      ["ExecStart= +", good.replace(exec, "ExecStart= +/bin/chmod u+s /bin/bash")],
-      [
-        "a second command line in ExecReload",
-        good.replace(
-          /^ExecReload=.*$/m,
-          "ExecReload=/bin/kill -HUP $MAINPID ; +/bin/chmod u+s /bin/bash",
-        ),
-      ],
-      [
-        "StandardOutput=append: into sudoers.d",
-        good.replace("[Service]\n", "[Service]\nStandardOutput=append:/etc/sudoers.d/x\n"),
-      ],
-      ["User=root", good.replace("User=app", "User=root")],
-    ];
-  }
-  return [
-    [
-      "setuid swallowed by a parenthesised start on",
-      good
-        .replace("start on runlevel [2345]", "start on (runlevel [2345]")
-        .replace("setgid app\n", "setgid app\nenv X=1)\n"),
-    ],
-    [
-      "a single-quoted description over the setuid lines",
-      good
-        .replace(/description "[^"]*"/, "description 'x")
-        .replace("setgid app\n", "setgid app'\n"),
-    ],
-    ["setuid root", good.replace("setuid app", "setuid root")],
-    ["pre-start", `pre-start exec /bin/chmod u+s /bin/bash\n${good}`],
-  ];
+  return jobEscalations(renderServiceFiles(spec, {}).job.content, spec.init, "app", "app");
 }
 
 /** A release archive (gzipped tar, base64) holding a setuid-root copy of /bin/sh. */

@@ -21,6 +21,7 @@ import {
   renderSudoHelper,
   sudoersPath,
 } from "../../components/render/sudoHelper";
+import { jobEscalations } from "../helpers/escalations";
 import { assertGolden } from "../helpers/golden";
 
 const GOLDEN = resolve(__dirname, "golden/sudo-helper");
@@ -136,59 +137,13 @@ describe("the job file and unit are fixed by identity (sha256 of the rendered by
     return spawnSync("bash", ["-c", script], { input: content, encoding: "utf8" });
   }
 
-  /** Every way around the pattern checks that a review found, and the old ones. */
-  function attempts(good: string, init: "upstart" | "systemd"): [string, string][] {
-    if (init === "upstart") {
-      const exec = `exec ${spec.launcherPath}`;
-      return [
-        ["no setuid", good.replace("setuid shop\n", "")],
-        ["setuid root", good.replace("setuid shop", "setuid root")],
-        [
-          "setuid swallowed by a parenthesised start on",
-          good
-            .replace("start on runlevel [2345]", "start on (runlevel [2345]")
-            .replace("setgid shop\n", "setgid shop\nenv X=1)\n"),
-        ],
-        [
-          "a single-quoted description spanning the setuid lines",
-          good
-            .replace(/description "[^"]*"/, "description 'x")
-            .replace("setgid shop\n", "setgid shop'\n"),
-        ],
-        [
-          "pre-start script",
-          good.replace(exec, `pre-start exec /bin/chmod u+s /bin/bash\n${exec}`),
-        ],
-        ["a trailing blank", `${good} `],
-      ];
-    }
-    const exec = /^ExecStart=.*$/m.exec(good)![0];
-    return [
-      [
-        "User= under [Unit]",
-        good.replace("User=shop\n", "").replace("[Unit]\n", "[Unit]\nUser=shop\n"),
-      ],
-      ["ExecStart= +", good.replace(exec, "ExecStart= +/bin/sh -c id")],
-      [
-        "a second command line in ExecReload",
-        good.replace(/^ExecReload=.*$/m, "ExecReload=/bin/kill -HUP $MAINPID ; +/bin/sh -c id"),
-      ],
-      [
-        "StandardOutput=append: a root file",
-        good.replace("[Service]\n", "[Service]\nStandardOutput=append:/etc/sudoers.d/x\n"),
-      ],
-      ["ExecStartPre", good.replace(exec, `ExecStartPre=+/bin/sh -c id\n${exec}`)],
-      ["CRLF", good.replace(/\n/g, "\r\n")],
-    ];
-  }
-
   for (const init of ["upstart", "systemd"] as const) {
     const s = normalizeSpec({ ...base, init });
     const good = init === "systemd" ? renderSystemdUnit(s) : renderUpstartJob(s);
 
     test(`${init}: the rendered file is accepted, every bypass of the old pattern check is refused; the old file stays`, () => {
       assert.equal(write(good, good).status, 0);
-      for (const [label, content] of attempts(good, init)) {
+      for (const [label, content] of jobEscalations(good, init, "shop", "shop")) {
         assert.notEqual(content, good, `${label}: the attempt did not change the file`);
         const r = write(content, good);
         assert.equal(r.status, 1, `${label} was accepted`);
