@@ -370,5 +370,31 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
         );
       }
     });
+
+    test("another process on the bind port makes up fail at once, naming it; nothing is left running", async () => {
+      const squat = `import socket, time\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(("127.0.0.1", ${port}))\ns.listen(5)\ntime.sleep(300)`;
+      host.rootOk(`setsid -f /usr/bin/python3 -c '${squat}' >/dev/null 2>&1`);
+      await eventually(
+        () => host.rootOk(`ss -ltn | grep -c ':${port} ' || true`).trim() !== "0",
+        "the squatter to listen",
+      );
+      const started = Date.now();
+      await assert.rejects(replay.up(service()), (e: unknown) => {
+        assert.ok(e instanceof UpFailed, String(e));
+        assert.equal(e.resource, "site-service-lifecycle");
+        assert.match(
+          e.stderr,
+          new RegExp(`cannot start: port ${port} on this host is already held by another process`),
+        );
+        assert.match(e.stderr, /pid \d+, user root: \/usr\/bin\/python3 -c import socket/);
+        return true;
+      });
+      console.log(
+        `${init}: a held port failed the up after ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      );
+      assert.equal(host.mainPid("site"), undefined, "the job was not started");
+      host.rootOk(`pkill -f 'python3 -c import socket' || true`);
+      replay.destroy();
+    });
   });
 }
