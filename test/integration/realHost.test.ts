@@ -375,7 +375,7 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
       const squat = `import socket, time\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(("127.0.0.1", ${port}))\ns.listen(5)\ntime.sleep(300)`;
       host.rootOk(`setsid -f /usr/bin/python3 -c '${squat}' >/dev/null 2>&1`);
       await eventually(
-        () => host.rootOk(`ss -ltn | grep -c ':${port} ' || true`).trim() !== "0",
+        () => host.root(`exec 3<>/dev/tcp/127.0.0.1/${port}`).status === 0,
         "the squatter to listen",
       );
       const started = Date.now();
