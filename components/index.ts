@@ -22,7 +22,15 @@ export {
 } from "./gunicornFleet";
 export { albCommands, rollingBatches } from "./fleetPlan";
 export { VM_DEFAULTS } from "./vmSpec";
-export { DEFAULTS, normalizeSpec, SpecError, type ServiceSettings, type ServiceSpec } from "./spec";
+export {
+  DEFAULTS,
+  normalizeSpec,
+  SANDBOX_DIRECTIVES,
+  SpecError,
+  type SandboxDirective,
+  type ServiceSettings,
+  type ServiceSpec,
+} from "./spec";
 export { renderServiceFiles, type RenderedFile, type RenderedService } from "./render/serviceFiles";
 export { renderUpstartJob } from "./render/upstartJob";
 export { renderLauncher } from "./render/launcher";
