@@ -1,0 +1,107 @@
+// The library as another stack gets it: `npm pack` (which builds dist/ first), the tarball's
+// contents, an install into a fresh project, a strict type-check of a program that composes two
+// services (examples/two-services, importing "gunicorn-upstart"), and that program run from the
+// installed JavaScript. It runs under Pulumi's mocks, not the real engine: the engine cannot
+// run a command resource on this machine (the command provider is refused by the Go module
+// proxy; see scripts/toolchain.sh), so what this shows is that the package installs, types and
+// loads as plain JavaScript, which a raw .ts in node_modules did not.
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const ROOT = resolve(__dirname, "../..");
+
+function run(cmd: string, args: string[], cwd: string) {
+  const r = spawnSync(cmd, args, { cwd, encoding: "utf8", timeout: 300_000 });
+  assert.equal(r.status, 0, `${cmd} ${args.join(" ")}: ${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+describe("the installable package", { timeout: 600_000 }, () => {
+  let dir: string;
+  let tarball: string;
+  let files: string[];
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "package-"));
+    const packed = JSON.parse(run("npm", ["pack", "--pack-destination", dir, "--json"], ROOT)) as {
+      filename: string;
+      files: { path: string }[];
+    }[];
+    tarball = join(dir, packed[0]!.filename);
+    files = packed[0]!.files.map((f) => f.path);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("the tarball holds the built library and its docs: no test, bench, CI, stack file or TypeScript source", () => {
+    const allowed =
+      /^(package\.json|README\.md|dist\/.+\.(js|d\.ts)|dist\/machine\/build-rootfs\.sh)$/;
+    assert.deepEqual(
+      files.filter((f) => !allowed.test(f)),
+      [],
+    );
+    for (const f of ["dist/index.js", "dist/index.d.ts", "dist/machine/build-rootfs.sh"]) {
+      assert.ok(files.includes(f), f);
+    }
+    console.log(`npm pack: ${files.length} files`);
+  });
+
+  test("installed into a fresh project, a program composing two services type-checks strictly and runs from the JavaScript", () => {
+    const project = join(dir, "consumer");
+    run("mkdir", ["-p", project], dir);
+    writeFileSync(join(project, "package.json"), '{ "name": "consumer", "private": true }\n');
+    run(
+      "npm",
+      ["install", tarball, "@types/node@20", "--prefer-offline", "--no-audit", "--no-fund"],
+      project,
+    );
+    const example = readFileSync(join(ROOT, "examples/two-services/index.ts"), "utf8");
+    assert.match(example, /from "\.\.\/\.\.\/components"/);
+    writeFileSync(
+      join(project, "index.ts"),
+      example.replace('from "../../components"', 'from "gunicorn-upstart"'),
+    );
+    writeFileSync(
+      join(project, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          target: "ES2022",
+          module: "commonjs",
+          moduleResolution: "node",
+          esModuleInterop: true,
+          types: ["node"],
+          outDir: "out",
+        },
+        files: ["index.ts"],
+      }),
+    );
+    run(join(ROOT, "node_modules/.bin/tsc"), ["-p", "."], project);
+    // Pulumi's mocks stand in for the engine; the types the program registers show the
+    // installed library ran (components, and their files and lifecycles).
+    writeFileSync(
+      join(project, "run.js"),
+      [
+        'process.env.PULUMI_CONFIG = JSON.stringify({ "consumer:sshPrivateKey": "KEY" });',
+        'const pulumi = require("@pulumi/pulumi");',
+        "const seen = [];",
+        "pulumi.runtime.setMocks({",
+        "  newResource: (a) => { seen.push(a.type); return { id: `${a.name}-id`, state: { ...a.inputs, stdout: '', stderr: '' } }; },",
+        "  call: (a) => a.inputs,",
+        '}, "consumer", "dev", false);',
+        'require("./out/index.js");',
+        "setTimeout(() => console.log(JSON.stringify(seen)), 2000);",
+      ].join("\n"),
+    );
+    const seen = JSON.parse(run("node", ["run.js"], project).trim()) as string[];
+    const count = (t: string) => seen.filter((s) => s === t).length;
+    assert.equal(count("gunicorn-upstart:index:GunicornService"), 2);
+    assert.equal(count("gunicorn-upstart:index:UpstartService"), 2);
+    assert.ok(count("command:remote:Command") >= 8, JSON.stringify(seen));
+    const resolved = run("node", ["-p", 'require.resolve("gunicorn-upstart")'], project).trim();
+    assert.match(resolved, /node_modules\/gunicorn-upstart\/dist\/index\.js$/);
+  });
+});
