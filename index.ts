@@ -11,7 +11,14 @@ const config = new pulumi.Config();
 
 function read() {
   try {
-    const stack = readStackConfig({ get: (key) => config.get(key) });
+    const prefix = `${pulumi.getProject()}:`;
+    const stack = readStackConfig({
+      get: (key) => config.get(key),
+      keys: () =>
+        Object.keys(pulumi.runtime.allConfig())
+          .filter((k) => k.startsWith(prefix))
+          .map((k) => k.slice(prefix.length)),
+    });
     if (stack.target.kind === "vm" && stack.target.publicKey === undefined) {
       throw missingPublicKey();
     }

@@ -36,6 +36,7 @@ export function readProjectConfig(dir: string, stack: string | undefined): FileC
     if (schema.default !== undefined) values.set(key, schema.default);
   }
   const secretKeys: string[] = [];
+  const stackKeys: string[] = [];
   if (stack !== undefined) {
     const file = join(dir, `Pulumi.${stack}.yaml`);
     if (!existsSync(file)) throw new Error(`no stack file ${file}`);
@@ -45,6 +46,7 @@ export function readProjectConfig(dir: string, stack: string | undefined): FileC
     for (const [fullKey, value] of Object.entries(stackFile.config ?? {})) {
       const [ns, key] = fullKey.includes(":") ? fullKey.split(/:(.*)/s) : [project.name, fullKey];
       if (ns !== project.name || key === undefined) continue;
+      stackKeys.push(key);
       if (isSecure(value)) {
         secretKeys.push(key);
         values.delete(key);
@@ -57,5 +59,6 @@ export function readProjectConfig(dir: string, stack: string | undefined): FileC
     project: project.name,
     secretKeys,
     get: (key) => (values.has(key) ? asConfigString(values.get(key)) : undefined),
+    keys: () => stackKeys,
   };
 }

@@ -18,6 +18,8 @@ import { checkCidr } from "./vmSpec";
 /** Reads raw config values the way the Pulumi CLI hands them to a program: as strings. */
 export interface ConfigSource {
   get(key: string): string | undefined;
+  /** Every key set in the stack's namespace (without the `project:` prefix), when known. */
+  keys?(): string[];
 }
 
 /** The config keys, their type and whether they are secret; `Pulumi.yaml` declares the same. */
@@ -181,10 +183,47 @@ export function missingPublicKey(): SpecError {
 }
 
 /**
+ * A key the stack does not know is refused, naming the closest known one: a typo such as
+ * `wokers: 4` would otherwise leave the default in place without a word.
+ */
+function checkKnownKeys(keys: string[]): void {
+  const known = Object.keys(CONFIG_KEYS);
+  for (const key of keys) {
+    if (key in CONFIG_KEYS) continue;
+    const [closest] = known
+      .map((k) => [k, editDistance(key.toLowerCase(), k.toLowerCase())] as const)
+      .sort((a, b) => a[1] - b[1]);
+    const hint =
+      closest !== undefined && closest[1] <= Math.max(2, Math.floor(key.length / 3))
+        ? `; did you mean '${closest[0]}'?`
+        : "";
+    throw new SpecError(
+      key,
+      `this stack has no config key '${key}'${hint} (the keys are declared in Pulumi.yaml)`,
+    );
+  }
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost));
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/**
  * Reads and validates the stack config. Throws {@link SpecError} naming the config key, with
  * the same message `pulumi preview` gives for the same config.
  */
 export function readStackConfig(src: ConfigSource): StackSettings {
+  checkKnownKeys(src.keys?.() ?? []);
   const settings: ServiceSettings = {};
   const set = settings as Record<string, unknown>;
   for (const key of STRING_SETTINGS) {

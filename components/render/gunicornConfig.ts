@@ -1,5 +1,6 @@
 import type { ServiceSpec } from "../spec";
 import { pyQuote } from "../shell";
+import { initNoun } from "./launcher";
 
 /**
  * Renders the Gunicorn config file (Python). Gunicorn reads it at start and again on every HUP
@@ -11,7 +12,7 @@ import { pyQuote } from "../shell";
 export function renderGunicornConfig(spec: ServiceSpec, appEnv: Record<string, string>): string {
   const lines = [
     ...(spec.workers === "auto" ? ["import multiprocessing", ""] : []),
-    `# Gunicorn settings for the ${spec.init === "systemd" ? "systemd unit" : "Upstart job"} ${spec.job}.`,
+    `# Gunicorn settings for the ${initNoun(spec)} ${spec.job}.`,
     "# Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.",
     `# Re-read on HUP (\`${spec.init === "systemd" ? "systemctl" : "initctl"} reload\`), so these change without a restart.`,
     `bind = [${pyQuote(spec.bind)}]`,

@@ -1,6 +1,11 @@
 import type { ServiceSpec } from "../spec";
 import { shQuote, shQuoteAll } from "../shell";
 
+/** What the job is called under its init, for comments: "Upstart job" or "systemd unit". */
+export function initNoun(spec: ServiceSpec): string {
+  return spec.init === "systemd" ? "systemd unit" : "Upstart job";
+}
+
 /** Directory part of an absolute path (`/a/b/c.log` -> `/a/b`). */
 export function dirnameOf(path: string): string {
   const i = path.lastIndexOf("/");
@@ -8,7 +13,7 @@ export function dirnameOf(path: string): string {
 }
 
 /**
- * Renders the bash launcher the Upstart job `exec`s. It keeps the recipe's order of effect:
+ * Renders the bash launcher the Upstart job `exec`s (or the systemd unit's `ExecStart`). It keeps the recipe's order of effect:
  * set variables, activate the virtualenv, `cd` to the project, create the log directory, then
  * `exec` Gunicorn (stderr appended to the log) so that Upstart supervises Gunicorn itself.
  *
@@ -34,7 +39,7 @@ export function renderLauncher(spec: ServiceSpec): string {
       : `exec python manage.py run_gunicorn ${common}${extra} 2>>"$LOGFILE"`;
   return [
     "#!/bin/bash",
-    `# Launcher for the Upstart job ${spec.job}: runs Gunicorn in the app's virtualenv.`,
+    `# Launcher for the ${initNoun(spec)} ${spec.job}: runs Gunicorn in the app's virtualenv.`,
     "# Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.",
     "# Reloadable settings (workers, bind, log level, timeouts, app environment) live in $CONFIG.",
     "set -e",

@@ -1,4 +1,5 @@
 import type { ServiceSpec } from "../spec";
+import { initNoun } from "./launcher";
 
 /** Where the logrotate rule for a job goes. */
 export function logrotatePath(spec: ServiceSpec): string {
@@ -17,7 +18,7 @@ export function logrotatePath(spec: ServiceSpec): string {
 export function renderLogrotate(spec: ServiceSpec): string {
   const logs = [spec.logFile, ...(spec.accessLog !== undefined ? [spec.accessLog] : [])];
   return [
-    `# logrotate rule for the Gunicorn logs of the ${spec.init === "systemd" ? "systemd unit" : "Upstart job"} ${spec.job}.`,
+    `# logrotate rule for the Gunicorn logs of the ${initNoun(spec)} ${spec.job}.`,
     "# Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.",
     `${logs.join(" ")} {`,
     `    su ${spec.user} ${spec.group}`,

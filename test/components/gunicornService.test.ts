@@ -487,10 +487,12 @@ describe("GunicornService", () => {
     const upstart = await snapshot("upstart");
     const systemd = await snapshot("systemd");
     const changed = [...upstart.keys()].filter((k) => upstart.get(k) !== systemd.get(k)).sort();
-    // The job file is another file at another path; config and logrotate rule name the init.
+    // The job file is another file at another path; launcher, config and logrotate rule name
+    // the init in their header comment.
     assert.deepEqual(changed, [
       "app-config-write",
       "app-job-write",
+      "app-launcher-write",
       "app-logrotate-write",
       "app-service-lifecycle",
     ]);

@@ -197,6 +197,22 @@ describe("the stack program (index.ts)", () => {
     assert.deepEqual(readdirSync(out), []);
   });
 
+  test("a config key the stack does not know (a typo) fails naming the closest key, in the program and the render", () => {
+    const r = runProgram("index.ts", { ...HOST_CONFIG, wokers: "4" }, ["sshPrivateKey"]);
+    assert.equal(r.status, 1);
+    const message =
+      "config: invalid 'wokers': this stack has no config key 'wokers'; did you mean 'workers'? (the keys are declared in Pulumi.yaml)";
+    assert.ok(r.stderr.includes(message), r.stderr);
+    const out = mkdtempSync(join(tmpdir(), "render-"));
+    const cli = renderCli(out, "config:\n  gunicorn-upstart:wokers: 4\n  aws:region: eu-west-1\n");
+    assert.equal(cli.status, 1);
+    assert.equal(cli.stderr.trim(), `error: ${message}`);
+    assert.deepEqual(readdirSync(out), []);
+    // Far from every key: no guess.
+    const far = runProgram("index.ts", { ...HOST_CONFIG, zzzzzzzzzz: "1" }, ["sshPrivateKey"]);
+    assert.match(far.stderr, /no config key 'zzzzzzzzzz' \(the keys/);
+  });
+
   test("a bad value computed at run time (an Output) still fails the program with the field named", () => {
     const r = runProgram("test/fixtures/programs/badWorkersOutput.ts");
     assert.equal(r.status, 1);
