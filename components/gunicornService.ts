@@ -26,7 +26,7 @@ import {
   type Init,
   checkSudoFor,
 } from "./spec";
-import { UpstartService } from "./upstartService";
+import { ServiceLifecycle } from "./serviceLifecycle";
 import { isPlain, validated } from "./resourceHelpers";
 import { Vm, type VmArgs } from "./vm";
 
@@ -331,7 +331,7 @@ export class GunicornService extends pulumi.ComponentResource {
   /** With `sudo: "helper"`, the helper to install on the host as root (path and content). */
   public readonly sudoHelper: pulumi.Output<WrittenFile | undefined>;
   /** The resource that starts, reloads, restarts and stops the service. */
-  public readonly lifecycle: UpstartService;
+  public readonly lifecycle: ServiceLifecycle;
   /** A hash of everything the running service depends on: changes exactly when the lifecycle acts. */
   public readonly changeHash: pulumi.Output<string>;
   /** The VM, when this service provisioned one. */
@@ -505,7 +505,7 @@ export class GunicornService extends pulumi.ComponentResource {
         ...(release !== undefined ? { release } : {}),
       }));
     this.changeHash = files.apply((f) => sha256(renderManifest(f)));
-    const service = new UpstartService(
+    const service = new ServiceLifecycle(
       `${name}-service`,
       {
         connection,

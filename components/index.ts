@@ -9,7 +9,12 @@ export { RemoteFile, type RemoteFileArgs } from "./remoteFile";
 export { AppRelease, type AppReleaseArgs } from "./appRelease";
 export { HostSetup, type HostSetupArgs } from "./hostSetup";
 export { PythonEnv, type PythonEnvArgs } from "./pythonEnv";
-export { UpstartService, type UpstartServiceArgs } from "./upstartService";
+export {
+  ServiceLifecycle,
+  UpstartService,
+  type ServiceLifecycleArgs,
+  type UpstartServiceArgs,
+} from "./serviceLifecycle";
 export { Vm, type VmArgs } from "./vm";
 export { LocalMachine, type LocalMachineArgs } from "./localMachine";
 export {

@@ -25,7 +25,7 @@ export function drainingStdin(command: string): string {
  * The last line of every script whose run the service's lifecycle must follow (file writes,
  * release uploads, the virtualenv build): a random run id, so the command's stdout differs
  * on every run. The lifecycle's update command carries a hash of those outputs: when any of
- * them ran in an `up`, the lifecycle runs too (see UpstartService).
+ * them ran in an `up`, the lifecycle runs too (see ServiceLifecycle).
  */
 export const RUN_ID_LINE =
   'echo "gunicorn-upstart: run $(od -An -N8 -tx1 /dev/urandom | tr -d " \\n")"';

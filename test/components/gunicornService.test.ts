@@ -64,6 +64,8 @@ describe("GunicornService", () => {
     reset();
   });
 
+  const byNameRegistered = (name: string) => registered.find((r) => r.name === name)!;
+
   test("on an existing host it writes its files (job, launcher, config, logrotate rule) and drives one lifecycle, all parented to it", async () => {
     await evaluate(hostArgs());
     const graph = registered.map((r) => [r.type, r.name, parentName(r) ?? null]);
@@ -77,8 +79,12 @@ describe("GunicornService", () => {
       ["command:remote:Command", "app-config-write", "app-config"],
       ["gunicorn-upstart:index:RemoteFile", "app-logrotate", "app"],
       ["command:remote:Command", "app-logrotate-write", "app-logrotate"],
-      ["gunicorn-upstart:index:UpstartService", "app-service", "app"],
+      ["gunicorn-upstart:index:ServiceLifecycle", "app-service", "app"],
       ["command:remote:Command", "app-service-lifecycle", "app-service"],
+    ]);
+    // Renamed from UpstartService: the alias keeps an existing stack's lifecycle in place.
+    assert.deepEqual(byNameRegistered("app-service").opts.aliases, [
+      { type: "gunicorn-upstart:index:UpstartService" },
     ]);
   });
 
@@ -271,7 +277,7 @@ describe("GunicornService", () => {
     assert.equal(
       first.size,
       15,
-      "GunicornService, Vm, 4 RemoteFiles, UpstartService, 3 AWS resources, 5 commands",
+      "GunicornService, Vm, 4 RemoteFiles, ServiceLifecycle, 3 AWS resources, 5 commands",
     );
   });
 

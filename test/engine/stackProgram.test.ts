@@ -105,7 +105,7 @@ describe("the stack program on the real Pulumi CLI", { timeout: 600_000 }, () =>
     const r = pulumi(["preview", "--non-interactive"]);
     assert.doesNotMatch(r.all, /missing configuration values/);
     assert.match(r.all, /gunicorn-upstart:index:GunicornService\s+app\s+create/);
-    assert.match(r.all, /gunicorn-upstart:index:UpstartService\s+app-service\s+create/);
+    assert.match(r.all, /gunicorn-upstart:index:ServiceLifecycle\s+app-service\s+create/);
     // The limit of this machine, said plainly: no command provider.
     assert.match(r.all, /no resource plugin 'pulumi-resource-command' found/);
     assert.notEqual(r.status, 0);

@@ -99,7 +99,7 @@ describe("the installable package", { timeout: 600_000 }, () => {
     const seen = JSON.parse(run("node", ["run.js"], project).trim()) as string[];
     const count = (t: string) => seen.filter((s) => s === t).length;
     assert.equal(count("gunicorn-upstart:index:GunicornService"), 2);
-    assert.equal(count("gunicorn-upstart:index:UpstartService"), 2);
+    assert.equal(count("gunicorn-upstart:index:ServiceLifecycle"), 2);
     assert.ok(count("command:remote:Command") >= 8, JSON.stringify(seen));
     const resolved = run("node", ["-p", 'require.resolve("gunicorn-upstart")'], project).trim();
     assert.match(resolved, /node_modules\/gunicorn-upstart\/dist\/index\.js$/);

@@ -11,8 +11,8 @@ import type { HelperRef } from "./render/sudoHelper";
 import type { ServiceSpec } from "./spec";
 import { hostAddress, remoteCommand } from "./resourceHelpers";
 
-/** Arguments of {@link UpstartService}. */
-export interface UpstartServiceArgs {
+/** Arguments of {@link ServiceLifecycle}. */
+export interface ServiceLifecycleArgs {
   /** SSH connection to the host. */
   connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
   /** The validated service spec (job name, bind address, log file, timeouts). */
@@ -35,10 +35,10 @@ export interface UpstartServiceArgs {
 }
 
 /**
- * The lifecycle of one Upstart job, as one `remote.Command`:
+ * The lifecycle of one Upstart job or systemd unit, as one `remote.Command`:
  * - create: start the job (restart it if something already runs under that name) and wait
  *   until Gunicorn serves;
- * - update: the least disruptive action for what changed (nothing, `initctl reload` = HUP for
+ * - update: the least disruptive action for what changed (nothing, a reload = HUP for
  *   Gunicorn settings, stop and start for the job or launcher), decided on the host from the
  *   content hashes on stdin and the hashes last applied;
  * - delete: stop the job. Because this resource depends on the file resources, Pulumi runs it
@@ -56,12 +56,22 @@ export interface UpstartServiceArgs {
  * change their tokens, so the lifecycle runs, and the host's record of the attempted change
  * makes it act.
  */
-export class UpstartService extends pulumi.ComponentResource {
+export class ServiceLifecycle extends pulumi.ComponentResource {
   /** What the last create or update did and the master PID: `<job>: reload (master pid 1234)`. */
   public readonly status: pulumi.Output<string>;
 
-  constructor(name: string, args: UpstartServiceArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("gunicorn-upstart:index:UpstartService", name, {}, opts);
+  constructor(name: string, args: ServiceLifecycleArgs, opts?: pulumi.ComponentResourceOptions) {
+    // Named UpstartService before it drove systemd too: the alias keeps existing stacks'
+    // resources (and their children) as they are, instead of replacing them.
+    super(
+      "gunicorn-upstart:index:ServiceLifecycle",
+      name,
+      {},
+      {
+        ...opts,
+        aliases: [...(opts?.aliases ?? []), { type: "gunicorn-upstart:index:UpstartService" }],
+      },
+    );
     const spec = pulumi.output(args.spec);
     const helper = pulumi.output(args.helper);
     const apply = pulumi
@@ -104,3 +114,8 @@ export class UpstartService extends pulumi.ComponentResource {
     this.registerOutputs({ status: this.status });
   }
 }
+
+/** @deprecated Renamed {@link ServiceLifecycle}: it drives an Upstart job or a systemd unit. */
+export const UpstartService = ServiceLifecycle;
+/** @deprecated Renamed {@link ServiceLifecycleArgs}. */
+export type UpstartServiceArgs = ServiceLifecycleArgs;
