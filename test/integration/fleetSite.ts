@@ -7,7 +7,7 @@ import http from "node:http";
 import { resolve } from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
 import { GunicornFleet, type GunicornFleetArgs } from "../../components";
-import { freePort } from "../helpers/freePort";
+import { freePorts } from "../helpers/freePort";
 import { recorder } from "./replay";
 import { APP_USER_SETUP, connectionTo } from "./site";
 import type { TestHost } from "./testHost";
@@ -54,10 +54,10 @@ export interface LocalBalancer {
 
 /** Starts the balancer for `count` backends on free loopback ports. */
 export async function startBalancer(count: number, healthPath = "/"): Promise<LocalBalancer> {
-  const ports: number[] = [];
-  for (let i = 0; i < count; i++) ports.push(await freePort());
-  const lbPort = await freePort();
-  const adminPort = await freePort();
+  // Distinct: the balancer and its admin API failed to start when two of these coincided.
+  const chosen = await freePorts(count + 2);
+  const ports = chosen.slice(0, count);
+  const [lbPort, adminPort] = chosen.slice(count) as [number, number];
   const child: ChildProcess = spawn(
     process.execPath,
     [
@@ -70,15 +70,17 @@ export async function startBalancer(count: number, healthPath = "/"): Promise<Lo
     { stdio: "inherit" },
   );
   const admin = `http://127.0.0.1:${adminPort}`;
-  for (let i = 0; i < 50; i++) {
-    if (
-      await request(`${admin}/state`).then(
-        () => true,
-        () => false,
-      )
-    )
-      break;
-    await new Promise((r) => setTimeout(r, 100));
+  let up = false;
+  for (let i = 0; i < 50 && !up; i++) {
+    up = await request(`${admin}/state`).then(
+      () => true,
+      () => false,
+    );
+    if (!up) await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!up) {
+    child.kill("SIGKILL");
+    throw new Error(`the local balancer did not answer on ${admin} within 5 s (see its stderr)`);
   }
   return {
     ports,
