@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { freePort } from "../helpers/freePort";
+import { freePorts } from "../helpers/freePort";
 import { readProjectConfig } from "../../components/projectConfig";
 import { readStackConfig } from "../../components/stackConfig";
 import { deployStack } from "../../components/stackProgram";
@@ -55,8 +55,8 @@ const get = async (path: string) => {
 describe("the default stack on the local machine", { timeout: 900_000 }, () => {
   before(async () => {
     stateDir = mkdtempSync(join(tmpdir(), "machines-"));
-    appPort = await freePort();
-    sshPort = await freePort();
+    // Distinct ports: two separate calls may return the same one.
+    [appPort, sshPort] = (await freePorts(2)) as [number, number];
     // No test host: the machine's connection is the program's own.
     replay = new Replay();
   });
