@@ -4,7 +4,7 @@ import { AppRelease } from "./appRelease";
 import { HostSetup } from "./hostSetup";
 import { PythonEnv } from "./pythonEnv";
 import type { DirSpec, HostSetupSpec, PythonEnvSpec } from "./render/hostScripts";
-import { dirnameOf } from "./render/launcher";
+import { logDirs } from "./render/launcher";
 import { RemoteFile } from "./remoteFile";
 import { renderGunicornConfig } from "./render/gunicornConfig";
 import { renderServiceFiles } from "./render/serviceFiles";
@@ -224,9 +224,7 @@ export function hostSetupSpec(s: ServiceSpec, prep: HostPreparation): HostSetupS
   // Releases are unpacked by root and only read by the app; a plain project dir is the app's.
   if (s.appRoot !== undefined) add(s.appRoot, "root", s.group, "0755");
   else add(s.projectDir, s.user, s.group, "0755");
-  for (const log of [s.logFile, s.accessLog]) {
-    if (log !== undefined) add(dirnameOf(log), s.user, s.group, "0750");
-  }
+  for (const dir of logDirs(s)) add(dir, s.user, s.group, "0750");
   return {
     user: s.user,
     group: s.group,

@@ -6,6 +6,12 @@ export function initNoun(spec: ServiceSpec): string {
   return spec.init === "systemd" ? "systemd unit" : "Upstart job";
 }
 
+/** The directories of the service's logs (error log, and access log when set), each once. */
+export function logDirs(spec: ServiceSpec): string[] {
+  const logs = [spec.logFile, ...(spec.accessLog !== undefined ? [spec.accessLog] : [])];
+  return [...new Set(logs.map(dirnameOf))];
+}
+
 /** Directory part of an absolute path (`/a/b/c.log` -> `/a/b`). */
 export function dirnameOf(path: string): string {
   const i = path.lastIndexOf("/");

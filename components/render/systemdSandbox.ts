@@ -1,5 +1,5 @@
 import { bindsLowPort, SANDBOX_DIRECTIVES, type SandboxDirective, type ServiceSpec } from "../spec";
-import { dirnameOf } from "./launcher";
+import { logDirs } from "./launcher";
 
 /** Paths the service may hide under ProtectHome=yes only when none of the app's paths is there. */
 const HOME_PREFIXES = ["/home/", "/root/", "/run/user/"];
@@ -20,8 +20,7 @@ function appPaths(spec: ServiceSpec): string[] {
 
 /** The directories the service writes: its logs' and the ones the user named. */
 export function writablePaths(spec: ServiceSpec): string[] {
-  const logs = [spec.logFile, ...(spec.accessLog !== undefined ? [spec.accessLog] : [])];
-  return [...new Set([...logs.map(dirnameOf), ...spec.readWritePaths])];
+  return [...new Set([...logDirs(spec), ...spec.readWritePaths])];
 }
 
 /**

@@ -9,7 +9,6 @@
 // systemd (a Debian container booted by systemd-nspawn), where the unit must keep `User=app`.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import * as pulumi from "@pulumi/pulumi";
 import type { GunicornServiceArgs } from "../../components";
 import { normalizeSpec, type ServiceSettings, type ServiceSpec } from "../../components/spec";
@@ -22,6 +21,7 @@ import {
 } from "../../components/render/sudoHelper";
 import { asHelperCommand } from "../../components/render/remoteScripts";
 import { shQuote } from "../../components/shell";
+import { craftedRelease } from "../helpers/craftedRelease";
 import { jobEscalations } from "../helpers/escalations";
 import { freePort } from "../helpers/freePort";
 import { makeApp } from "./app";
@@ -78,22 +78,6 @@ function masterPid(): number {
  */
 function escalations(spec: ServiceSpec): [string, string][] {
   return jobEscalations(renderServiceFiles(spec, {}).job.content, spec.init, "app", "app");
-}
-
-/** A release archive (gzipped tar, base64) holding a setuid-root copy of /bin/sh. */
-function setuidRelease(): string {
-  const py = [
-    "import base64, io, sys, tarfile",
-    "buf = io.BytesIO()",
-    "with tarfile.open(fileobj=buf, mode='w:gz') as t:",
-    "    data = open('/bin/sh', 'rb').read()",
-    "    f = tarfile.TarInfo('rootshell'); f.size = len(data); f.mode = 0o6755",
-    "    t.addfile(f, io.BytesIO(data))",
-    "sys.stdout.write(base64.b64encode(buf.getvalue()).decode())",
-  ].join("\n");
-  const r = spawnSync("python3", ["-c", py], { encoding: "utf8" });
-  assert.equal(r.status, 0, r.stderr);
-  return r.stdout;
 }
 
 /** What an admin does as root: install the helper and its rule (again after a change). */
@@ -216,7 +200,7 @@ for (const init of ["upstart", "systemd"] as const) {
 
       test("a release with a setuid-root binary leaves no setuid or setgid file under the app root", () => {
         const { helper } = helperFor({ workers: 3 });
-        const archive = setuidRelease();
+        const archive = craftedRelease("setuid", "rootshell", "/bin/sh");
         const r = host.ssh(
           asHelperCommand(helper.path, helper.shape, "upload-release", [
             "00000000000000aa",

@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { packRelease, renderUploadScript } from "../../components/release";
 import { SpecError } from "../../components/spec";
+import { craftedRelease } from "../helpers/craftedRelease";
 
 function app(): string {
   const dir = mkdtempSync(join(tmpdir(), "src-"));
@@ -102,32 +103,10 @@ describe("releases", () => {
     assert.deepEqual(readdirSync(join(root, "releases")), []);
   });
 
-  /** A gzipped tar, base64, written by Python's tarfile: entries our packer never makes. */
-  function craftedArchive(kind: "setuid" | "device" | "hardlink"): string {
-    const py = [
-      "import base64, io, sys, tarfile",
-      "buf = io.BytesIO()",
-      "with tarfile.open(fileobj=buf, mode='w:gz') as t:",
-      "    data = open('/bin/true', 'rb').read()",
-      "    f = tarfile.TarInfo('x'); f.size = len(data); f.mode = 0o6755",
-      "    t.addfile(f, io.BytesIO(data))",
-      "    if sys.argv[1] == 'device':",
-      "        d = tarfile.TarInfo('mem'); d.type = tarfile.CHRTYPE; d.devmajor = 1; d.devminor = 1; d.mode = 0o666",
-      "        t.addfile(d)",
-      "    if sys.argv[1] == 'hardlink':",
-      "        h = tarfile.TarInfo('shadow'); h.type = tarfile.LNKTYPE; h.linkname = 'x'",
-      "        t.addfile(h)",
-      "sys.stdout.write(base64.b64encode(buf.getvalue()).decode())",
-    ].join("\n");
-    const r = spawnSync("python3", ["-c", py, kind], { encoding: "utf8" });
-    assert.equal(r.status, 0, r.stderr);
-    return r.stdout;
-  }
-
   test("no setuid or setgid bit survives an unpack (root's tar would keep it)", () => {
     const root = mkdtempSync(join(tmpdir(), "root-"));
     const id = "00000000000000aa";
-    const r = upload(root, id, craftedArchive("setuid"));
+    const r = upload(root, id, craftedRelease("setuid"));
     assert.equal(r.status, 0, r.stderr);
     const mode = statSync(join(root, "releases", id, "x")).mode;
     assert.equal(mode & 0o7000, 0, `mode ${mode.toString(8)}`);
@@ -138,7 +117,7 @@ describe("releases", () => {
   test("a release with a device node or a hard link is refused whole; nothing is unpacked", () => {
     for (const kind of ["device", "hardlink"] as const) {
       const root = mkdtempSync(join(tmpdir(), "root-"));
-      const r = upload(root, "00000000000000bb", craftedArchive(kind));
+      const r = upload(root, "00000000000000bb", craftedRelease(kind));
       assert.equal(r.status, 1, `${kind}: ${r.stderr}`);
       assert.match(r.stderr, /entries other than files, directories and symlinks/);
       assert.deepEqual(readdirSync(join(root, "releases")), [], kind);
