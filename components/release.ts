@@ -9,7 +9,7 @@ import { join, posix } from "node:path";
 import { gzipSync } from "node:zlib";
 import { createHash } from "node:crypto";
 import { shQuote } from "./shell";
-import { FIRST_ARG, RUN_ID_LINE } from "./render/remoteScripts";
+import { FIRST_ARG, ROOT_ONLY_DIR_FUNCTION, RUN_ID_LINE } from "./render/remoteScripts";
 import { SpecError } from "./spec";
 
 /** Names never shipped: VCS data, bytecode and editor litter. */
@@ -163,6 +163,13 @@ export function renderUploadScript(
     `ID=${id === FIRST_ARG ? id : shQuote(id)}`,
     `expected_bytes=${expectedBytes}`,
     'dir="$ROOT/releases/$ID"',
+    // Root makes, moves and removes directories here: never under a path the app can change.
+    ...ROOT_ONLY_DIR_FUNCTION,
+    'if ! unsafe=$(root_only_dir "$ROOT"); then',
+    "  cat > /dev/null",
+    '  echo "refusing release $ID: $unsafe can be changed by a user other than root; the app root must be root\'s (the app only reads releases)" >&2',
+    "  exit 1",
+    "fi",
     'if [ -f "$dir/.gunicorn-upstart-release" ]; then',
     "  cat > /dev/null",
     '  echo "gunicorn-upstart: release $ID is already on the host"',

@@ -194,6 +194,19 @@ describe("lifecycle scripts against a fake initctl", () => {
     assert.equal(ok.status, 0, ok.stderr);
   });
 
+  test("state another user can change is refused before anything is started or recorded", (t) => {
+    if (process.getuid?.() !== 0) return t.skip("needs root to give directories away");
+    const state = join(dir, "state");
+    mkdirSync(state);
+    spawnSync("chown", ["nobody", state]);
+    spec = { ...spec, stateDir: state };
+    const r = run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, new RegExp(`refusing to act on ${state}: ${state} \\(uid 65534`));
+    assert.deepEqual(r.calls, [], "nothing was started");
+    assert.equal(existsSync(stateFilePath(spec)), false);
+  });
+
   test("the report reads the log as the app user: a link to a root-only file shows none of it", (t) => {
     if (process.getuid?.() !== 0) return t.skip("needs root to read as another user");
     server = "exec sleep 60";

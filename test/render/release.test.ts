@@ -103,6 +103,20 @@ describe("releases", () => {
     assert.deepEqual(readdirSync(join(root, "releases")), []);
   });
 
+  test("an app root another user can change is refused before root makes anything in it", (t) => {
+    if (process.getuid?.() !== 0) return t.skip("needs root to give directories away");
+    const root = mkdtempSync(join(tmpdir(), "root-"));
+    spawnSync("chown", ["nobody", root]);
+    const packed = packRelease(app());
+    const r = upload(root, packed.id, packed.archiveBase64);
+    assert.equal(r.status, 1);
+    assert.match(
+      r.stderr,
+      /refusing release .*\(uid 65534, mode 700\) can be changed by a user other than root/,
+    );
+    assert.deepEqual(readdirSync(root), []);
+  });
+
   test("no setuid or setgid bit survives an unpack (root's tar would keep it)", () => {
     const root = mkdtempSync(join(tmpdir(), "root-"));
     const id = "00000000000000aa";
