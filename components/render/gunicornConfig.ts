@@ -1,4 +1,5 @@
 import type { ServiceSpec } from "../spec";
+import { SETTINGS, SETTING_NAMES, type Setting } from "../settings";
 import { pyQuote } from "../shell";
 import { initNoun } from "./launcher";
 
@@ -7,33 +8,31 @@ import { initNoun } from "./launcher";
  * (`initctl reload <job>`), so every setting here changes without a restart: new workers start
  * with the new values and the old ones finish their requests within `graceful_timeout`.
  *
- * `appEnv` may hold secrets: the component writes this file mode 0640, root and the app group.
+ * One line per setting the table gives a Gunicorn key (components/settings.ts), in its order;
+ * an unset optional setting writes no line (Gunicorn's default). `appEnv` may hold secrets: the
+ * component writes this file mode 0640, root and the app group.
  */
 export function renderGunicornConfig(spec: ServiceSpec, appEnv: Record<string, string>): string {
+  const imports = new Set<string>();
+  const settings: string[] = [];
+  for (const name of SETTING_NAMES) {
+    const row = SETTINGS[name] as Setting<unknown>;
+    const value = (spec as Record<string, unknown>)[name];
+    if (row.gunicorn === undefined || value === undefined) continue;
+    for (const module of row.gunicorn.imports?.(value) ?? []) imports.add(module);
+    settings.push(`${row.gunicorn.key} = ${row.gunicorn.value?.(value) ?? String(value)}`);
+  }
   const lines = [
-    ...(spec.workers === "auto" ? ["import multiprocessing", ""] : []),
+    ...[...imports].sort().map((m) => `import ${m}`),
+    ...(imports.size > 0 ? [""] : []),
     `# Gunicorn settings for the ${initNoun(spec)} ${spec.job}.`,
     "# Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.",
     `# Re-read on HUP (\`${spec.init === "systemd" ? "systemctl" : "initctl"} reload\`), so these change without a restart.`,
-    `bind = [${pyQuote(spec.bind)}]`,
-    // "auto" is the Gunicorn docs' rule, computed where it runs: 2 x CPUs + 1.
-    spec.workers === "auto"
-      ? "workers = multiprocessing.cpu_count() * 2 + 1"
-      : `workers = ${spec.workers}`,
-    `loglevel = ${pyQuote(spec.logLevel)}`,
-    `timeout = ${spec.timeout}`,
-    `graceful_timeout = ${spec.gracefulTimeout}`,
-    `max_requests = ${spec.maxRequests}`,
-    `max_requests_jitter = ${spec.maxRequestsJitter}`,
-    `proc_name = ${pyQuote(spec.job)}`,
+    ...settings,
     // Gunicorn owns its error log, so USR1 (logrotate) reopens it; capture_output puts its
     // stdout and stderr (tracebacks, prints) into it and re-points them on every reopen. The
     // launcher's `2>>` only catches what fails before Gunicorn is up.
-    `errorlog = ${pyQuote(spec.logFile)}`,
     "capture_output = True",
-    ...(spec.accessLog !== undefined ? [`accesslog = ${pyQuote(spec.accessLog)}`] : []),
-    // Re-applied on every HUP: with releases, `current` then resolves to the new release.
-    `chdir = ${pyQuote(spec.projectDir)}`,
   ];
   const keys = Object.keys(appEnv).sort();
   if (keys.length === 0) {
