@@ -3,7 +3,12 @@ import type * as command from "@pulumi/command";
 import { AppRelease } from "./appRelease";
 import { HostSetup } from "./hostSetup";
 import { PythonEnv } from "./pythonEnv";
-import type { DirSpec, HostSetupSpec, PythonEnvSpec } from "./render/hostScripts";
+import {
+  DEFAULT_HOST_PACKAGES,
+  type DirSpec,
+  type HostSetupSpec,
+  type PythonEnvSpec,
+} from "./render/hostScripts";
 import { logDirs } from "./render/launcher";
 import { RemoteFile } from "./remoteFile";
 import { renderGunicornConfig } from "./render/gunicornConfig";
@@ -15,148 +20,29 @@ import {
   checkEnv,
   normalizeSpec,
   parseBind,
-  type ConsoleMode,
-  type Invocation,
-  type LogLevel,
   type ServiceSettings,
-  type SandboxDirective,
   type ServiceSpec,
-  type StopRunlevels,
-  type SudoMode,
-  type Init,
   checkSudoFor,
 } from "./spec";
 import { ServiceLifecycle } from "./serviceLifecycle";
+import { SETTING_NAMES } from "./settings";
+import type { ServiceSettingArgs } from "./settingArgs";
 import { isPlain, validated } from "./resourceHelpers";
 import { Vm, type VmArgs } from "./vm";
 
-/** Arguments of {@link GunicornService}. Defaults are the recipe's values (see `DEFAULTS`). */
-export interface GunicornServiceArgs {
+/**
+ * Arguments of {@link GunicornService}: every setting of the settings table (generated into
+ * {@link ServiceSettingArgs}; defaults are the recipe's values), plus where it runs and what it
+ * deploys.
+ */
+export interface GunicornServiceArgs extends ServiceSettingArgs {
   /** An existing host to configure over SSH. Exactly one of `host` and `vm` is required. */
   host?: pulumi.Input<command.types.input.remote.ConnectionArgs>;
   /** Provision an EC2 instance for the service. Exactly one of `host` and `vm` is required. */
   vm?: VmArgs;
 
-  /** Upstart job name; the job file is `/etc/init/<job>.conf`. @default "django-project" */
-  job?: pulumi.Input<string>;
-  /** The job's `description`. @default "Django Project" */
-  description?: pulumi.Input<string>;
-  /** `start on runlevel` set. @default "[2345]" */
-  startOnRunlevels?: pulumi.Input<string>;
-  /** `stop on runlevel` set: "[06]" (halt, reboot) or "[!2345]" (also single-user). @default "[06]" */
-  stopOnRunlevels?: pulumi.Input<StopRunlevels>;
-  /** Restart the job when it ends unexpectedly. @default true */
-  respawn?: pulumi.Input<boolean>;
-  /** `respawn limit COUNT ...`: give up after this many respawns ... @default 10 */
-  respawnLimitCount?: pulumi.Input<number>;
-  /** ... within this many seconds. @default 5 */
-  respawnLimitInterval?: pulumi.Input<number>;
-
-  /** The app's directory, where `manage.py` is. @default "/home/user/django-project" */
-  projectDir?: pulumi.Input<string>;
-  /** Virtualenv the launcher activates. @default "/home/user/.virtualenvs/django-project" */
-  virtualenv?: pulumi.Input<string>;
-  /** Gunicorn's log file; its directory is created when missing. @default "/home/user/logs/django-project-gunicorn.log" */
-  logFile?: pulumi.Input<string>;
-  /** User the workers run as. @default "user" */
-  user?: pulumi.Input<string>;
-  /** Group the workers run as. @default "user" */
-  group?: pulumi.Input<string>;
-  /** WSGI app, `module.path:callable`. @default "mysite.wsgi:application" */
-  wsgiApp?: pulumi.Input<string>;
-  /** `wsgi` (`gunicorn module:app`) or `django-manage` (`manage.py run_gunicorn`, Django < 1.8). @default "wsgi" */
-  invocation?: pulumi.Input<Invocation>;
-  /** Extra Gunicorn arguments, each one word. Changing them restarts. @default [] */
-  extraArgs?: pulumi.Input<pulumi.Input<string>[]>;
-  /** Path of the launcher. @default "<projectDir>/run-<job>.sh" */
-  launcherPath?: pulumi.Input<string>;
-  /** Path of the Gunicorn config file. @default "/etc/gunicorn/<job>.conf.py" */
-  gunicornConfigPath?: pulumi.Input<string>;
-  /** Where the lifecycle records applied content hashes. @default "/var/lib/gunicorn-upstart" */
-  stateDir?: pulumi.Input<string>;
-
-  /** Worker processes, or "auto" for 2 x CPUs + 1 computed on the host (reloads). @default 3 */
-  workers?: pulumi.Input<number | "auto">;
-  /** Gunicorn's access log, apart from the error log (`logFile`) (reloads). @default unset (none) */
-  accessLog?: pulumi.Input<string>;
-  /** Write `/etc/logrotate.d/gunicorn-<job>`, rotating the logs with a USR1 to reopen them. @default true */
-  logrotate?: boolean;
-  /** Bind address, `HOST:PORT`, `[IPV6]:PORT` or `unix:/path` (reloads). @default "127.0.0.1:8000" */
-  bind?: pulumi.Input<string>;
-  /** Gunicorn log level (reloads). @default "info" */
-  logLevel?: pulumi.Input<LogLevel>;
-  /** Worker timeout in seconds (reloads). @default 30 */
-  timeout?: pulumi.Input<number>;
-  /** Seconds workers get to finish on reload or stop (reloads). @default 30 */
-  gracefulTimeout?: pulumi.Input<number>;
-  /** Recycle a worker after this many requests, 0 never (reloads). @default 0 */
-  maxRequests?: pulumi.Input<number>;
-  /** Random extra requests per worker before recycling (reloads). @default 0 */
-  maxRequestsJitter?: pulumi.Input<number>;
   /** Environment of the app, e.g. `DJANGO_SETTINGS_MODULE`; values may be secrets (reloads). @default {} */
   appEnv?: pulumi.Input<Record<string, pulumi.Input<string>>>;
-
-  /** `env` stanzas for the job; no secrets, no quotes or `$`. @default {} */
-  jobEnv?: pulumi.Input<Record<string, string>>;
-  /** `chdir` stanza. @default unset (Upstart: "/") */
-  chdir?: pulumi.Input<string>;
-  /** `umask` stanza, octal. @default unset (Upstart: 022) */
-  umask?: pulumi.Input<string>;
-  /** `limit nofile SOFT HARD`. @default unset */
-  nofile?: pulumi.Input<{ soft: number; hard: number }>;
-  /** `kill timeout` / `TimeoutStopSec` in seconds: how long a stop waits before it kills. @default gracefulTimeout + 5 */
-  killTimeout?: pulumi.Input<number>;
-  /** `console` stanza. @default unset (Upstart 1.4+: "log") */
-  console?: pulumi.Input<ConsoleMode>;
-  /** `normal exit` codes and signal names. @default [] */
-  normalExit?: pulumi.Input<string[]>;
-  /**
-   * `setuid` stanza / `User=`: the master too runs as this user. `"root"` keeps a root master.
-   * @default `user`, except under Upstart with a port below 1024 (then unset: a root master binds it)
-   */
-  setuid?: pulumi.Input<string>;
-  /** `setgid` stanza / `Group=`. @default `group` whenever setuid is defaulted */
-  setgid?: pulumi.Input<string>;
-  /** `reload signal` stanza (Upstart 1.10+). @default unset (HUP) */
-  reloadSignal?: pulumi.Input<string>;
-  /**
-   * How the SSH user gets root: `all` runs each generated script with `sudo -n /bin/bash` (the
-   * user needs passwordless sudo for everything); `helper` runs only the job's helper
-   * `/usr/local/sbin/gunicorn-upstart-<job>`, installed once by an admin from `npm run render`
-   * with a sudoers rule naming only it. `helper` needs `setuid` (the app user), and cannot be
-   * combined with `prepareHost` or `pythonEnv` (they need root for apt-get and useradd).
-   * @default "all"
-   */
-  sudo?: pulumi.Input<SudoMode>;
-  /**
-   * The init system: `upstart` writes `/etc/init/<job>.conf` and drives it with `initctl` (the
-   * recipe; Ubuntu up to 14.04); `systemd` writes `/etc/systemd/system/<job>.service` with the
-   * same meaning and drives it with `systemctl`. A provisioned VM gets Ubuntu 14.04 or 24.04 to
-   * match. @default "upstart"
-   */
-  init?: pulumi.Input<Init>;
-  /**
-   * systemd: sandbox directives to leave out of the unit, e.g. `["MemoryDenyWriteExecute"]` for
-   * an app with a JIT; the full list is `SANDBOX_DIRECTIVES`. @default [] (all of them)
-   */
-  relaxSandbox?: pulumi.Input<SandboxDirective[]>;
-  /**
-   * systemd: directories the app writes besides its log directory (media uploads, a SQLite
-   * database's directory); the unit's `ProtectSystem=strict` makes everything else read-only.
-   * @default []
-   */
-  readWritePaths?: pulumi.Input<string[]>;
-  /** Seconds the health gate waits for Gunicorn to serve after a start, restart or reload (at least 4). @default 30 */
-  startTimeout?: pulumi.Input<number>;
-  /** HTTP path the health gate requests. @default "/" */
-  healthCheckPath?: pulumi.Input<string>;
-  /** The health gate passes on any status below this: 2xx and 3xx. @default 400 */
-  healthyStatusBelow?: pulumi.Input<number>;
-  /**
-   * Host header of the health request: one of Django's `ALLOWED_HOSTS` (Django answers 400 to
-   * any other). @default the bind address's host (127.0.0.1 for a wildcard bind)
-   */
-  healthCheckHost?: pulumi.Input<string>;
 
   /**
    * Local directory of the app to deploy as releases: packed, uploaded to
@@ -165,10 +51,6 @@ export interface GunicornServiceArgs {
    * `<appRoot>/current`. @default unset (the app is already in projectDir)
    */
   appSource?: pulumi.Input<string>;
-  /** With `appSource`: directory of `releases/` and `current`. @default "/srv/<job>" */
-  appRoot?: pulumi.Input<string>;
-  /** With `appSource`: releases kept on the host (current and previous always stay). @default 5 */
-  keepReleases?: pulumi.Input<number>;
 
   /**
    * Prepare a bare host first: wait for cloud-init, install missing `packages` (default
@@ -193,7 +75,7 @@ export interface GunicornServiceArgs {
 
 /** Options of `prepareHost`. */
 export interface HostPreparation {
-  /** OS packages installed with apt-get when missing. @default ["python3", "python3-venv"] */
+  /** OS packages installed with apt-get when missing. @default by init: upstart ["python3", "python3.4-venv"], systemd ["python3", "python3-venv"] */
   packages?: string[];
   /** Wait for cloud-init to finish first. @default true */
   waitForCloudInit?: boolean;
@@ -229,7 +111,7 @@ export function hostSetupSpec(s: ServiceSpec, prep: HostPreparation): HostSetupS
     user: s.user,
     group: s.group,
     home: s.appRoot ?? s.projectDir,
-    packages: prep.packages ?? ["python3", "python3-venv"],
+    packages: prep.packages ?? [...DEFAULT_HOST_PACKAGES[s.init]],
     directories: dirs,
     waitForCloudInit: prep.waitForCloudInit ?? true,
   };
@@ -247,57 +129,6 @@ export function pythonEnvSpec(s: ServiceSpec, env: PythonEnvOptions): PythonEnvS
   };
 }
 
-/** The settings keys of {@link GunicornServiceArgs}, i.e. everything but host, vm and appEnv. */
-const SETTING_KEYS = [
-  "job",
-  "description",
-  "startOnRunlevels",
-  "stopOnRunlevels",
-  "respawn",
-  "respawnLimitCount",
-  "respawnLimitInterval",
-  "projectDir",
-  "virtualenv",
-  "logFile",
-  "user",
-  "group",
-  "wsgiApp",
-  "invocation",
-  "extraArgs",
-  "launcherPath",
-  "gunicornConfigPath",
-  "stateDir",
-  "workers",
-  "bind",
-  "logLevel",
-  "timeout",
-  "gracefulTimeout",
-  "maxRequests",
-  "maxRequestsJitter",
-  "jobEnv",
-  "chdir",
-  "umask",
-  "nofile",
-  "killTimeout",
-  "console",
-  "normalExit",
-  "setuid",
-  "setgid",
-  "reloadSignal",
-  "startTimeout",
-  "healthCheckPath",
-  "healthyStatusBelow",
-  "healthCheckHost",
-  "appRoot",
-  "keepReleases",
-  "accessLog",
-  "logrotate",
-  "sudo",
-  "init",
-  "relaxSandbox",
-  "readWritePaths",
-] as const satisfies readonly (keyof GunicornServiceArgs & keyof ServiceSpec)[];
-
 /** A file the service wrote: where and what. */
 export interface WrittenFile {
   path: string;
@@ -314,7 +145,7 @@ export class GunicornService extends pulumi.ComponentResource {
   public readonly publicAddress: pulumi.Output<string>;
   /** URL of the app as bound (reachable from outside only with a non-loopback bind). */
   public readonly url: pulumi.Output<string>;
-  /** The Upstart job name. */
+  /** The job's name: the Upstart job or the systemd unit. */
   public readonly jobName: pulumi.Output<string>;
   /** The job file: `/etc/init/<job>.conf` and its content. */
   public readonly jobFile: pulumi.Output<WrittenFile>;
@@ -351,7 +182,7 @@ export class GunicornService extends pulumi.ComponentResource {
     }
 
     const settings: Record<string, unknown> = {};
-    for (const key of SETTING_KEYS) settings[key] = args[key];
+    for (const key of SETTING_NAMES) settings[key] = args[key];
     settings.releases = args.appSource !== undefined;
     const needsRoot = [
       ...(args.prepareHost !== undefined && args.prepareHost !== false ? ["prepareHost"] : []),

@@ -36,6 +36,7 @@ import {
   checkUnitPath,
   checkWorkers,
   checkWsgi,
+  parseEnvList,
 } from "./checks";
 import { pyQuote } from "./shell";
 
@@ -192,16 +193,6 @@ function rootMaster(r: Readonly<Record<string, unknown>>): boolean {
 }
 
 const pyList = (v: string[]) => `[${v.map(pyQuote).join(", ")}]`;
-const envMap = (field: string) => (v: unknown) => {
-  if (!Array.isArray(v)) return v;
-  const out: Record<string, string> = {};
-  for (const item of v) {
-    const eq = typeof item === "string" ? item.indexOf("=") : -1;
-    if (typeof item !== "string" || eq <= 0) return v; // the check names the bad item
-    out[item.slice(0, eq)] = item.slice(eq + 1);
-  }
-  return checkEnv(field, out, true);
-};
 
 /**
  * Every setting, in the order they are resolved (a derived default sees those before it) and
@@ -338,6 +329,7 @@ export const SETTINGS = {
       raw.releases === true ? `/srv/${String(resolved.job)}` : undefined,
     defaultDoc: "/srv/<job> with releases, else unset",
     effect: "restart",
+    launcher: "cd <appRoot>/current",
     lifecycle: "releases",
     config: "string",
     example: "/srv/site",
@@ -391,7 +383,7 @@ export const SETTINGS = {
     example: "/home/user/logs/access.log",
   }),
   logrotate: setting({
-    doc: "Write /etc/logrotate.d/gunicorn-<job>: rotate the logs daily, signalling USR1 so Gunicorn reopens them.",
+    doc: "Write /etc/logrotate.d/gunicorn-<job>: rotate the logs weekly (12 kept, compressed), signalling USR1 so Gunicorn reopens them.",
     type: "boolean",
     check: checkBool,
     default: true,
@@ -545,7 +537,7 @@ export const SETTINGS = {
     upstart: "env",
     systemd: "Environment=",
     config: "array",
-    fromConfig: envMap("jobEnv"),
+    fromConfig: (v) => parseEnvList("jobEnv", v),
     example: { TZ: "UTC" },
   }),
   chdir: optional({

@@ -2,6 +2,12 @@ import { shQuote, shQuoteAll } from "../shell";
 import { RUN_ID_LINE } from "./remoteScripts";
 
 /** A directory the host setup makes when it is missing (existing ones are left as they are). */
+/** OS packages a bare host needs for a virtualenv, by the init (i.e. the Ubuntu release). */
+export const DEFAULT_HOST_PACKAGES = {
+  upstart: ["python3", "python3.4-venv"],
+  systemd: ["python3", "python3-venv"],
+} as const;
+
 export interface DirSpec {
   path: string;
   owner: string;

@@ -432,7 +432,8 @@ describe("GunicornService", () => {
       "app-python",
     ]);
     const prepare = String(byName("app-host-prepare").inputs.create);
-    assert.match(prepare, /PACKAGES=\('\\''python3'\\'' '\\''python3-venv'\\''\)/);
+    // The packages default by init, as in the stack (Upstart: Ubuntu 14.04's python3.4-venv).
+    assert.match(prepare, /PACKAGES=\('\\''python3'\\'' '\\''python3\.4-venv'\\''\)/);
     assert.match(prepare, /useradd --system/);
     assert.equal(
       byName("app-host-prepare").inputs.delete,

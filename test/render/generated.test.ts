@@ -1,0 +1,116 @@
+// The settings table is the one place a setting is declared: what is derived from it is
+// current, no other file keeps a list of setting names, and each row's declared effect and
+// landing are what the renderers really do.
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { SETTINGS, SETTING_NAMES, type Setting } from "../../components/settings";
+import { normalizeSpec, type ServiceSettings } from "../../components/spec";
+import { renderServiceFiles } from "../../components/render/serviceFiles";
+import { generatedFiles } from "../../scripts/settingsDocs";
+
+const ROOT = resolve(__dirname, "../..");
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((entry) => {
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) return sourceFiles(path);
+    return path.endsWith(".ts") ? [path] : [];
+  });
+}
+
+describe("the settings table", () => {
+  test("Pulumi.yaml, the Args type and the README's reference are what the table generates", async () => {
+    for (const [path, content] of await generatedFiles(ROOT)) {
+      assert.ok(
+        readFileSync(join(ROOT, path), "utf8") === content,
+        `${path} is stale: run npm run generate`,
+      );
+    }
+  });
+
+  test("no file but the table keeps a list of setting names", () => {
+    // Four setting names in a row, quoted, is a hand-kept list (the drift the table ended).
+    const names = SETTING_NAMES.join("|");
+    const list = new RegExp(`("(?:${names})",\\s*){3}"(?:${names})"`);
+    const files = [
+      ...sourceFiles(join(ROOT, "components")),
+      ...sourceFiles(join(ROOT, "scripts")),
+      join(ROOT, "index.ts"),
+    ].filter((f) => !f.endsWith("components/settings.ts"));
+    for (const file of files) {
+      const m = list.exec(readFileSync(file, "utf8"));
+      assert.equal(m, null, `${file} lists setting names: ${m?.[0] ?? ""}`);
+    }
+  });
+
+  test("every row has a doc, a valid example other than its default, and a stack type or none", () => {
+    for (const name of SETTING_NAMES) {
+      const row = SETTINGS[name] as Setting<unknown>;
+      assert.ok(row.doc.length > 10 && !row.doc.includes("\n"), `${name}: one-line doc`);
+      const base = normalizeSpec({});
+      const changed = normalizeSpec({ [name]: row.example } as ServiceSettings);
+      assert.notDeepEqual(
+        (changed as Record<string, unknown>)[name],
+        (base as Record<string, unknown>)[name],
+        `${name}: the example differs from the default`,
+      );
+    }
+  });
+
+  for (const init of ["upstart", "systemd"] as const) {
+    test(`under ${init}, each setting's change does what its row says, where it says`, () => {
+      const base = normalizeSpec({ init });
+      const before = renderServiceFiles(base, {});
+      const checked: string[] = [];
+      for (const name of SETTING_NAMES) {
+        const row = SETTINGS[name] as Setting<unknown>;
+        if (name === "init" && init === "systemd") continue; // the example is the base
+        const after = renderServiceFiles(normalizeSpec({ init, [name]: row.example }), {});
+        const differs = (role: "job" | "launcher" | "gunicornConfig") =>
+          before[role].path !== after[role].path || before[role].content !== after[role].content;
+        const effect =
+          differs("job") || differs("launcher")
+            ? "restart"
+            : differs("gunicornConfig")
+              ? "reload"
+              : "none";
+        // A setting that lands nowhere under this init changes nothing there.
+        const landsHere =
+          row.gunicorn !== undefined ||
+          row.launcher !== undefined ||
+          row[init] !== undefined ||
+          name === "init"; // which file is written at all
+        assert.equal(
+          effect,
+          landsHere ? row.effect : "none",
+          `${name} (example ${JSON.stringify(row.example)})`,
+        );
+        // The declared Gunicorn key, stanza or unit key is on a line the change added or removed.
+        const newLines = (role: "job" | "gunicornConfig") => {
+          const a = before[role].content.split("\n");
+          const b = after[role].content.split("\n");
+          return [...a.filter((l) => !b.includes(l)), ...b.filter((l) => !a.includes(l))];
+        };
+        if (row.gunicorn !== undefined) {
+          const key = `${row.gunicorn.key} = `;
+          assert.ok(
+            newLines("gunicornConfig").some((l) => l.startsWith(key)),
+            `${name}: ${key}`,
+          );
+        }
+        const stanza = row[init];
+        if (stanza !== undefined && /^(?!the )[A-Za-z][A-Za-z ]*=?$/.test(stanza)) {
+          const lines = newLines("job");
+          assert.ok(
+            lines.some((l) => (init === "systemd" ? l.startsWith(stanza) : l.includes(stanza))),
+            `${name}: ${stanza} in ${JSON.stringify(lines)}`,
+          );
+        }
+        checked.push(name);
+      }
+      assert.ok(checked.length >= SETTING_NAMES.length - 1);
+    });
+  }
+});
