@@ -181,6 +181,12 @@ export interface ServiceSettingArgs {
    */
   killTimeout?: pulumi.Input<number>;
   /**
+   * Seconds a worker waits for the next request on a keep-alive connection (Gunicorn's default; behind a proxy such as nginx, 1-5).
+   * A change reloads (HUP: same master, new workers). Lands in: Gunicorn keepalive.
+   * @default 2
+   */
+  keepalive?: pulumi.Input<number>;
+  /**
    * Recycle a worker after this many requests (0: never); bounds the memory of a leaking app.
    * A change reloads (HUP: same master, new workers). Lands in: Gunicorn max_requests.
    * @default 0

@@ -508,6 +508,16 @@ export const SETTINGS = {
     config: "integer",
     example: 90,
   }),
+  keepalive: setting({
+    doc: "Seconds a worker waits for the next request on a keep-alive connection (Gunicorn's default; behind a proxy such as nginx, 1-5).",
+    type: "number",
+    check: (f, v) => checkInt(f, v, 0, 3600),
+    default: 2,
+    effect: "reload",
+    gunicorn: { key: "keepalive" },
+    config: "integer",
+    example: 5,
+  }),
   maxRequests: setting({
     doc: "Recycle a worker after this many requests (0: never); bounds the memory of a leaking app.",
     type: "number",

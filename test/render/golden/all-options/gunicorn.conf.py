@@ -9,6 +9,7 @@ bind = ["0.0.0.0:8080"]
 loglevel = "warning"
 timeout = 60
 graceful_timeout = 20
+keepalive = 2
 max_requests = 1000
 max_requests_jitter = 50
 capture_output = True

@@ -9,6 +9,7 @@ bind = ["127.0.0.1:8000"]
 loglevel = "debug"
 timeout = 30
 graceful_timeout = 30
+keepalive = 2
 max_requests = 0
 max_requests_jitter = 0
 capture_output = True
