@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { packRelease, renderUploadScript } from "./release";
+import { packRelease } from "./appReleasePlan";
+import { renderUploadScript } from "./render/releaseScripts";
 import { asHelperCommand, asRemoteCommand } from "./render/remoteScripts";
 import type { HelperRef } from "./render/sudoHelper";
 import { childOptions, remoteCommand, runToken, validated } from "./resourceHelpers";

@@ -2,12 +2,12 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import { GunicornService, type GunicornServiceArgs } from "./gunicornService";
-import { albCommands, rollingBatches, type BalancerCommands } from "./fleetPlan";
+import { albCommands, rollingBatches, type BalancerCommands } from "./gunicornFleetPlan";
 import { isPlain } from "./resourceHelpers";
 import { normalizeSpec, parseBind, type ServiceSettings } from "./spec";
 import type { VmArgs } from "./vm";
 
-export type { BalancerCommands } from "./fleetPlan";
+export type { BalancerCommands } from "./gunicornFleetPlan";
 
 /** The service settings of a fleet: GunicornService's, without where it runs. */
 export type FleetServiceArgs = Omit<GunicornServiceArgs, "host" | "vm" | "lifecycleAfter">;

@@ -11,9 +11,7 @@ import {
 } from "./render/hostScripts";
 import { logDirs } from "./render/launcher";
 import { RemoteFile } from "./remoteFile";
-import { renderGunicornConfig } from "./render/gunicornConfig";
-import { renderServiceFiles } from "./render/serviceFiles";
-import { logrotatePath, renderLogrotate } from "./render/logrotate";
+import { HOST_FILES, type HostFileRole } from "./render/hostFiles";
 import { renderSudoHelper, type HelperRef } from "./render/sudoHelper";
 import { renderManifest, sha256 } from "./render/lifecycleScripts";
 import {
@@ -256,58 +254,36 @@ export class GunicornService extends pulumi.ComponentResource {
       h ? { path: h.path, content: h.content } : undefined,
     );
 
-    // Job and launcher never see appEnv, so they stay readable when appEnv holds secrets.
-    const rendered = spec.apply((s) => renderServiceFiles(s, {}));
-    const configContent = pulumi
-      .all([spec, appEnv])
-      .apply(([s, env]) => renderGunicornConfig(s, env));
-    const file = (
-      role: string,
-      meta: pulumi.Output<{ path: string; owner: string; group: string; mode: string }>,
-      content: pulumi.Input<string>,
-      pythonCache = false,
-      systemdReload: pulumi.Input<boolean> = false,
-    ) =>
-      new RemoteFile(
-        `${name}-${role}`,
+    // One resource per host file the service has; only the Gunicorn config sees appEnv, so the
+    // others stay readable when appEnv holds secrets.
+    const hostFiles: Partial<Record<HostFileRole, RemoteFile>> = {};
+    for (const host of HOST_FILES) {
+      if (host.presentWith !== undefined && args[host.presentWith] === false) continue;
+      const target = spec.apply((s) => host.target(s));
+      const content = host.appEnv
+        ? pulumi.all([spec, appEnv]).apply(([s, env]) => host.render(s, env))
+        : spec.apply((s) => host.render(s, {}));
+      hostFiles[host.role] = new RemoteFile(
+        `${name}-${host.role}`,
         {
           connection,
-          path: meta.path,
-          owner: meta.owner,
-          group: meta.group,
-          mode: meta.mode,
+          path: target.path,
+          owner: target.owner,
+          group: target.group,
+          mode: target.mode,
           content,
-          pythonCache,
-          systemdReload,
+          pythonCache: host.pythonCache,
+          systemdReload: spec.apply((s) => host.systemdReload(s)),
           helper,
-          role,
+          role: host.role,
         },
         { parent: this, dependsOn: before },
       );
-    // The Upstart job or the systemd unit, by `init`.
-    const jobFile = file(
-      "job",
-      rendered.job,
-      rendered.job.content,
-      false,
-      spec.apply((s) => s.init === "systemd"),
-    );
-    const launcherFile = file("launcher", rendered.launcher, rendered.launcher.content);
-    // Gunicorn imports its config, so Python caches its bytecode (app environment included).
-    const configFile = file("config", rendered.gunicornConfig, configContent, true);
-    const logrotateFile =
-      args.logrotate === false
-        ? undefined
-        : file(
-            "logrotate",
-            spec.apply((s) => ({
-              path: logrotatePath(s),
-              owner: "root",
-              group: "root",
-              mode: "0644",
-            })),
-            spec.apply(renderLogrotate),
-          );
+    }
+    const jobFile = hostFiles.job as RemoteFile;
+    const launcherFile = hostFiles.launcher as RemoteFile;
+    const configFile = hostFiles.config as RemoteFile;
+    const logrotateFile = hostFiles.logrotate;
 
     // The app's code, when deployed by this component: uploaded before the service switches.
     if (args.appSource !== undefined) {

@@ -25,8 +25,8 @@ export {
   type FleetServiceArgs,
   type BalancerCommands,
 } from "./gunicornFleet";
-export { albCommands, rollingBatches } from "./fleetPlan";
-export { VM_DEFAULTS } from "./vmSpec";
+export { albCommands, rollingBatches } from "./gunicornFleetPlan";
+export { VM_DEFAULTS } from "./vmPlan";
 export {
   DEFAULTS,
   normalizeSpec,
@@ -36,7 +36,14 @@ export {
   type ServiceSettings,
   type ServiceSpec,
 } from "./spec";
-export { renderServiceFiles, type RenderedFile, type RenderedService } from "./render/serviceFiles";
+export {
+  HOST_FILES,
+  renderHostFiles,
+  renderServiceFiles,
+  type HostFile,
+  type RenderedFile,
+  type RenderedService,
+} from "./render/hostFiles";
 export { renderUpstartJob } from "./render/upstartJob";
 export { renderLauncher } from "./render/launcher";
 export { renderGunicornConfig } from "./render/gunicornConfig";

@@ -13,7 +13,7 @@ import {
   type ServiceSettings,
   type ServiceSpec,
 } from "./spec";
-import { checkCidr } from "./vmSpec";
+import { checkCidr } from "./vmPlan";
 import { DEFAULT_HOST_PACKAGES } from "./render/hostScripts";
 import {
   SETTINGS,

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type * as command from "@pulumi/command";
-import { checkCidr, checkPublicKey, newestAmi, VM_DEFAULTS, VM_IMAGE_DEFAULTS } from "./vmSpec";
+import { checkCidr, checkPublicKey, newestAmi, VM_DEFAULTS, VM_IMAGE_DEFAULTS } from "./vmPlan";
 import type { Init } from "./spec";
 import { validated } from "./resourceHelpers";
 

@@ -6,8 +6,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { renderServiceFiles, SpecError, type RenderedFile } from "../components";
-import { logrotatePath, renderLogrotate } from "../components/render/logrotate";
+import { SpecError } from "../components";
+import { renderHostFiles, type RenderedFile } from "../components/render/hostFiles";
 import { readProjectConfig } from "../components/projectConfig";
 import { readStackConfig } from "../components/stackConfig";
 import { renderSudoersRule, renderSudoHelper, sudoersPath } from "../components/render/sudoHelper";
@@ -30,18 +30,7 @@ function main(): number {
     const source = readProjectConfig(resolve(values.project), values.stack);
     secretKeys = source.secretKeys;
     const stack = readStackConfig(source);
-    const service = renderServiceFiles(stack.spec, stack.appEnv);
-    files = [service.job, service.launcher, service.gunicornConfig];
-    if (stack.spec.logrotate) {
-      const path = logrotatePath(stack.spec);
-      files.push({
-        path,
-        content: renderLogrotate(stack.spec),
-        owner: "root",
-        group: "root",
-        mode: "0644",
-      });
-    }
+    files = renderHostFiles(stack.spec, stack.appEnv);
     if (stack.spec.sudo === "helper") {
       // Installed once by an admin, as root: the only thing the SSH user may run with sudo.
       const helper = renderSudoHelper(stack.spec);

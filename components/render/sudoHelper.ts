@@ -1,9 +1,8 @@
 import { createHash } from "node:crypto";
-import { renderUploadScript } from "../release";
+import { renderUploadScript } from "./releaseScripts";
 import { shQuote } from "../shell";
 import type { ServiceSpec } from "../spec";
 import { renderApplyScript, renderStopScript } from "./lifecycleScripts";
-import { logrotatePath, renderLogrotate } from "./logrotate";
 import {
   FIRST_ARG,
   renderDeleteFileScript,
@@ -11,7 +10,7 @@ import {
   type FileTarget,
 } from "./remoteScripts";
 import { initNoun } from "./launcher";
-import { renderServiceFiles } from "./serviceFiles";
+import { HOST_FILES } from "./hostFiles";
 
 /**
  * `sudo: "helper"`: instead of running generated scripts as root (which needs sudo for
@@ -130,20 +129,16 @@ function fileOperations(
 }
 
 function operations(spec: ServiceSpec): Operation[] {
-  const files = renderServiceFiles(spec, {});
-  const ops = [
-    // The init runs the job file or unit as root: fixed at install time.
-    ...fileOperations(spec, "job", files.job, fixedContentCheck(files.job.content), {
-      systemdReload: spec.init === "systemd",
-    }),
-    ...fileOperations(spec, "launcher", files.launcher, undefined),
-    ...fileOperations(spec, "config", files.gunicornConfig, undefined, { pythonCache: true }),
-  ];
-  if (spec.logrotate) {
-    // logrotate runs the rule's postrotate as root: its content cannot come from the deploy user.
-    const target = { path: logrotatePath(spec), owner: "root", group: "root", mode: "0644" };
+  const ops: Operation[] = [];
+  for (const file of HOST_FILES) {
+    if (file.presentWith !== undefined && !spec[file.presentWith]) continue;
+    // Root runs what a `fixed` file says: its content is fixed at install time.
+    const check = file.helper === "fixed" ? fixedContentCheck(file.render(spec, {})) : undefined;
     ops.push(
-      ...fileOperations(spec, "logrotate", target, fixedContentCheck(renderLogrotate(spec))),
+      ...fileOperations(spec, file.role, file.target(spec), check, {
+        pythonCache: file.pythonCache,
+        systemdReload: file.systemdReload(spec),
+      }),
     );
   }
   if (spec.appRoot !== undefined) {

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import type { GunicornServiceArgs } from "../../components";
 import { normalizeSpec, type ServiceSettings, type ServiceSpec } from "../../components/spec";
-import { renderServiceFiles } from "../../components/render/serviceFiles";
+import { renderServiceFiles } from "../../components/render/hostFiles";
 import { logrotatePath, renderLogrotate } from "../../components/render/logrotate";
 import {
   renderSudoersRule,

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { SETTINGS, SETTING_NAMES, type Setting } from "../../components/settings";
 import { normalizeSpec, type ServiceSettings } from "../../components/spec";
-import { renderServiceFiles } from "../../components/render/serviceFiles";
+import { renderServiceFiles } from "../../components/render/hostFiles";
 import { generatedFiles } from "../../scripts/settingsDocs";
 
 const ROOT = resolve(__dirname, "../..");
@@ -42,6 +42,27 @@ describe("the settings table", () => {
     for (const file of files) {
       const m = list.exec(readFileSync(file, "utf8"));
       assert.equal(m, null, `${file} lists setting names: ${m?.[0] ?? ""}`);
+    }
+  });
+
+  test("pure code never imports a component: render/ and the settings reach only pure modules", () => {
+    // Data flows one way (config -> spec -> rendered files -> resources); an import of a
+    // component (or of Pulumi) from the pure side is the arrow running back up.
+    const pure = ["spec.ts", "settings.ts", "checks.ts", "shell.ts"];
+    const files = [
+      ...sourceFiles(join(ROOT, "components/render")),
+      ...pure.map((f) => join(ROOT, "components", f)),
+    ];
+    for (const file of files) {
+      for (const m of readFileSync(file, "utf8").matchAll(/from "([^"]+)"/g)) {
+        const spec = m[1] as string;
+        const ok =
+          spec.startsWith("node:") ||
+          (spec.startsWith("./") &&
+            (file.includes("/render/") || pure.includes(`${spec.slice(2)}.ts`))) ||
+          (file.includes("/render/") && pure.some((p) => spec === `../${p.replace(/\.ts$/, "")}`));
+        assert.ok(ok, `${file} imports ${spec}`);
+      }
     }
   });
 

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import { resolve } from "node:path";
 import { normalizeSpec, type ServiceSettings } from "../../components/spec";
-import { renderServiceFiles } from "../../components/render/serviceFiles";
+import { renderServiceFiles } from "../../components/render/hostFiles";
 import { assertGolden } from "../helpers/golden";
 import { recipeSettings } from "../helpers/recipe";
 

@@ -16,7 +16,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { normalizeSpec } from "../../components/spec";
-import { renderServiceFiles } from "../../components/render/serviceFiles";
+import { renderServiceFiles } from "../../components/render/hostFiles";
 import { recipe, recipeSettings } from "../helpers/recipe";
 
 const spec = normalizeSpec(recipeSettings());

@@ -14,7 +14,7 @@ import {
   renderWriteFileScript,
 } from "../../components/render/remoteScripts";
 import { recipeSettings } from "../helpers/recipe";
-import { renderUploadScript } from "../../components/release";
+import { renderUploadScript } from "../../components/render/releaseScripts";
 import { fixedContentCheck, renderSudoHelper } from "../../components/render/sudoHelper";
 import { renderHostSetupScript, renderPythonEnvScript } from "../../components/render/hostScripts";
 import { hostSetupSpec, pythonEnvSpec } from "../../components/gunicornService";

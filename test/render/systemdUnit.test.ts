@@ -13,7 +13,7 @@ import { normalizeSpec, type ServiceSettings, type ServiceSpec } from "../../com
 import { renderSystemdUnit } from "../../components/render/systemdUnit";
 import { renderUpstartJob } from "../../components/render/upstartJob";
 import { renderLauncher } from "../../components/render/launcher";
-import { renderServiceFiles } from "../../components/render/serviceFiles";
+import { renderServiceFiles } from "../../components/render/hostFiles";
 import { assertGolden } from "../helpers/golden";
 import { recipeSettings } from "../helpers/recipe";
 

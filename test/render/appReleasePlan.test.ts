@@ -15,7 +15,8 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { packRelease, renderUploadScript } from "../../components/release";
+import { packRelease } from "../../components/appReleasePlan";
+import { renderUploadScript } from "../../components/render/releaseScripts";
 import { SpecError } from "../../components/spec";
 import { craftedRelease } from "../helpers/craftedRelease";
 
