@@ -5,6 +5,7 @@ import type {
   Init,
   Invocation,
   LogLevel,
+  NofileLimit,
   SandboxDirective,
   StopRunlevels,
   SudoMode,
@@ -221,7 +222,7 @@ export interface ServiceSettingArgs {
    * A change restarts the service. Lands in: Upstart limit nofile, systemd LimitNOFILE=.
    * @default unset (the init's)
    */
-  nofile?: pulumi.Input<{ soft: number; hard: number }>;
+  nofile?: pulumi.Input<NofileLimit>;
   /**
    * Upstart console: log, none, output or owner; under systemd none discards the output and log is the journal.
    * A change restarts the service. Lands in: Upstart console, systemd StandardOutput=.

@@ -181,6 +181,14 @@ function optional<T>(row: Omit<Setting<T>, "optional">): Setting<T> & { optional
   return { ...row, optional: true };
 }
 
+/** An open files limit (`nofile`). */
+export interface NofileLimit {
+  /** The soft limit: what the service gets. */
+  soft: number;
+  /** The hard limit: what it may raise the soft one to. */
+  hard: number;
+}
+
 /** Seconds the init waits beyond `gracefulTimeout` before it kills what is left of a stop. */
 export const KILL_TIMEOUT_MARGIN = 5;
 
@@ -574,7 +582,7 @@ export const SETTINGS = {
   }),
   nofile: optional({
     doc: "Open files limit, { soft, hard } (the stack: [SOFT, HARD]).",
-    type: "{ soft: number; hard: number }",
+    type: "NofileLimit",
     check: checkNofile,
     defaultDoc: "unset (the init's)",
     effect: "restart",
