@@ -4,14 +4,106 @@
  * and the host-side upload script. A release is unpacked into `<appRoot>/releases/<id>`; the
  * lifecycle switches `<appRoot>/current` to it and reloads (see lifecycleScripts.ts).
  */
-import { readdirSync, readFileSync, lstatSync, readlinkSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, lstatSync, readlinkSync } from "node:fs";
 import { join, posix } from "node:path";
 import { gzipSync } from "node:zlib";
 import { createHash } from "node:crypto";
 import { SpecError } from "./spec";
 
-/** Names never shipped: VCS data, bytecode and editor litter. */
-const SKIP = new Set([".git", ".hg", ".svn", "__pycache__", ".DS_Store", "node_modules", ".venv"]);
+/**
+ * What a release never ships unless the app's ignore file re-includes it (`!pattern`): what
+ * lives next to the code but is not code — secrets (`.env`), data (`*.sqlite3`, `media/`),
+ * environments and dependencies built on another machine, VCS data, bytecode, editor litter.
+ * It would otherwise be copied to every host and kept in every release.
+ */
+export const DEFAULT_IGNORES = [
+  ".env",
+  ".env.*",
+  "*.sqlite3",
+  "venv/",
+  ".venv/",
+  "media/",
+  "node_modules/",
+  ".git/",
+  ".hg/",
+  ".svn/",
+  "__pycache__/",
+  "*.pyc",
+  ".DS_Store",
+] as const;
+
+/** The app's own ignore file (`.gitignore` syntax), read after the defaults; not shipped. */
+export const IGNORE_FILE = ".deployignore";
+
+interface IgnoreRule {
+  negate: boolean;
+  dirOnly: boolean;
+  regex: RegExp;
+}
+
+const literal = (c: string) => c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+
+/** A `.gitignore` glob as a regular expression over a relative POSIX path. */
+function globRegex(glob: string, anchored: boolean): RegExp {
+  let re = "";
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i] as string;
+    if (c === "*" && glob[i + 1] === "*") {
+      // `**/` is any number of directories; a trailing `/**` everything inside.
+      if (glob[i + 2] === "/") {
+        re += "(?:.*/)?";
+        i += 2;
+      } else {
+        re += ".*";
+        i += 1;
+      }
+    } else if (c === "*") re += "[^/]*";
+    else if (c === "?") re += "[^/]";
+    else if (c === "[") {
+      const end = glob.indexOf("]", i + 1);
+      if (end < 0) re += "\\[";
+      else {
+        re += `[${glob
+          .slice(i + 1, end)
+          .replace(/^!/, "^")
+          .replace(/\\/g, "\\\\")}]`;
+        i = end;
+      }
+    } else if (c === "\\" && i + 1 < glob.length) re += literal(glob[++i] as string);
+    else re += literal(c);
+  }
+  return new RegExp(anchored ? `^${re}$` : `^(?:.*/)?${re}$`);
+}
+
+/** Parses `.gitignore` lines: comments, blanks, `!` negation, a trailing `/` for directories. */
+export function parseIgnore(lines: readonly string[]): IgnoreRule[] {
+  const rules: IgnoreRule[] = [];
+  for (const raw of lines) {
+    let line = raw.replace(/(?<!\\)\s+$/, "");
+    if (line === "" || line.startsWith("#")) continue;
+    const negate = line.startsWith("!");
+    if (negate) line = line.slice(1);
+    if (line.startsWith("\\#") || line.startsWith("\\!")) line = line.slice(1);
+    const dirOnly = line.endsWith("/");
+    if (dirOnly) line = line.slice(0, -1);
+    // A slash anywhere but at the end anchors the pattern to the app's top directory.
+    const anchored = line.includes("/");
+    if (line.startsWith("/")) line = line.slice(1);
+    if (line === "") continue;
+    rules.push({ negate, dirOnly, regex: globRegex(line, anchored) });
+  }
+  return rules;
+}
+
+/** Whether a path is left out: the last rule that matches decides, as in Git. */
+export function isIgnored(rules: readonly IgnoreRule[], path: string, isDir: boolean): boolean {
+  let ignored = false;
+  for (const rule of rules) {
+    if (rule.dirOnly && !isDir) continue;
+    if (rule.regex.test(path)) ignored = !rule.negate;
+  }
+  return ignored;
+}
 
 interface Entry {
   path: string;
@@ -21,18 +113,20 @@ interface Entry {
   target?: string;
 }
 
-function walk(root: string, rel = ""): Entry[] {
+/** The tree under `root`, less what `rules` leave out (an ignored directory's whole subtree). */
+function walk(root: string, rules: readonly IgnoreRule[], rel = ""): Entry[] {
   const out: Entry[] = [];
   for (const name of readdirSync(join(root, rel)).sort()) {
-    if (SKIP.has(name) || name.endsWith(".pyc")) continue;
     const relPath = rel === "" ? name : posix.join(rel, name);
+    if (relPath === IGNORE_FILE) continue;
     const full = join(root, relPath);
     const st = lstatSync(full);
+    if (isIgnored(rules, relPath, st.isDirectory())) continue;
     if (st.isSymbolicLink()) {
       out.push({ path: relPath, kind: "symlink", mode: 0o777, target: readlinkSync(full) });
     } else if (st.isDirectory()) {
       out.push({ path: relPath, kind: "dir", mode: 0o755 });
-      out.push(...walk(root, relPath));
+      out.push(...walk(root, rules, relPath));
     } else if (st.isFile()) {
       // Only the executable bit is kept: owners and other bits are the host's business.
       out.push({
@@ -121,7 +215,9 @@ export function packRelease(dir: string): PackedRelease {
   let entries: Entry[];
   try {
     if (!lstatSync(dir).isDirectory()) throw new Error("not a directory");
-    entries = walk(dir);
+    const own = join(dir, IGNORE_FILE);
+    const lines = existsSync(own) ? readFileSync(own, "utf8").split("\n") : [];
+    entries = walk(dir, parseIgnore([...DEFAULT_IGNORES, ...lines]));
   } catch (e) {
     throw new SpecError(
       "appSource",

@@ -35,6 +35,19 @@ function app(): string {
   return dir;
 }
 
+/** The paths in a packed release, sorted. */
+function listed(packed: { archiveBase64: string }): string[] {
+  const r = spawnSync("tar", ["-tzf", "-"], {
+    input: Buffer.from(packed.archiveBase64, "base64"),
+    encoding: "utf8",
+  });
+  return r.stdout
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => l.replace(/\/$/, ""))
+    .sort();
+}
+
 const upload = (root: string, id: string, payload: string) =>
   spawnSync("bash", ["-c", renderUploadScript(root, id, Buffer.byteLength(payload))], {
     input: payload,
@@ -75,6 +88,54 @@ describe("releases", () => {
     assert.equal(statSync(join(out, "mysite/settings.py")).mode & 0o777, 0o644);
     assert.equal(readFileSync(join(out, "settings-link.py"), "utf8"), "DEBUG = False\n");
     assert.equal(packed.files, 3);
+  });
+
+  test("secrets, data and environments stay home: .env, *.sqlite3, venv/, media/ and the like are never shipped by default", () => {
+    const dir = app();
+    const put = (path: string, text = "x\n") => {
+      mkdirSync(join(dir, path, ".."), { recursive: true });
+      writeFileSync(join(dir, path), text);
+    };
+    put(".env", "SECRET_KEY=hunter2\n");
+    put(".env.production", "SECRET_KEY=hunter3\n");
+    put("mysite/.env", "SECRET_KEY=hunter4\n");
+    put("db.sqlite3");
+    put("venv/bin/python");
+    put(".venv/bin/python");
+    put("media/uploads/cat.jpg");
+    put("node_modules/left-pad/index.js");
+    put("mysite/templates/media.html"); // a file named like an ignored directory stays
+    put(".environment.py"); // only .env and .env.* are secrets by default
+    const names = listed(packRelease(dir));
+    assert.deepEqual(
+      names.filter((n) => !n.startsWith("a".repeat(10))),
+      [
+        ".environment.py",
+        "manage.py",
+        "mysite",
+        "mysite/settings.py",
+        "mysite/templates",
+        "mysite/templates/media.html",
+        "settings-link.py",
+      ],
+    );
+    assert.ok(!JSON.stringify(names).includes("hunter"));
+  });
+
+  test("the app's .deployignore (.gitignore syntax) leaves out more, or ships a default back with !", () => {
+    const dir = app();
+    mkdirSync(join(dir, "media/img"), { recursive: true });
+    writeFileSync(join(dir, "media/img/logo.png"), "png");
+    mkdirSync(join(dir, "docs/build"), { recursive: true });
+    writeFileSync(join(dir, "docs/build/index.html"), "html");
+    writeFileSync(join(dir, "docs/notes.md"), "notes");
+    writeFileSync(join(dir, "debug.log"), "log");
+    writeFileSync(join(dir, ".deployignore"), "# ours\n/docs/build/\n*.log\n!media/\n\n");
+    const names = listed(packRelease(dir));
+    for (const n of ["media/img/logo.png", "docs/notes.md"]) assert.ok(names.includes(n), n);
+    for (const n of ["docs/build", "debug.log", ".deployignore"]) {
+      assert.ok(!names.includes(n), n);
+    }
   });
 
   test("uploading a release already on the host changes nothing", () => {
