@@ -102,7 +102,7 @@ export const STACK_KEYS = {
   },
   appSource: {
     type: "string",
-    doc: "Local directory of the app to deploy as releases (packed, uploaded, checked, switched, reloaded; rolled back on a failed health gate), relative to the project. Unset: the app is already in projectDir.",
+    doc: 'Local directory of the app to deploy as releases (packed, uploaded, checked, switched, reloaded; rolled back on a failed health gate), relative to the project. "" (pulumi config set appSource "") when the app is already on the host, in projectDir.',
     default: "examples/hello-django",
   },
   appEnv: {
@@ -283,7 +283,10 @@ export function readStackConfig(src: ConfigSource): StackSettings {
     if (v !== undefined && row.config !== undefined) set[name] = fromConfig(name, row, v);
   }
   // A relative appSource is relative to the project directory, where Pulumi runs the program.
-  const appSource = src.get("appSource");
+  // "" turns releases off: the project's default (the demo) cannot be removed from a stack
+  // (`pulumi config rm` falls back to it), and an app already on the host needs none.
+  const rawSource = src.get("appSource");
+  const appSource = rawSource === "" ? undefined : rawSource;
   if (appSource !== undefined) settings.releases = true;
   // The local machine runs systemd (no Upstart exists to install anywhere); a new VM or an
   // existing host keep the recipe's Upstart unless `init` says otherwise.

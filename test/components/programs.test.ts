@@ -107,6 +107,21 @@ describe("the stack program (index.ts)", () => {
     assert.match(JSON.stringify(config.inputs.stdin), /workers = 5/);
   });
 
+  test('with appSource "" it serves the app already in projectDir: no release, nothing uploaded', () => {
+    const r = runProgram(
+      "index.ts",
+      { ...HOST_CONFIG, appSource: "", projectDir: "/srv/mysite", buildVirtualenv: "false" },
+      ["sshPrivateKey"],
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const names = r.result!.resources.map((x) => x.name);
+    assert.ok(!names.some((n) => n.startsWith("app-release")), names.join(", "));
+    assert.ok(!names.includes("app-python"), names.join(", "));
+    const launcher = r.result!.resources.find((x) => x.name === "app-launcher-write")!;
+    assert.match(JSON.stringify(launcher.inputs.stdin), /PROJECTDIR='\/srv\/mysite'/);
+    assert.equal(r.result!.outputs.releaseId, undefined);
+  });
+
   test("secretEnv values reach the Gunicorn config only as secrets", () => {
     const r = runProgram(
       "index.ts",

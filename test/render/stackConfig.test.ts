@@ -53,3 +53,18 @@ describe("the stack config", () => {
     assert.throws(() => read({ extraArgs: "--reload" }), /invalid 'extraArgs': expected a list/);
   });
 });
+
+describe("an app already on the host", () => {
+  test('appSource "" turns releases off, so projectDir is the app (the demo default cannot be removed)', () => {
+    const stack = read({ appSource: "", projectDir: "/srv/mysite" });
+    assert.equal(stack.appSource, undefined);
+    assert.equal(stack.spec.appRoot, undefined);
+    assert.equal(stack.spec.projectDir, "/srv/mysite");
+    const releases = read({ appSource: "examples/hello-django" });
+    assert.equal(releases.spec.projectDir, "/srv/django-project/current");
+    assert.throws(
+      () => read({ appSource: "examples/hello-django", projectDir: "/srv/mysite" }),
+      /invalid 'projectDir': with app releases the project is/,
+    );
+  });
+});
