@@ -400,6 +400,16 @@ export const SETTINGS = {
     example: false,
     plain: true,
   }),
+  manageCommand: setting({
+    doc: "Write /usr/local/bin/<job>-manage: Django's manage.py as the app user, with the virtualenv and the app environment (sudo <job>-manage migrate, <job>-manage shell).",
+    type: "boolean",
+    check: checkBool,
+    default: true,
+    effect: "none",
+    config: "boolean",
+    example: false,
+    plain: true,
+  }),
   user: setting({
     doc: "The app's user: the workers run as it, and by default the master too (setuid).",
     type: "string",

@@ -107,6 +107,12 @@ export interface SchemaSettingArgs {
    */
   logrotate?: boolean;
   /**
+   * Write /usr/local/bin/<job>-manage: Django's manage.py as the app user, with the virtualenv and the app environment (sudo <job>-manage migrate, <job>-manage shell).
+   * A change takes effect at the next start, reload or release.
+   * @default true
+   */
+  manageCommand?: boolean;
+  /**
    * The app's user: the workers run as it, and by default the master too (setuid).
    * A change restarts the service. Lands in: launcher --user.
    * @default "user"

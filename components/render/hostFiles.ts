@@ -2,12 +2,13 @@ import { jobFilePath, type ServiceSpec } from "../spec";
 import { renderGunicornConfig } from "./gunicornConfig";
 import { renderLauncher } from "./launcher";
 import { logrotatePath, renderLogrotate } from "./logrotate";
+import { manageCommandPath, renderManageCommand } from "./manageCommand";
 import type { FileTarget } from "./remoteScripts";
 import { renderSystemdUnit } from "./systemdUnit";
 import { renderUpstartJob } from "./upstartJob";
 
 /** The files a service puts on the host, by role (also the suffix of their resources' names). */
-export type HostFileRole = "job" | "launcher" | "config" | "logrotate";
+export type HostFileRole = "job" | "launcher" | "config" | "logrotate" | "manage";
 
 /**
  * One host file, declared once: where it goes with what ownership, how it is rendered, how it
@@ -23,7 +24,7 @@ export interface HostFile {
   /** Holds the app environment: readable by root and the app group only, secret in the state. */
   appEnv: boolean;
   /** The boolean setting that decides whether the service has this file at all. */
-  presentWith?: "logrotate";
+  presentWith?: "logrotate" | "manageCommand";
   /** Python caches its bytecode (Gunicorn imports it): a delete removes the cache too. */
   pythonCache: boolean;
   /** A write or delete is followed by `systemctl daemon-reload`. */
@@ -84,6 +85,17 @@ export const HOST_FILES: readonly HostFile[] = [
     render: renderLogrotate,
     appEnv: false,
     presentWith: "logrotate",
+    pythonCache: false,
+    systemdReload: () => false,
+    helper: "fixed",
+  },
+  {
+    // Root runs its first lines (then drops to the app user): fixed, like the job.
+    role: "manage",
+    target: (s) => rootFile(manageCommandPath(s), "0755"),
+    render: renderManageCommand,
+    appEnv: false,
+    presentWith: "manageCommand",
     pythonCache: false,
     systemdReload: () => false,
     helper: "fixed",

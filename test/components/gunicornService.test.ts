@@ -79,6 +79,8 @@ describe("GunicornService", () => {
       ["command:remote:Command", "app-config-write", "app-config"],
       ["gunicorn-upstart:index:RemoteFile", "app-logrotate", "app"],
       ["command:remote:Command", "app-logrotate-write", "app-logrotate"],
+      ["gunicorn-upstart:index:RemoteFile", "app-manage", "app"],
+      ["command:remote:Command", "app-manage-write", "app-manage"],
       ["gunicorn-upstart:index:ServiceLifecycle", "app-service", "app"],
       ["command:remote:Command", "app-service-lifecycle", "app-service"],
     ]);
@@ -276,8 +278,8 @@ describe("GunicornService", () => {
     assert.deepEqual(inputsByName(), first);
     assert.equal(
       first.size,
-      15,
-      "GunicornService, Vm, 4 RemoteFiles, ServiceLifecycle, 3 AWS resources, 5 commands",
+      17,
+      "GunicornService, Vm, 5 RemoteFiles, ServiceLifecycle, 3 AWS resources, 6 commands",
     );
   });
 
@@ -384,7 +386,7 @@ describe("GunicornService", () => {
       hostArgs({ appSource: dir, prepareHost: true, pythonEnv: { requirements: "Django\n" } }),
     );
     const commands = recorded.filter((r) => r.type === "command:remote:Command");
-    assert.equal(commands.length, 8);
+    assert.equal(commands.length, 9);
     for (const c of commands) {
       assert.equal(c.inputs.addPreviousOutputInEnv, false, c.name);
       assert.match(String(c.inputs.delete), /^cat >\/dev\/null(; |$)/, c.name);
@@ -420,6 +422,7 @@ describe("GunicornService", () => {
       "app-launcher-write",
       "app-config-write",
       "app-logrotate-write",
+      "app-manage-write",
       "app-release-upload",
     ]) {
       assert.deepEqual(deps(write), ["app-host"], `${write} waits for the user and group`);
@@ -494,13 +497,14 @@ describe("GunicornService", () => {
     const upstart = await snapshot("upstart");
     const systemd = await snapshot("systemd");
     const changed = [...upstart.keys()].filter((k) => upstart.get(k) !== systemd.get(k)).sort();
-    // The job file is another file at another path; launcher, config and logrotate rule name
-    // the init in their header comment.
+    // The job file is another file at another path; launcher, config, logrotate rule and manage
+    // command name the init in their header comment.
     assert.deepEqual(changed, [
       "app-config-write",
       "app-job-write",
       "app-launcher-write",
       "app-logrotate-write",
+      "app-manage-write",
       "app-service-lifecycle",
     ]);
   });
@@ -521,7 +525,7 @@ describe("GunicornService", () => {
       });
       const helper = renderSudoHelper(spec);
       const commands = recorded.filter((r) => r.type === "command:remote:Command");
-      assert.equal(commands.length, 6);
+      assert.equal(commands.length, 7);
       const call =
         /^if \[ "\$\(id -u\)" -eq 0 \]; then set --; else set -- sudo -n; fi; exec "\$@" '\/usr\/local\/sbin\/gunicorn-upstart-django-project' '([0-9a-f]{16})' '([a-z-]+)'((?: '(?:[0-9a-f]+|\/[\w./-]+)')*)$/;
       const seen: string[] = [];

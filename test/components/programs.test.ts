@@ -89,6 +89,8 @@ describe("the stack program (index.ts)", () => {
       "app-launcher-write",
       "app-logrotate",
       "app-logrotate-write",
+      "app-manage",
+      "app-manage-write",
       "app-python",
       "app-python-install",
       "app-release",

@@ -131,10 +131,11 @@ for (const init of ["upstart", "systemd"] as const) {
           "create site-job-write",
           "create site-launcher-write",
           "create site-logrotate-write",
+          "create site-manage-write",
           "create site-release-upload",
           "create site-service-lifecycle",
         ]);
-        assert.match(ran[5]!.stdout, /site: start \(master pid \d+\)/);
+        assert.match(ran[6]!.stdout, /site: start \(master pid \d+\)/);
         const res = await fetch(`http://127.0.0.1:${port}/`);
         assert.match(await res.text(), /^pid=\d+ version=v1$/);
         const master = masterPid();

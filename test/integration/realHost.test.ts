@@ -58,7 +58,7 @@ function service(extra: Partial<GunicornServiceArgs> = {}): () => pulumi.Output<
     projectDir: "/home/app/site",
     workers: 2,
     logLevel: "info",
-    appEnv: { DJANGO_SETTINGS_MODULE: "mysite.settings" },
+    appEnv: { DJANGO_SETTINGS_MODULE: "mysite.settings", GREETING: "from the config" },
     ...extra,
   });
 }
@@ -118,9 +118,10 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
         "create site-job-write",
         "create site-launcher-write",
         "create site-logrotate-write",
+        "create site-manage-write",
         "create site-service-lifecycle",
       ]);
-      assert.match(ran[4]!.stdout, /site: start \(master pid \d+\)/);
+      assert.match(ran[5]!.stdout, /site: start \(master pid \d+\)/);
       const modes = host.rootOk(
         `stat -c '%n %U:%G %a' ${host.initFile("site")} /usr/local/lib/gunicorn-upstart/run-site.sh /etc/gunicorn/site.conf.py`,
       );
@@ -152,6 +153,19 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
         ws.every((w) => w.user === "app"),
         `workers run as app: ${JSON.stringify(ws)}`,
       );
+    });
+
+    test("site-manage runs Django's manage.py as the app user, with the virtualenv and the app environment", () => {
+      // Run by root (an admin with sudo), as on a real host: it drops to the app user first.
+      const check = host.root("/usr/local/bin/site-manage check");
+      assert.equal(check.status, 0, check.stderr);
+      assert.match(check.stdout, /System check identified no issues/);
+      const who = host.root(
+        `/usr/local/bin/site-manage shell -c 'import os, django; print(os.getuid(), os.environ["GREETING"], django.VERSION[0])'`,
+      );
+      assert.equal(who.status, 0, who.stderr);
+      const uid = host.rootOk("id -u app").trim();
+      assert.match(who.stdout, new RegExp(`^${uid} from the config \\d+\\s*$`));
     });
 
     test("a second up with no change runs no remote command", async () => {
@@ -202,8 +216,13 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
     test("a launcher change (a new virtualenv) restarts the job, which serves again", async () => {
       const master = masterPid();
       const ran = await replay.up(service({ workers: 4, virtualenv: "/home/app/venv2" }));
-      assert.deepEqual(ops(ran), ["update site-launcher-write", "update site-service-lifecycle"]);
-      assert.match(ran[1]!.stdout, /site: restart/);
+      // The manage command runs the virtualenv's Python too: rewritten, no part of the restart.
+      assert.deepEqual(ops(ran), [
+        "update site-launcher-write",
+        "update site-manage-write",
+        "update site-service-lifecycle",
+      ]);
+      assert.match(ran[2]!.stdout, /site: restart/);
       assert.notEqual(masterPid(), master, "a new master");
       assert.match(
         host.rootOk("cat /usr/local/lib/gunicorn-upstart/run-site.sh"),
@@ -334,6 +353,7 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
         "delete site-job-write",
         "delete site-launcher-write",
         "delete site-logrotate-write",
+        "delete site-manage-write",
       ]);
       assert.equal(host.root(`kill -0 ${master}`).status, 1, "the master is gone");
       assert.equal(
@@ -347,6 +367,7 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
         "/usr/local/lib/gunicorn-upstart/run-site.sh",
         "/etc/gunicorn/site.conf.py",
         "/etc/gunicorn/__pycache__", // Python's cache of the config, with its app environment
+        "/usr/local/bin/site-manage",
         "/var/lib/gunicorn-upstart/site.applied",
       ]) {
         assert.equal(exists(p), false, `${p} removed`);

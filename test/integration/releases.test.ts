@@ -49,6 +49,7 @@ for (const init of ["upstart", "systemd"] as const) {
         "create site-job-write",
         "create site-launcher-write",
         "create site-logrotate-write",
+        "create site-manage-write",
         "create site-release-upload",
         "create site-service-lifecycle",
       ]);

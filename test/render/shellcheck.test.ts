@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { normalizeSpec, type ServiceSettings } from "../../components/spec";
+import { renderManageCommand } from "../../components/render/manageCommand";
 import { renderLauncher } from "../../components/render/launcher";
 import { renderApplyScript, renderStopScript } from "../../components/render/lifecycleScripts";
 import {
@@ -56,6 +57,7 @@ for (const [name, settings] of Object.entries(specs)) {
     const spec = normalizeSpec(settings);
     const scripts: Record<string, string> = {
       launcher: renderLauncher(spec),
+      "manage command": renderManageCommand(spec),
       apply: renderApplyScript(spec),
       stop: renderStopScript(spec),
       write: renderWriteFileScript(
@@ -88,7 +90,7 @@ for (const [name, settings] of Object.entries(specs)) {
     const literal = name === "awkward" ? ["SC2016"] : [];
     for (const [label, script] of Object.entries(scripts)) {
       check(label, script, "bash", literal);
-      if (label !== "launcher")
+      if (label !== "launcher" && label !== "manage command")
         check(`${label} as a remote command`, asRemoteCommand(script), "sh", ["SC2016", "SC1003"]);
     }
     // The helper embeds the scripts the same way the remote command does.

@@ -53,6 +53,8 @@ test("the helper and its sudoers rule render their golden files", () => {
     "delete-config",
     "write-logrotate",
     "delete-logrotate",
+    "write-manage",
+    "delete-manage",
     "upload-release",
     "apply",
     "stop",

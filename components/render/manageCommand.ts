@@ -1,0 +1,57 @@
+import type { ServiceSpec } from "../spec";
+import { shQuote } from "../shell";
+import { initNoun } from "./launcher";
+
+/** Where the service's manage command goes: `<job>-manage` on root's PATH. */
+export function manageCommandPath(spec: ServiceSpec): string {
+  return `/usr/local/bin/${spec.job}-manage`;
+}
+
+/**
+ * Python run by the manage command as the app user: the app environment comes from the
+ * Gunicorn config (its `raw_env`, the one place it is kept, readable by root and the app group),
+ * then `manage.py` runs with the command's arguments, as `python manage.py ARGS` would. Passed
+ * with `-c`, so standard input stays the terminal's (`shell`, `createsuperuser`).
+ */
+const LOADER = [
+  "import os, runpy, sys",
+  "config = runpy.run_path(sys.argv[1])",
+  'for item in config.get("raw_env", []):',
+  '    name, _, value = item.partition("=")',
+  "    os.environ[name] = value",
+  'sys.argv = ["manage.py"] + sys.argv[2:]',
+  'runpy.run_path("manage.py", run_name="__main__")',
+].join("\n");
+
+/**
+ * Renders `/usr/local/bin/<job>-manage`: Django's `manage.py` for this service, run as the app
+ * user in the project directory (with releases, the current one), with the app's virtualenv and
+ * environment — `sudo <job>-manage migrate`, `<job>-manage shell`, `<job>-manage
+ * createsuperuser`. Root drops to the app user with `runuser` before anything of the app runs;
+ * anyone else must be the app user already.
+ */
+export function renderManageCommand(spec: ServiceSpec): string {
+  return [
+    "#!/bin/bash",
+    `# ${spec.job}-manage: Django's manage.py for the ${initNoun(spec)} ${spec.job}, as ${spec.user},`,
+    "# with the app's virtualenv and environment (read from the Gunicorn config, which holds it).",
+    "# Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.",
+    "set -euo pipefail",
+    `APP_USER=${shQuote(spec.user)}`,
+    `CONFIG=${shQuote(spec.gunicornConfigPath)}`,
+    `PROJECTDIR=${shQuote(spec.projectDir)}`,
+    `PYTHON=${shQuote(`${spec.virtualenv}/bin/python`)}`,
+    `LOADER=${shQuote(LOADER)}`,
+    'if [ "$(id -un)" != "$APP_USER" ]; then',
+    '  if [ "$(id -u)" != 0 ]; then',
+    '    echo "$(basename "$0"): run it as root (sudo) or as $APP_USER" >&2',
+    "    exit 1",
+    "  fi",
+    '  HOME=$(getent passwd "$APP_USER" | cut -d: -f6)',
+    '  exec runuser -u "$APP_USER" -- env HOME="${HOME:-/}" "$0" "$@"',
+    "fi",
+    'cd "$PROJECTDIR"',
+    'exec "$PYTHON" -c "$LOADER" "$CONFIG" "$@"',
+    "",
+  ].join("\n");
+}
