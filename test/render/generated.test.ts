@@ -7,7 +7,9 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { SETTINGS, SETTING_NAMES, type Setting } from "../../components/settings";
 import { normalizeSpec, type ServiceSettings } from "../../components/spec";
-import { renderServiceFiles } from "../../components/render/hostFiles";
+import { renderHostFiles, renderServiceFiles } from "../../components/render/hostFiles";
+import { renderApplyScript, renderStopScript } from "../../components/render/lifecycleScripts";
+import { renderSudoHelper } from "../../components/render/sudoHelper";
 import { generatedFiles } from "../../scripts/settingsDocs";
 
 const ROOT = resolve(__dirname, "../..");
@@ -62,6 +64,23 @@ describe("the settings table", () => {
             (file.includes("/render/") || pure.includes(`${spec.slice(2)}.ts`))) ||
           (file.includes("/render/") && pure.some((p) => spec === `../${p.replace(/\.ts$/, "")}`));
         assert.ok(ok, `${file} imports ${spec}`);
+      }
+    }
+  });
+
+  test("no Upstart wording where systemd runs: every file and script rendered for a systemd host", () => {
+    const spec = normalizeSpec({ init: "systemd", sudo: "helper" });
+    const texts: Record<string, string> = {
+      apply: renderApplyScript(spec),
+      stop: renderStopScript(spec),
+      helper: renderSudoHelper(spec).content,
+    };
+    for (const f of renderHostFiles(spec, {})) texts[f.role] = f.content;
+    for (const [name, text] of Object.entries(texts)) {
+      for (const line of text.split("\n")) {
+        // The product's name has the word; so does one comparison that says why systemd differs.
+        const words = line.replace(/gunicorn-upstart/g, "").replace(/unlike an Upstart job/, "");
+        assert.doesNotMatch(words, /upstart|initctl/i, `${name}: ${line}`);
       }
     }
   });
