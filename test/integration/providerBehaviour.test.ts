@@ -54,8 +54,10 @@ for (const init of ["upstart", "systemd"] as const) {
       await assert.rejects(get(), "the site is down after the failed change");
       // The engine kept the lifecycle's last good inputs; the revert sends exactly those.
       const ran = await replay.up(program());
+      // (The manage command names the virtualenv too: rewritten back, no part of the restart.)
       assert.deepEqual(phases(ran), [
         "update site-launcher-write",
+        "update site-manage-write",
         "update site-service-lifecycle",
       ]);
       assert.match(ran.at(-1)!.stdout, /site: (re)?start \(master pid \d+\)/);
