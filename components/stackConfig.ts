@@ -14,6 +14,7 @@ import {
   type ServiceSpec,
 } from "./spec";
 import { checkCidr } from "./vmPlan";
+import { checkBool } from "./checks";
 import { DEFAULT_HOST_PACKAGES } from "./render/hostScripts";
 import {
   SETTINGS,
@@ -399,10 +400,7 @@ function fromConfig(name: string, row: Setting<unknown>, raw: string): unknown {
 }
 
 function checkBoolKey(key: string, raw: string | undefined, fallback: boolean): boolean {
-  if (raw === undefined) return fallback;
-  if (raw === "true") return true;
-  if (raw === "false") return false;
-  throw new SpecError(key, `expected true or false, got ${JSON.stringify(raw)}`);
+  return raw === undefined ? fallback : checkBool(key, raw);
 }
 
 function parseStringList(key: string, raw: string): string[] {

@@ -107,12 +107,17 @@ export interface RenderedFile extends FileTarget {
   content: string;
 }
 
-/** The files of a service that it has (per {@link HostFile.presentWith}), rendered. */
+/** Whether the service has this file (per {@link HostFile.presentWith}). */
+export function hasHostFile(spec: ServiceSpec, file: HostFile): boolean {
+  return file.presentWith === undefined || spec[file.presentWith];
+}
+
+/** The files of a service that it has, rendered. */
 export function renderHostFiles(
   spec: ServiceSpec,
   appEnv: Record<string, string>,
 ): (RenderedFile & { role: HostFileRole })[] {
-  return HOST_FILES.filter((f) => f.presentWith === undefined || spec[f.presentWith]).map((f) => ({
+  return HOST_FILES.filter((f) => hasHostFile(spec, f)).map((f) => ({
     role: f.role,
     ...f.target(spec),
     content: f.render(spec, appEnv),

@@ -10,7 +10,7 @@ import {
   type FileTarget,
 } from "./remoteScripts";
 import { initNoun } from "./launcher";
-import { HOST_FILES } from "./hostFiles";
+import { HOST_FILES, hasHostFile } from "./hostFiles";
 
 /**
  * `sudo: "helper"`: instead of running generated scripts as root (which needs sudo for
@@ -131,7 +131,7 @@ function fileOperations(
 function operations(spec: ServiceSpec): Operation[] {
   const ops: Operation[] = [];
   for (const file of HOST_FILES) {
-    if (file.presentWith !== undefined && !spec[file.presentWith]) continue;
+    if (!hasHostFile(spec, file)) continue;
     // Root runs what a `fixed` file says: its content is fixed at install time.
     const check = file.helper === "fixed" ? fixedContentCheck(file.render(spec, {})) : undefined;
     ops.push(
