@@ -214,6 +214,26 @@ export function parseEnvList(field: string, value: unknown): Record<string, stri
   return checkEnv(field, out, false);
 }
 
+/**
+ * A command line for bash, run as the app user (never root): one line of at most 2000
+ * characters, no control characters; quoting is the user's, as in their own shell.
+ */
+export function checkCommandLine(field: string, value: unknown): string {
+  if (typeof value !== "string" || value.trim() === "" || value.length > 2000) {
+    throw new SpecError(
+      field,
+      `expected a command line of 1 to 2000 characters, got ${show(value)}`,
+    );
+  }
+  if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) {
+    throw new SpecError(
+      field,
+      "may not contain newlines or control characters (one command a line)",
+    );
+  }
+  return value;
+}
+
 export function checkText(field: string, value: unknown, max: number): string {
   if (typeof value !== "string" || value.length === 0 || value.length > max) {
     throw new SpecError(field, `expected text of 1 to ${max} characters, got ${show(value)}`);

@@ -46,6 +46,13 @@ export interface GunicornFleetArgs {
   balancer?: BalancerCommands;
   /** Hosts changed at once in a rolling update; the others keep serving. @default 1 */
   maxUnavailable?: number;
+  /**
+   * Run `manage.py migrate` on every host, for a database of each host's own (SQLite). By
+   * default the hosts share one database: a new release migrates once, on the first host,
+   * before any host switches to it (the other hosts of the first batch wait for it).
+   * @default false
+   */
+  migrateOnEveryHost?: boolean;
 }
 
 /** A promise of a resource made later in the constructor (dependsOn accepts one). */
@@ -134,6 +141,14 @@ export class GunicornFleet extends pulumi.ComponentResource {
 
     const drainsReady = Array.from({ length: size }, deferred);
     const services: GunicornService[] = [];
+    const batches = rollingBatches(size, maxUnavailable);
+    // Migrations run once, on the first host, before any host switches: the others skip them,
+    // and those of the first batch (the later batches wait anyway) start after its lifecycle.
+    const once = args.migrateOnEveryHost !== true;
+    const onlyFirstMigrates = (i: number): Partial<FleetServiceArgs> =>
+      once && i > 0 ? { migrate: false } : {};
+    const afterMigration = (i: number): pulumi.Resource[] =>
+      once && i > 0 && batches[i] === 0 ? [services[0]!.lifecycle] : [];
     const targetIds: pulumi.Output<string>[] = [];
     const env: Record<string, pulumi.Input<string>> = {};
     let balancer: BalancerCommands;
@@ -212,7 +227,8 @@ export class GunicornFleet extends pulumi.ComponentResource {
               // The app port only from inside the VPC, that is from the load balancer.
               allowedCidr: vpcCidr,
             },
-            lifecycleAfter: [drainsReady[i]!.promise],
+            ...onlyFirstMigrates(i),
+            lifecycleAfter: [drainsReady[i]!.promise, ...afterMigration(i)],
           },
           { parent: this },
         );
@@ -226,9 +242,10 @@ export class GunicornFleet extends pulumi.ComponentResource {
           `${name}-${i}`,
           {
             ...args.service,
+            ...onlyFirstMigrates(i),
             ...h.settings,
             host: h.connection,
-            lifecycleAfter: [drainsReady[i]!.promise],
+            lifecycleAfter: [drainsReady[i]!.promise, ...afterMigration(i)],
           },
           { parent: this },
         );
@@ -242,7 +259,6 @@ export class GunicornFleet extends pulumi.ComponentResource {
 
     // Batch b's drains wait for batch b-1's registrations; a host's lifecycle waits for its
     // drain; its registration waits for its whole service (lifecycle and health gate).
-    const batches = rollingBatches(size, maxUnavailable);
     this.drains = [];
     this.registrations = [];
     for (let i = 0; i < size; i++) {

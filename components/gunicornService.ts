@@ -15,6 +15,7 @@ import { HOST_FILES, type HostFileRole } from "./render/hostFiles";
 import { renderSudoHelper, type HelperRef } from "./render/sudoHelper";
 import { renderManifest, sha256 } from "./render/lifecycleScripts";
 import {
+  appEnvironment,
   checkEnv,
   normalizeSpec,
   parseBind,
@@ -197,8 +198,12 @@ export class GunicornService extends pulumi.ComponentResource {
     // bad value never leaves a half-configured host, not even with `up --skip-preview`.
     if (isPlain(settings)) validate(settings as ServiceSettings);
     const spec = pulumi.output(settings).apply((s) => validate(s as ServiceSettings));
-    const appEnv = pulumi.output(args.appEnv ?? {}).apply((env) => {
-      return validated(name, this, () => checkEnv("appEnv", env, false));
+    const appEnv = pulumi.all([spec, args.appEnv ?? {}]).apply(([s, env]) => {
+      return validated(name, this, () => {
+        const checked = checkEnv("appEnv", env, false);
+        appEnvironment(s, checked); // a name a setting sets too is refused here, early
+        return checked;
+      });
     });
 
     let connection: pulumi.Output<command.types.input.remote.ConnectionArgs>;

@@ -16,6 +16,7 @@ import {
   checkArgs,
   checkBind,
   checkBool,
+  checkCommandLine,
   checkEach,
   checkEnv,
   checkExit,
@@ -160,6 +161,8 @@ export interface Setting<T> {
   systemd?: string;
   /** The launcher's part it writes (documentation). */
   launcher?: string;
+  /** The app environment variable it sets (in the Gunicorn config's `raw_env`, beside appEnv). */
+  env?: string;
   /** What of the lifecycle (health gate, releases, sudo) uses it. */
   lifecycle?: string;
   /** Its stack config type; unset, the setting is the component's only. */
@@ -710,6 +713,49 @@ export const SETTINGS = {
     lifecycle: "releases",
     config: "integer",
     example: 3,
+  }),
+  migrate: setting({
+    doc: "With releases: run manage.py migrate --noinput for each new release before it serves, as the app user with the virtualenv and the app environment (skipped when the release has no manage.py or the app no database).",
+    type: "boolean",
+    check: checkBool,
+    default: true,
+    effect: "none",
+    lifecycle: "release tasks",
+    config: "boolean",
+    example: false,
+  }),
+  collectStatic: setting({
+    doc: "With releases: run manage.py collectstatic --noinput into staticRoot for each new release before it serves (skipped when the app has no django.contrib.staticfiles).",
+    type: "boolean",
+    check: checkBool,
+    default: true,
+    effect: "none",
+    lifecycle: "release tasks",
+    config: "boolean",
+    example: false,
+  }),
+  staticRoot: optional({
+    doc: "Where collectstatic puts the static files (made when missing, owned by the app user, world-readable for a proxy); the app environment gets it as STATIC_ROOT, which the app's settings must read.",
+    type: "string",
+    check: checkPath,
+    default: ({ resolved }) =>
+      resolved.appRoot !== undefined ? `${String(resolved.appRoot)}/static` : undefined,
+    defaultDoc: "<appRoot>/static with releases, else unset",
+    effect: "reload",
+    env: "STATIC_ROOT",
+    lifecycle: "release tasks",
+    config: "string",
+    example: "/var/www/site/static",
+  }),
+  releaseCommands: setting({
+    doc: "With releases: more commands for each new release, after migrate and collectstatic, before it serves: bash command lines run as the app user in the release, with the virtualenv first on PATH and the app environment (e.g. python manage.py compilemessages).",
+    type: "string[]",
+    check: checkEach(checkCommandLine),
+    default: [],
+    effect: "none",
+    lifecycle: "release tasks",
+    config: "array",
+    example: ["python manage.py compilemessages"],
   }),
   sudo: setting({
     doc: "How the SSH user gets root: all (each generated script with sudo -n bash; passwordless sudo for everything) or helper (only /usr/local/sbin/gunicorn-upstart-<job>, installed once by an admin, with a sudoers rule naming only it; see Security).",

@@ -64,6 +64,31 @@ export const DEFAULTS: Readonly<Partial<ServiceSpec>> = Object.fromEntries(
   }),
 );
 
+/**
+ * The app environment the service gets: `appEnv`, plus the variables settings set (`env` in
+ * their row, e.g. STATIC_ROOT from staticRoot). A name both set is refused: the setting's value
+ * is the one the release tasks use, so a second one would split the app from them.
+ */
+export function appEnvironment(
+  spec: ServiceSpec,
+  appEnv: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const env: Record<string, string> = { ...appEnv };
+  for (const name of SETTING_NAMES) {
+    const row = SETTINGS[name] as Setting<unknown>;
+    const value = (spec as Record<string, unknown>)[name];
+    if (row.env === undefined || value === undefined) continue;
+    if (row.env in appEnv) {
+      throw new SpecError(
+        `appEnv.${row.env}`,
+        `is set from the setting '${name}' (${show(value)}); set '${name}' instead`,
+      );
+    }
+    env[row.env] = String(value);
+  }
+  return env;
+}
+
 /** The job file (Upstart) or unit file (systemd) of a job. */
 export function jobFilePath(job: string, init: Init = "upstart"): string {
   return init === "systemd" ? `/etc/systemd/system/${job}.service` : `/etc/init/${job}.conf`;

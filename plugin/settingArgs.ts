@@ -281,6 +281,30 @@ export interface SchemaSettingArgs {
    */
   keepReleases?: pulumi.Input<number>;
   /**
+   * With releases: run manage.py migrate --noinput for each new release before it serves, as the app user with the virtualenv and the app environment (skipped when the release has no manage.py or the app no database).
+   * A change takes effect at the next start, reload or release. Lands in: lifecycle (release tasks).
+   * @default true
+   */
+  migrate?: pulumi.Input<boolean>;
+  /**
+   * With releases: run manage.py collectstatic --noinput into staticRoot for each new release before it serves (skipped when the app has no django.contrib.staticfiles).
+   * A change takes effect at the next start, reload or release. Lands in: lifecycle (release tasks).
+   * @default true
+   */
+  collectStatic?: pulumi.Input<boolean>;
+  /**
+   * Where collectstatic puts the static files (made when missing, owned by the app user, world-readable for a proxy); the app environment gets it as STATIC_ROOT, which the app's settings must read.
+   * A change reloads (HUP: same master, new workers). Lands in: app environment STATIC_ROOT, lifecycle (release tasks).
+   * @default <appRoot>/static with releases, else unset
+   */
+  staticRoot?: pulumi.Input<string>;
+  /**
+   * With releases: more commands for each new release, after migrate and collectstatic, before it serves: bash command lines run as the app user in the release, with the virtualenv first on PATH and the app environment (e.g. python manage.py compilemessages).
+   * A change takes effect at the next start, reload or release. Lands in: lifecycle (release tasks).
+   * @default []
+   */
+  releaseCommands?: pulumi.Input<string[]>;
+  /**
    * How the SSH user gets root: all (each generated script with sudo -n bash; passwordless sudo for everything) or helper (only /usr/local/sbin/gunicorn-upstart-<job>, installed once by an admin, with a sudoers rule naming only it; see Security).
    * A change takes effect at the next start, reload or release. Lands in: lifecycle (every command).
    * @default "all"

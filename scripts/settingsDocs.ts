@@ -33,6 +33,7 @@ export function landsIn(row: Setting<unknown>): string {
   if (row.upstart) parts.push(`Upstart \`${row.upstart}\``);
   if (row.systemd) parts.push(`systemd \`${row.systemd}\``);
   if (row.launcher) parts.push(`launcher \`${row.launcher}\``);
+  if (row.env) parts.push(`app environment \`${row.env}\``);
   if (row.lifecycle) parts.push(`lifecycle (${row.lifecycle})`);
   return parts.join(", ");
 }

@@ -1,4 +1,4 @@
-import type { ServiceSpec } from "../spec";
+import { appEnvironment, type ServiceSpec } from "../spec";
 import { SETTINGS, SETTING_NAMES, type Setting } from "../settings";
 import { pyQuote } from "../shell";
 import { initNoun } from "./launcher";
@@ -34,12 +34,13 @@ export function renderGunicornConfig(spec: ServiceSpec, appEnv: Record<string, s
     // launcher's `2>>` only catches what fails before Gunicorn is up.
     "capture_output = True",
   ];
-  const keys = Object.keys(appEnv).sort();
+  const env = appEnvironment(spec, appEnv);
+  const keys = Object.keys(env).sort();
   if (keys.length === 0) {
     lines.push("raw_env = []");
   } else {
     lines.push("raw_env = [");
-    for (const key of keys) lines.push(`    ${pyQuote(`${key}=${appEnv[key] as string}`)},`);
+    for (const key of keys) lines.push(`    ${pyQuote(`${key}=${env[key] as string}`)},`);
     lines.push("]");
   }
   return lines.join("\n") + "\n";

@@ -3,6 +3,10 @@ import { GATE_STABLE_SECONDS, parseBind, type ServiceSpec } from "../spec";
 import { shQuote } from "../shell";
 import { logDirs } from "./launcher";
 import { ROOT_ONLY_DIR_FUNCTION } from "./remoteScripts";
+import { releaseTaskParts } from "./releaseTasks";
+
+/** How long an `up` waits for another one changing the same job on the host. */
+export const LOCK_WAIT_SECONDS = 900;
 
 /** sha256 of a file's content, hex. */
 export function sha256(text: string): string {
@@ -162,6 +166,7 @@ function prelude(spec: ServiceSpec): string[] {
     `HEALTH_PATH=${shQuote(spec.healthCheckPath)}`,
     `HEALTH_HOST=${shQuote(spec.healthCheckHost ?? "")}`,
     `HEALTHY_BELOW=${spec.healthyStatusBelow}`,
+    `LOCK_WAIT=${LOCK_WAIT_SECONDS}`,
     "",
     ...initFunctions(spec),
     "# Root reads and makes what lives where the app user writes only as that user, so a link",
@@ -265,6 +270,7 @@ function releaseParts(spec: ServiceSpec): string[] {
     "    return 1",
     "  fi",
     "}",
+    ...releaseTaskParts(spec),
     "# Keeps the newest KEEP_RELEASES releases, and always the current and previous ones.",
     "# Newest first by modification time, which a switch refreshes (touch): last use.",
     "prune_releases() {",
@@ -319,6 +325,17 @@ export function renderApplyScript(spec: ServiceSpec): string {
     "    exit 1",
     "  fi",
     "done",
+    "# One change of this job at a time on this host: two ups at once (two people, or a fleet",
+    "# and a single host's stack) would otherwise migrate, switch and record at the same time.",
+    'mkdir -p -- "$(dirname -- "$STATE_FILE")"',
+    'exec 9>>"$STATE_FILE.lock"',
+    "if ! flock -n 9; then",
+    '  echo "gunicorn-upstart: another up is changing $JOB on this host; waiting for it (at most $LOCK_WAIT s)"',
+    '  if ! flock -w "$LOCK_WAIT" 9; then',
+    '    echo "gunicorn-upstart: another up still holds $STATE_FILE.lock after $LOCK_WAIT s; try again when it is done" >&2',
+    "    exit 1",
+    "  fi",
+    "fi",
     'had_restart=""',
     'had_reload=""',
     'if [ -f "$STATE_FILE" ]; then',
@@ -339,6 +356,8 @@ export function renderApplyScript(spec: ServiceSpec): string {
     "      exit 1",
     "    fi",
     '    preflight "$APP_ROOT/releases/$want_release"',
+    "    # Migrations, static files and the user's commands, before the new code serves.",
+    '    release_tasks "$APP_ROOT/releases/$want_release"',
     '    switch_release "releases/$want_release"',
     '    touch -- "$APP_ROOT/releases/$want_release"',
     "    switched=1",
@@ -462,13 +481,15 @@ export function renderApplyScript(spec: ServiceSpec): string {
     'printf \'%s\\n\' "$manifest" > "$tmp"',
     'chmod 0600 "$tmp"',
     'mv -f -- "$tmp" "$STATE_FILE"',
-    'run_action "$action"',
+    "# The lock's descriptor is not handed to the service (a process the action starts would",
+    "# hold the lock for as long as it runs).",
+    'run_action "$action" 9>&-',
     'if [ "$action" != none ] && ! gate "$action"; then',
     '  report "$action"',
     '  if [ "$switched" = 1 ] && [ -n "$previous_release" ]; then',
     "    # Back to the release that served before; reload it (or start it, if the job died).",
     '    switch_release "$previous_release"',
-    "    if is_running; then init_reload || true; else init_start; fi",
+    "    if is_running; then init_reload 9>&- || true; else init_start 9>&-; fi",
     '    echo "gunicorn-upstart: rolled $CURRENT back to $previous_release" >&2',
     '  elif [ "$action" = start ]; then',
     "    # A start that never served is not left running (respawning, holding the port): the",
@@ -498,7 +519,7 @@ export function renderStopScript(spec: ServiceSpec): string {
     `STATE_FILE=${shQuote(stateFilePath(spec))}`,
     ...initFunctions(spec),
     "init_stop",
-    'rm -f -- "$STATE_FILE"',
+    'rm -f -- "$STATE_FILE" "$STATE_FILE.lock"',
     'echo "gunicorn-upstart: $JOB: stopped"',
     "",
   ].join("\n");

@@ -156,6 +156,47 @@ describe("GunicornFleet", () => {
     }
   });
 
+  test("a release migrates once, on the first host, before any host switches (the rest of its batch waits)", async () => {
+    await evaluate(
+      fleetArgs(
+        {
+          maxUnavailable: 2,
+          service: { ...fleetArgs().service, appSource: "examples/hello-django" },
+        },
+        4,
+      ),
+    );
+    const deps = await dependencies();
+    const script = async (i: number) => String(inputs(`web-${i}-service-lifecycle`).update);
+    assert.match(await script(0), /^MIGRATE=1$/m);
+    for (const i of [1, 2, 3]) {
+      assert.match(await script(i), /^MIGRATE=/m);
+      assert.doesNotMatch(await script(i), /^MIGRATE=1$/m, `host ${i}`);
+    }
+    assert.ok(deps.get("web-1-service-lifecycle")!.has("web-0-service-lifecycle"), "batch 1 waits");
+    assert.ok(!deps.get("web-0-service-lifecycle")!.has("web-1-service-lifecycle"));
+    assert.ok(!deps.get("web-1-drain")!.has("web-0-service-lifecycle"), "its drain does not");
+  });
+
+  test("migrateOnEveryHost: each host migrates its own database, and batches change together", async () => {
+    await evaluate(
+      fleetArgs(
+        {
+          maxUnavailable: 2,
+          migrateOnEveryHost: true,
+          service: { ...fleetArgs().service, appSource: "examples/hello-django" },
+        },
+        4,
+      ),
+    );
+    const deps = await dependencies();
+    for (const i of [0, 1, 2, 3]) {
+      const update = inputs(`web-${i}-service-lifecycle`).update;
+      assert.match(String(update), /^MIGRATE=1$/m, `host ${i}`);
+    }
+    assert.ok(!deps.get("web-1-service-lifecycle")!.has("web-0-service-lifecycle"));
+  });
+
   test("a settings change touches each host's config, lifecycle, drain and register; never the ALB or a VM", async () => {
     const snapshot = async (workers: number) => {
       reset();

@@ -62,6 +62,12 @@ describe(
         "create web-1-register",
       ]);
       assert.deepEqual((await state()).inRotation, [true, true]);
+      // Both services share the app's database (one SQLite file on this host): the release
+      // migrated once, on the first, before it switched; the second only collected its static.
+      const lifecycle = (i: number) => ran.find((r) => r.name === `web-${i}-service-lifecycle`)!;
+      assert.match(lifecycle(0).stdout, /manage\.py migrate\n[^]*Applying notes\.0001_initial/);
+      assert.doesNotMatch(lifecycle(1).stdout, /migrate/);
+      assert.match(lifecycle(1).stdout, /manage\.py collectstatic/);
       for (let i = 0; i < 4; i++) {
         const res = await request(lb.url);
         assert.match(res.body, /version=v1$/);

@@ -23,6 +23,13 @@ function program(extra: { workers?: number } = {}) {
     keepReleases: 2,
     workers: extra.workers ?? 2,
     startTimeout: 15,
+    appEnv: { APP_MARK: "from the app's environment" },
+    // The user's own release command: as the app user, in the release, with the environment.
+    releaseCommands: [
+      'echo "$APP_MARK|$(id -un)|$(basename "$PWD")" > /var/lib/mysite/release-mark',
+    ],
+    // The test app reads its SQLite database there (the sandbox makes the rest read-only).
+    readWritePaths: host.init === "systemd" ? ["/var/lib/mysite"] : [],
   });
 }
 
@@ -55,6 +62,22 @@ for (const init of ["upstart", "systemd"] as const) {
       ]);
       assert.match(current(), /^releases\/[0-9a-f]{16}$/);
       assert.match(await body(), /version=v1$/);
+      const out = ran.at(-1)!.stdout;
+      assert.match(out, /manage\.py migrate/);
+      assert.match(out, /Applying notes\.0001_initial\.\.\. OK/);
+      assert.match(out, /static files copied to '\/srv\/site\/static'/);
+      // The migration ran before the release served: the model's table is there.
+      assert.equal(await (await fetch(`http://127.0.0.1:${port}/notes`)).text(), "notes=0");
+      // collectstatic, as the app user, into staticRoot (its STATIC_ROOT), readable by a proxy.
+      assert.equal(
+        host.rootOk("stat -c '%U %a' /srv/site/static /srv/site/static/notes/site.css").trim(),
+        "app 755\napp 644",
+      );
+      assert.match(host.rootOk("cat /srv/site/static/notes/site.css"), /#123456/);
+      assert.equal(
+        host.rootOk("cat /var/lib/mysite/release-mark").trim(),
+        `from the app's environment|app|${current().replace("releases/", "")}`,
+      );
       assert.match(
         host.rootOk(`cat ${host.initFile("site")}`),
         /(exec |ExecStart=)\/usr\/local\/lib\/gunicorn-upstart\/run-site\.sh/,
@@ -75,6 +98,41 @@ for (const init of ["upstart", "systemd"] as const) {
       assert.match(ran[1]!.stdout, /site: reload \(master pid \d+\)/);
       assert.equal(master(), before, "not restarted");
       assert.notEqual(current(), releaseBefore);
+      assert.match(await body(), /version=v2$/);
+    });
+
+    test("a release whose migration fails fails the up before it switches; v2 keeps serving", async () => {
+      const releaseBefore = current();
+      const before = master();
+      app.setVersion("v2-with-a-broken-migration");
+      app.breakMigration();
+      await assert.rejects(replay.up(program()), (e: unknown) => {
+        assert.ok(e instanceof UpFailed, String(e));
+        assert.equal(e.resource, "site-service-lifecycle");
+        assert.match(e.stderr, /manage\.py migrate failed; the running release stays/);
+        assert.match(e.stderr, /RuntimeError: this migration is broken/);
+        return true;
+      });
+      assert.equal(current(), releaseBefore, "current did not switch");
+      assert.equal(master(), before, "not reloaded");
+      assert.match(await body(), /version=v2$/);
+      assert.equal(await (await fetch(`http://127.0.0.1:${port}/notes`)).text(), "notes=0");
+      app.fixMigration();
+      app.setVersion("v2");
+    });
+
+    test("an up waits while another one changes the same job on the host, then goes on", async () => {
+      // Another up holds the job's lock for 3 s (as a second stack's migration would).
+      host.rootOk(
+        "nohup flock /var/lib/gunicorn-upstart/site.applied.lock sleep 3 >/dev/null 2>&1 &\nsleep 0.5",
+      );
+      app.setVersion("v2-after-waiting");
+      const ran = await replay.up(program());
+      assert.match(ran.at(-1)!.stdout, /another up is changing site on this host; waiting for it/);
+      assert.match(ran.at(-1)!.stdout, /site: reload \(master pid \d+\)/);
+      assert.match(await body(), /version=v2-after-waiting$/);
+      app.setVersion("v2");
+      await replay.up(program());
       assert.match(await body(), /version=v2$/);
     });
 

@@ -8,7 +8,9 @@ import type { TestHost } from "./testHost";
 /** A service user `app` and a virtualenv that sees Debian's Django and Gunicorn. */
 export const APP_USER_SETUP =
   "useradd --system --create-home --home-dir /home/app --shell /usr/sbin/nologin app\n" +
-  "/usr/bin/python3 -m venv --system-site-packages --without-pip /home/app/venv\n";
+  "/usr/bin/python3 -m venv --system-site-packages --without-pip /home/app/venv\n" +
+  // The test app's database lives here (its settings read APP_DB, this by default).
+  "install -d -o app -g app -m 0750 /var/lib/mysite\n";
 
 /** The SSH connection to a test host, as a stack would give it. */
 export function connectionTo(host: TestHost) {

@@ -23,7 +23,9 @@ function systemdRootfs(): string {
   const args = [
     BUILD_ROOTFS,
     process.env.TEST_ROOTFS_CACHE ?? "/var/tmp/gunicorn-upstart-test",
-    "gunicorn,python3-django",
+    // libjs-jquery: Debian's Django links its admin's jquery.js there (a Recommends, which
+    // debootstrap does not install); collectstatic fails on the dangling link without it.
+    "gunicorn,python3-django,libjs-jquery",
   ];
   const r = spawnSync("bash", args, { encoding: "utf8", timeout: 900_000, maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`building the systemd host failed: ${r.stderr.slice(-3000)}`);

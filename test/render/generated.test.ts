@@ -120,6 +120,7 @@ describe("the settings table", () => {
         const landsHere =
           row.gunicorn !== undefined ||
           row.launcher !== undefined ||
+          row.env !== undefined ||
           row[init] !== undefined ||
           name === "init"; // which file is written at all
         assert.equal(
@@ -138,6 +139,13 @@ describe("the settings table", () => {
           assert.ok(
             newLines("gunicornConfig").some((l) => l.startsWith(key)),
             `${name}: ${key}`,
+          );
+        }
+        if (row.env !== undefined) {
+          const entry = `    ${JSON.stringify(`${row.env}=`).slice(0, -1)}`;
+          assert.ok(
+            newLines("gunicornConfig").some((l) => l.startsWith(entry)),
+            `${name}: ${row.env} in raw_env`,
           );
         }
         const stanza = row[init];

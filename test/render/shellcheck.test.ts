@@ -35,7 +35,12 @@ const specs: Record<string, ServiceSettings> = {
     logrotate: false,
   },
   ipv6: { bind: "[::]:8000" },
-  releases: { releases: true, healthCheckPath: "/health?full=1&x='y'" },
+  releases: {
+    releases: true,
+    healthCheckPath: "/health?full=1&x='y'",
+    releaseCommands: ["python manage.py compilemessages", "echo 'it''s' \"$HOME\""],
+    staticRoot: "/var/www/x y/static",
+  },
   systemd: { init: "systemd", releases: true, setuid: "user" },
 };
 

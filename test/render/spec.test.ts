@@ -3,6 +3,7 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import {
+  appEnvironment,
   DEFAULTS,
   normalizeSpec,
   parseBind,
@@ -156,6 +157,33 @@ describe("normalizeSpec", () => {
     assert.deepEqual(parseBind("bind", "unix:/run/app.sock"), {
       kind: "unix",
       path: "/run/app.sock",
+    });
+  });
+
+  test("release tasks: static files under the app root by default, commands one line each", () => {
+    const spec = normalizeSpec({ releases: true, job: "shop" });
+    assert.equal(spec.staticRoot, "/srv/shop/static");
+    assert.equal(spec.migrate, true);
+    assert.equal(spec.collectStatic, true);
+    assert.deepEqual(spec.releaseCommands, []);
+    assert.equal(normalizeSpec({}).staticRoot, undefined, "no releases: the app's own setting");
+    rejects({ releaseCommands: ["echo a\necho b"] }, "releaseCommands[0]", /one command a line/);
+    rejects({ releaseCommands: [" "] }, "releaseCommands[0]", /1 to 2000 characters/);
+    rejects({ staticRoot: "static" }, "staticRoot", /absolute/);
+  });
+
+  test("the app environment gets STATIC_ROOT from staticRoot, and refuses a second one in appEnv", () => {
+    const spec = normalizeSpec({ releases: true, job: "shop" });
+    assert.deepEqual(appEnvironment(spec, { A: "1" }), { A: "1", STATIC_ROOT: "/srv/shop/static" });
+    assert.throws(
+      () => appEnvironment(spec, { STATIC_ROOT: "/elsewhere" }),
+      (e: unknown) =>
+        e instanceof SpecError &&
+        e.field === "appEnv.STATIC_ROOT" &&
+        /set 'staticRoot' instead/.test(e.message),
+    );
+    assert.deepEqual(appEnvironment(normalizeSpec({}), { STATIC_ROOT: "/mine" }), {
+      STATIC_ROOT: "/mine",
     });
   });
 
