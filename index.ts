@@ -51,6 +51,9 @@ const { service } = deployStack(stack, {
 
 export const publicAddress = service.publicAddress;
 export const url = service.url;
+// The self-signed certificate of the local default, for clients: curl --cacert <(npm run -s
+// pulumi -- stack output tlsCertificate) "$(npm run -s pulumi -- stack output url)"
+export const tlsCertificate = service.tlsCertificate;
 export const jobName = service.jobName;
 export const jobFile = service.jobFile;
 export const launcherFile = service.launcherFile;

@@ -321,6 +321,48 @@ export function checkArgs(field: string, value: unknown): string[] {
 }
 
 /** A Host header value: a DNS name or an address, with an optional port. */
+/**
+ * nginx `server_name`: `_` (any name: the port's default server), or names separated by
+ * single spaces, each a host name or a leading-wildcard one (`*.example.com`). Goes into the
+ * site unquoted, so nothing else may reach it.
+ */
+export function checkServerName(field: string, value: unknown): string {
+  const name =
+    /^(\*\.)?[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+  if (
+    typeof value !== "string" ||
+    !(value === "_" || (value.length <= 1000 && value.split(" ").every((n) => name.test(n))))
+  ) {
+    throw new SpecError(
+      field,
+      `expected _ (any name) or host names separated by spaces, e.g. "www.example.com example.com", got ${show(value)}`,
+    );
+  }
+  return value;
+}
+
+/** nginx's size syntax (`client_max_body_size`): a number with an optional k, m or g. */
+export function checkSize(field: string, value: unknown): string {
+  if (typeof value !== "string" || !/^[0-9]{1,9}[kKmMgG]?$/.test(value)) {
+    throw new SpecError(field, `expected a size such as 10m, 512k or 1g, got ${show(value)}`);
+  }
+  return value;
+}
+
+/** Gunicorn's `forwarded_allow_ips`: `*`, or IP addresses separated by commas. */
+export function checkAddressList(field: string, value: unknown): string {
+  if (
+    typeof value !== "string" ||
+    !(value === "*" || value.split(",").every((a) => /^[0-9A-Fa-f:.]{2,45}$/.test(a)))
+  ) {
+    throw new SpecError(
+      field,
+      `expected * or IP addresses separated by commas, e.g. 127.0.0.1,::1, got ${show(value)}`,
+    );
+  }
+  return value;
+}
+
 export function checkHostHeader(field: string, value: unknown): string {
   if (
     typeof value !== "string" ||

@@ -27,7 +27,7 @@ export interface FleetVms {
   /** Subnets, used round robin; at least two, in two availability zones (an ALB needs them). */
   subnetIds: string[];
   /** Each VM's settings (keys, SSH CIDR, instance type, ...); subnet and app port are the fleet's. */
-  vm: Omit<VmArgs, "subnetId" | "appPort" | "allowedCidr">;
+  vm: Omit<VmArgs, "subnetId" | "appPorts" | "allowedCidr">;
   /** Who may reach the load balancer. @default "0.0.0.0/0" */
   allowedCidr?: string;
   /** The load balancer's HTTP port. @default 80 */

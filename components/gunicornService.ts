@@ -5,6 +5,7 @@ import { HostSetup } from "./hostSetup";
 import { PythonEnv } from "./pythonEnv";
 import {
   DEFAULT_HOST_PACKAGES,
+  NGINX_PACKAGES,
   type DirSpec,
   type HostSetupSpec,
   type PythonEnvSpec,
@@ -22,8 +23,10 @@ import {
   type ServiceSettings,
   type ServiceSpec,
   checkSudoFor,
+  SpecError,
 } from "./spec";
 import { ServiceLifecycle } from "./serviceLifecycle";
+import { NginxSite } from "./nginxSite";
 import { SETTING_NAMES } from "./settings";
 import type { ServiceSettingArgs } from "./settingArgs";
 import { isPlain, validated } from "./resourceHelpers";
@@ -64,6 +67,16 @@ export interface GunicornServiceArgs extends ServiceSettingArgs {
    * @default unset (the virtualenv exists already)
    */
   pythonEnv?: PythonEnvOptions;
+  /**
+   * With `nginx` and `tls: "certificate"`: the certificate (with its chain), PEM, written to
+   * `tlsCertificateFile`. @default unset
+   */
+  tlsCertificate?: pulumi.Input<string>;
+  /**
+   * With `nginx` and `tls: "certificate"`: the certificate's private key, PEM, written to
+   * `tlsKeyFile` (root, 0600); kept a secret in the state. @default unset
+   */
+  tlsKey?: pulumi.Input<string>;
   /**
    * Resources the service's lifecycle (start, reload, restart) runs after, besides its own
    * files: how a fleet makes each host wait for its drain and for the hosts before it.
@@ -106,11 +119,16 @@ export function hostSetupSpec(s: ServiceSpec, prep: HostPreparation): HostSetupS
   if (s.appRoot !== undefined) add(s.appRoot, "root", s.group, "0755");
   else add(s.projectDir, s.user, s.group, "0755");
   for (const dir of logDirs(s)) add(dir, s.user, s.group, "0750");
+  // Uploads: the app writes them, nginx (another user) reads them.
+  if (s.mediaRoot !== undefined) add(s.mediaRoot, s.user, s.group, "0755");
   return {
     user: s.user,
     group: s.group,
     home: s.appRoot ?? s.projectDir,
-    packages: prep.packages ?? [...DEFAULT_HOST_PACKAGES[s.init]],
+    packages: prep.packages ?? [
+      ...DEFAULT_HOST_PACKAGES[s.init],
+      ...(s.nginx ? NGINX_PACKAGES : []),
+    ],
     directories: dirs,
     waitForCloudInit: prep.waitForCloudInit ?? true,
   };
@@ -142,8 +160,12 @@ export interface WrittenFile {
 export class GunicornService extends pulumi.ComponentResource {
   /** The host's address (the VM's public IP, or the given host). */
   public readonly publicAddress: pulumi.Output<string>;
-  /** URL of the app as bound (reachable from outside only with a non-loopback bind). */
+  /** URL of the app: its nginx site's with `nginx`, else Gunicorn's bind (reachable from outside only when not loopback). */
   public readonly url: pulumi.Output<string>;
+  /** With `nginx` and TLS: the certificate nginx serves (PEM), e.g. for `curl --cacert`. */
+  public readonly tlsCertificate: pulumi.Output<string | undefined>;
+  /** With `nginx`: the nginx site. */
+  public readonly nginxSite?: NginxSite;
   /** The job's name: the Upstart job or the systemd unit. */
   public readonly jobName: pulumi.Output<string>;
   /** The job file: `/etc/init/<job>.conf` and its content. */
@@ -191,6 +213,15 @@ export class GunicornService extends pulumi.ComponentResource {
       return validated(name, this, () => {
         const spec = normalizeSpec(s);
         checkSudoFor(spec, needsRoot);
+        const certificate = args.tlsCertificate !== undefined && args.tlsKey !== undefined;
+        if (spec.nginx && (spec.tls === "certificate") !== certificate) {
+          throw new SpecError(
+            "tls",
+            spec.tls === "certificate"
+              ? '"certificate" needs the tlsCertificate and tlsKey arguments (PEM; the key a secret)'
+              : `tlsCertificate and tlsKey are given, so tls must be "certificate", got ${JSON.stringify(spec.tls)}`,
+          );
+        }
         return spec;
       });
     };
@@ -208,12 +239,14 @@ export class GunicornService extends pulumi.ComponentResource {
 
     let connection: pulumi.Output<command.types.input.remote.ConnectionArgs>;
     if (args.vm !== undefined) {
-      const appPort = spec.apply((s) => {
+      // What clients reach: nginx's ports with nginx, else Gunicorn's when not on loopback.
+      const appPorts = spec.apply((s) => {
+        if (s.nginx) return s.tls === "off" ? [s.httpPort] : [s.httpPort, s.httpsPort];
         const bind = parseBind("bind", s.bind);
-        return bind.kind === "tcp" && !isLoopback(bind.host) ? bind.port : undefined;
+        return bind.kind === "tcp" && !isLoopback(bind.host) ? [bind.port] : [];
       });
       const init = spec.apply((s) => s.init);
-      this.vm = new Vm(`${name}-vm`, { init, ...args.vm, appPort }, { parent: this });
+      this.vm = new Vm(`${name}-vm`, { init, ...args.vm, appPorts }, { parent: this });
       connection = this.vm.connection;
       this.publicAddress = this.vm.publicIp;
     } else {
@@ -353,9 +386,25 @@ export class GunicornService extends pulumi.ComponentResource {
         content: logrotateFile.content,
       });
     }
-    this.url = pulumi
-      .all([spec, this.publicAddress])
-      .apply(([s, address]) => serviceUrl(s.bind, address));
+    // nginx in front: its site is put in service once Gunicorn serves, and goes before it stops.
+    if (args.nginx === true) {
+      this.nginxSite = new NginxSite(
+        `${name}-nginx`,
+        {
+          connection,
+          spec,
+          address: this.publicAddress,
+          ...(args.tlsCertificate !== undefined ? { tlsCertificate: args.tlsCertificate } : {}),
+          ...(args.tlsKey !== undefined ? { tlsKey: args.tlsKey } : {}),
+          after: [service],
+        },
+        { parent: this },
+      );
+    }
+    this.url =
+      this.nginxSite?.url ??
+      pulumi.all([spec, this.publicAddress]).apply(([s, address]) => serviceUrl(s.bind, address));
+    this.tlsCertificate = this.nginxSite?.tlsCertificate ?? pulumi.output(undefined);
     this.registerOutputs({
       publicAddress: this.publicAddress,
       url: this.url,
@@ -365,6 +414,7 @@ export class GunicornService extends pulumi.ComponentResource {
       gunicornConfigFile: this.gunicornConfigFile,
       status: this.status,
       logrotateFile: this.logrotateFile,
+      tlsCertificate: this.tlsCertificate,
       sudoHelper: this.sudoHelper,
     });
   }

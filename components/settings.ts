@@ -15,6 +15,7 @@ import {
   bindsLowPort,
   checkArgs,
   checkBind,
+  checkAddressList,
   checkBool,
   checkCommandLine,
   checkEach,
@@ -29,7 +30,9 @@ import {
   checkOneOf,
   checkPath,
   checkRunlevels,
+  checkServerName,
   checkSignal,
+  checkSize,
   checkStanzaPath,
   checkStartTimeout,
   checkText,
@@ -74,6 +77,14 @@ export type SudoMode = (typeof SUDO_MODES)[number];
  */
 export const INITS = ["upstart", "systemd"] as const;
 export type Init = (typeof INITS)[number];
+
+/**
+ * TLS of the nginx site: none; a certificate made on the host once (self-signed: for tests and
+ * the local machine); the component's `tlsCertificate` and `tlsKey`, written to the host; or
+ * files already on the host (certbot's, say), at `tlsCertificateFile` and `tlsKeyFile`.
+ */
+export const TLS_MODES = ["off", "self-signed", "certificate", "files"] as const;
+export type TlsMode = (typeof TLS_MODES)[number];
 
 /** Upstart `console` modes we render. */
 export const CONSOLE_MODES = ["log", "none", "output", "owner"] as const;
@@ -161,6 +172,8 @@ export interface Setting<T> {
   systemd?: string;
   /** The launcher's part it writes (documentation). */
   launcher?: string;
+  /** The nginx site's directive it writes (documentation; a test finds it in the site). */
+  nginx?: string;
   /** The app environment variable it sets (in the Gunicorn config's `raw_env`, beside appEnv). */
   env?: string;
   /** What of the lifecycle (health gate, releases, sudo) uses it. */
@@ -756,6 +769,124 @@ export const SETTINGS = {
     lifecycle: "release tasks",
     config: "array",
     example: ["python manage.py compilemessages"],
+  }),
+  nginx: setting({
+    doc: "Put nginx in front (Debian's package; host preparation installs it): a site of this service, /etc/nginx/conf.d/gunicorn-<job>.conf, proxying to Gunicorn's bind with buffering and serving staticRoot at /static/ (mediaRoot at /media/) from disk; checked with nginx -t, reloaded gracefully, its health checked through it, removed on destroy.",
+    type: "boolean",
+    check: checkBool,
+    default: false,
+    effect: "none",
+    lifecycle: "nginx site",
+    config: "boolean",
+    example: true,
+    plain: true,
+  }),
+  serverName: setting({
+    doc: "With nginx: the site's server_name, host names separated by spaces; _ (any name) makes it the default server of its ports. Services sharing a host's nginx need names of their own.",
+    type: "string",
+    check: checkServerName,
+    default: "_",
+    effect: "none",
+    nginx: "server_name",
+    config: "string",
+    example: "www.example.com example.com",
+  }),
+  httpPort: setting({
+    doc: "With nginx: the HTTP port (with tls it redirects to HTTPS and answers ACME challenges only).",
+    type: "number",
+    check: (f, v) => checkInt(f, v, 1, 65535),
+    default: 80,
+    defaultDoc: "80 (the stack's local machine: 8080)",
+    effect: "none",
+    nginx: "listen",
+    config: "integer",
+    example: 8080,
+  }),
+  httpsPort: setting({
+    doc: "With nginx and tls: the HTTPS port.",
+    type: "number",
+    check: (f, v) => checkInt(f, v, 1, 65535),
+    default: 443,
+    defaultDoc: "443 (the stack's local machine: 8443)",
+    effect: "none",
+    nginx: "listen ssl",
+    config: "integer",
+    example: 8443,
+  }),
+  tls: setting({
+    doc: "With nginx: off; self-signed (made on the host once, for tests and the local machine; the tlsCertificate output has it for curl --cacert); certificate (the component's tlsCertificate and tlsKey, the key a secret, written to tlsCertificateFile and tlsKeyFile); or files (already there, e.g. certbot's).",
+    type: "TlsMode",
+    check: (f, v) => checkOneOf(f, v, TLS_MODES),
+    default: "off",
+    effect: "none",
+    nginx: "ssl_certificate",
+    config: "string",
+    example: "self-signed",
+  }),
+  tlsCertificateFile: setting({
+    doc: "With tls: the certificate (chain) nginx reads; made (self-signed) or written (certificate) there, or already there (files, e.g. /etc/letsencrypt/live/NAME/fullchain.pem).",
+    type: "string",
+    check: checkPath,
+    default: ({ resolved }) => `/etc/gunicorn-upstart/tls/${String(resolved.job)}.crt`,
+    defaultDoc: "/etc/gunicorn-upstart/tls/<job>.crt",
+    effect: "none",
+    nginx: "ssl_certificate",
+    config: "string",
+    example: "/etc/letsencrypt/live/example.com/fullchain.pem",
+  }),
+  tlsKeyFile: setting({
+    doc: "With tls: the private key nginx reads (root's, mode 0600 when made or written here), e.g. /etc/letsencrypt/live/NAME/privkey.pem with files.",
+    type: "string",
+    check: checkPath,
+    default: ({ resolved }) => `/etc/gunicorn-upstart/tls/${String(resolved.job)}.key`,
+    defaultDoc: "/etc/gunicorn-upstart/tls/<job>.key",
+    effect: "none",
+    nginx: "ssl_certificate_key",
+    config: "string",
+    example: "/etc/letsencrypt/live/example.com/privkey.pem",
+  }),
+  hsts: setting({
+    doc: "With nginx and tls: send Strict-Transport-Security (one year), so browsers refuse plain HTTP for the name; turn it on once HTTPS works.",
+    type: "boolean",
+    check: checkBool,
+    default: false,
+    effect: "none",
+    nginx: "add_header Strict-Transport-Security",
+    config: "boolean",
+    example: true,
+  }),
+  clientMaxBodySize: setting({
+    doc: "With nginx: the largest request body it passes on (uploads), nginx's client_max_body_size: a number with k, m or g.",
+    type: "string",
+    check: checkSize,
+    default: "10m",
+    effect: "none",
+    nginx: "client_max_body_size",
+    config: "string",
+    example: "100m",
+  }),
+  mediaRoot: optional({
+    doc: "The directory of user uploads (Django's MEDIA_ROOT), given to the app as MEDIA_ROOT and, with nginx, served at /media/; never part of a release.",
+    type: "string",
+    check: checkPath,
+    defaultDoc: "unset (no /media/)",
+    effect: "reload",
+    env: "MEDIA_ROOT",
+    nginx: "location /media/",
+    config: "string",
+    example: "/var/lib/site/media",
+  }),
+  forwardedAllowIps: optional({
+    doc: "Gunicorn's forwarded_allow_ips: the proxies whose X-Forwarded-Proto (https) and X-Forwarded-For it trusts, as IP addresses separated by commas (a proxy on another host).",
+    type: "string",
+    check: checkAddressList,
+    // Gunicorn's own default (127.0.0.1; ::1 too since 22.0) already trusts nginx on the host.
+    defaultDoc:
+      "unset: Gunicorn's own, 127.0.0.1 (and ::1 since Gunicorn 22), which covers nginx on the host",
+    effect: "reload",
+    gunicorn: { key: "forwarded_allow_ips", value: pyQuote },
+    config: "string",
+    example: "10.0.0.5",
   }),
   sudo: setting({
     doc: "How the SSH user gets root: all (each generated script with sudo -n bash; passwordless sudo for everything) or helper (only /usr/local/sbin/gunicorn-upstart-<job>, installed once by an admin, with a sudoers rule naming only it; see Security).",

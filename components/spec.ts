@@ -3,7 +3,7 @@
  * defaults applied, each value checked — plus the rules that tie settings together. Pure: no
  * Pulumi here, so `pulumi up`, the offline render and the tests share exactly this code.
  */
-import { SpecError, show } from "./checks";
+import { SpecError, parseBind, show } from "./checks";
 import {
   SETTINGS,
   SETTING_NAMES,
@@ -147,6 +147,7 @@ export function normalizeSpec(s: ServiceSettings): ServiceSpec {
       }
     }
   }
+  if (spec.nginx) checkNginxSpec(spec);
   if (spec.init === "systemd") checkSystemdSpec(spec);
   if (spec.sudo === "helper" && (spec.setuid === undefined || spec.setuid === "root")) {
     // The helper lets the SSH user write the job file; only a job that drops to a non-root
@@ -173,6 +174,44 @@ export function normalizeSpec(s: ServiceSettings): ServiceSpec {
     }
   }
   return spec;
+}
+
+/** What nginx cannot be given, or would clash with, is refused before anything runs. */
+function checkNginxSpec(spec: ServiceSpec): void {
+  if (spec.sudo === "helper") {
+    // nginx's master runs as root and reads its sites as instructions: under the helper the
+    // site would have to be fixed at install time like the job file, which is not built yet.
+    throw new SpecError(
+      "nginx",
+      'not available with sudo "helper" yet: nginx runs its sites as root; install the site yourself (npm run render writes it) or deploy with sudo "all"',
+    );
+  }
+  const paths: [string, string | undefined][] = [
+    ["staticRoot", spec.staticRoot],
+    ["mediaRoot", spec.mediaRoot],
+    ["tlsCertificateFile", spec.tlsCertificateFile],
+    ["tlsKeyFile", spec.tlsKeyFile],
+  ];
+  for (const [field, path] of paths) {
+    // nginx expands variables even in quoted strings.
+    if (path !== undefined && /[$]/.test(path)) {
+      throw new SpecError(field, `${show(path)} cannot go into an nginx site (no '$')`);
+    }
+  }
+  const bind = parseBind("bind", spec.bind);
+  const ports = spec.tls === "off" ? [spec.httpPort] : [spec.httpPort, spec.httpsPort];
+  if (spec.tls !== "off" && spec.httpPort === spec.httpsPort) {
+    throw new SpecError(
+      "httpsPort",
+      `${spec.httpsPort} is httpPort too; HTTP and HTTPS need a port each`,
+    );
+  }
+  if (bind.kind === "tcp" && ports.includes(bind.port)) {
+    throw new SpecError(
+      "bind",
+      `${show(spec.bind)}: Gunicorn and nginx cannot share port ${bind.port}; bind Gunicorn to another port (e.g. 127.0.0.1:8000)`,
+    );
+  }
 }
 
 /** What has no systemd meaning is refused rather than silently dropped. */

@@ -153,7 +153,10 @@ export const STACK_KEYS = {
 export const STACK_SETTING_DEFAULTS: Partial<Record<SettingName, string | number | boolean>> = {
   job: "hello",
   description: "Hello Django demo",
-  bind: "0.0.0.0:8000",
+  // nginx in front, with a certificate made on the host: Gunicorn listens on loopback only.
+  bind: "127.0.0.1:8000",
+  nginx: true,
+  tls: "self-signed",
   logFile: "/var/log/hello/gunicorn.log",
   accessLog: "/var/log/hello/access.log",
   user: "hello",
@@ -162,6 +165,9 @@ export const STACK_SETTING_DEFAULTS: Partial<Record<SettingName, string | number
   wsgiApp: "hello.wsgi:application",
   healthCheckPath: "/health",
 };
+
+/** nginx's ports on the local machine (it shares this computer's network, where 80 and 443 may be taken). */
+export const LOCAL_HTTP_PORTS = { http: 8080, https: 8443 } as const;
 
 /** Every stack config key (settings with a config type, then the stack's own) and its type. */
 export function stackConfigKeys(): Record<string, { type: ConfigType; secret: boolean }> {
@@ -294,6 +300,9 @@ export function readStackConfig(src: ConfigSource): StackSettings {
   const host = src.get("host");
   const kind = targetKind(src.get("target"), host, src.get("publicKey"));
   if (kind === "local") {
+    // The machine shares this computer's network: nginx takes ports nothing else likely holds.
+    settings.httpPort ??= LOCAL_HTTP_PORTS.http;
+    settings.httpsPort ??= LOCAL_HTTP_PORTS.https;
     if (settings.init === undefined) settings.init = "systemd";
     if (settings.init !== "systemd") {
       throw new SpecError(

@@ -26,9 +26,12 @@ export interface VmArgs {
   amiNamePattern?: pulumi.Input<string>;
   /** Subnet to launch into (its VPC gets the security group). @default the default VPC */
   subnetId?: pulumi.Input<string>;
-  /** TCP port of the app opened in the security group; unset opens none. */
-  appPort?: pulumi.Input<number | undefined>;
-  /** CIDR allowed to reach the app port. @default "0.0.0.0/0" */
+  /**
+   * TCP ports of the app opened in the security group: Gunicorn's port when it binds a public
+   * address, or nginx's HTTP and HTTPS ports. @default [] (none)
+   */
+  appPorts?: pulumi.Input<number[]>;
+  /** CIDR allowed to reach the app ports. @default "0.0.0.0/0" */
   allowedCidr?: pulumi.Input<string>;
   /**
    * CIDR allowed to reach SSH (22), e.g. your address as `203.0.113.7/32`. Required: SSH is not
@@ -110,23 +113,19 @@ export class Vm extends pulumi.ComponentResource {
         ? aws.ec2.getSubnetOutput({ id: args.subnetId }, { parent: this }).apply((s) => s.vpcId)
         : undefined;
 
-    const appIngress = pulumi.all([args.appPort, allowedCidr]).apply(([port, cidr]) =>
-      port === undefined
-        ? []
-        : [
-            {
-              protocol: "tcp",
-              fromPort: port,
-              toPort: port,
-              cidrBlocks: [cidr],
-              description: "Gunicorn",
-            },
-          ],
+    const appIngress = pulumi.all([args.appPorts ?? [], allowedCidr]).apply(([ports, cidr]) =>
+      ports.map((port) => ({
+        protocol: "tcp",
+        fromPort: port,
+        toPort: port,
+        cidrBlocks: [cidr],
+        description: `the app (port ${port})`,
+      })),
     );
     const sg = new aws.ec2.SecurityGroup(
       `${name}-sg`,
       {
-        description: `SSH and the app port of ${name}`,
+        description: `SSH and the app ports of ${name}`,
         ...(vpcId !== undefined ? { vpcId } : {}),
         ingress: pulumi.all([sshCidr, appIngress]).apply(([ssh, app]) => [
           {

@@ -305,6 +305,72 @@ export interface SchemaSettingArgs {
    */
   releaseCommands?: pulumi.Input<string[]>;
   /**
+   * Put nginx in front (Debian's package; host preparation installs it): a site of this service, /etc/nginx/conf.d/gunicorn-<job>.conf, proxying to Gunicorn's bind with buffering and serving staticRoot at /static/ (mediaRoot at /media/) from disk; checked with nginx -t, reloaded gracefully, its health checked through it, removed on destroy.
+   * A change takes effect at the next start, reload or release. Lands in: lifecycle (nginx site).
+   * @default false
+   */
+  nginx?: boolean;
+  /**
+   * With nginx: the site's server_name, host names separated by spaces; _ (any name) makes it the default server of its ports. Services sharing a host's nginx need names of their own.
+   * A change takes effect at the next start, reload or release. Lands in: nginx server_name.
+   * @default "_"
+   */
+  serverName?: pulumi.Input<string>;
+  /**
+   * With nginx: the HTTP port (with tls it redirects to HTTPS and answers ACME challenges only).
+   * A change takes effect at the next start, reload or release. Lands in: nginx listen.
+   * @default 80 (the stack's local machine: 8080)
+   */
+  httpPort?: pulumi.Input<number>;
+  /**
+   * With nginx and tls: the HTTPS port.
+   * A change takes effect at the next start, reload or release. Lands in: nginx listen ssl.
+   * @default 443 (the stack's local machine: 8443)
+   */
+  httpsPort?: pulumi.Input<number>;
+  /**
+   * With nginx: off; self-signed (made on the host once, for tests and the local machine; the tlsCertificate output has it for curl --cacert); certificate (the component's tlsCertificate and tlsKey, the key a secret, written to tlsCertificateFile and tlsKeyFile); or files (already there, e.g. certbot's).
+   * A change takes effect at the next start, reload or release. Lands in: nginx ssl_certificate.
+   * @default "off"
+   */
+  tls?: pulumi.Input<string>;
+  /**
+   * With tls: the certificate (chain) nginx reads; made (self-signed) or written (certificate) there, or already there (files, e.g. /etc/letsencrypt/live/NAME/fullchain.pem).
+   * A change takes effect at the next start, reload or release. Lands in: nginx ssl_certificate.
+   * @default /etc/gunicorn-upstart/tls/<job>.crt
+   */
+  tlsCertificateFile?: pulumi.Input<string>;
+  /**
+   * With tls: the private key nginx reads (root's, mode 0600 when made or written here), e.g. /etc/letsencrypt/live/NAME/privkey.pem with files.
+   * A change takes effect at the next start, reload or release. Lands in: nginx ssl_certificate_key.
+   * @default /etc/gunicorn-upstart/tls/<job>.key
+   */
+  tlsKeyFile?: pulumi.Input<string>;
+  /**
+   * With nginx and tls: send Strict-Transport-Security (one year), so browsers refuse plain HTTP for the name; turn it on once HTTPS works.
+   * A change takes effect at the next start, reload or release. Lands in: nginx add_header Strict-Transport-Security.
+   * @default false
+   */
+  hsts?: pulumi.Input<boolean>;
+  /**
+   * With nginx: the largest request body it passes on (uploads), nginx's client_max_body_size: a number with k, m or g.
+   * A change takes effect at the next start, reload or release. Lands in: nginx client_max_body_size.
+   * @default "10m"
+   */
+  clientMaxBodySize?: pulumi.Input<string>;
+  /**
+   * The directory of user uploads (Django's MEDIA_ROOT), given to the app as MEDIA_ROOT and, with nginx, served at /media/; never part of a release.
+   * A change reloads (HUP: same master, new workers). Lands in: app environment MEDIA_ROOT, nginx location /media/.
+   * @default unset (no /media/)
+   */
+  mediaRoot?: pulumi.Input<string>;
+  /**
+   * Gunicorn's forwarded_allow_ips: the proxies whose X-Forwarded-Proto (https) and X-Forwarded-For it trusts, as IP addresses separated by commas (a proxy on another host).
+   * A change reloads (HUP: same master, new workers). Lands in: Gunicorn forwarded_allow_ips.
+   * @default unset: Gunicorn's own, 127.0.0.1 (and ::1 since Gunicorn 22), which covers nginx on the host
+   */
+  forwardedAllowIps?: pulumi.Input<string>;
+  /**
    * How the SSH user gets root: all (each generated script with sudo -n bash; passwordless sudo for everything) or helper (only /usr/local/sbin/gunicorn-upstart-<job>, installed once by an admin, with a sudoers rule naming only it; see Security).
    * A change takes effect at the next start, reload or release. Lands in: lifecycle (every command).
    * @default "all"

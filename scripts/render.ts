@@ -10,6 +10,7 @@ import { SpecError } from "../components";
 import { renderHostFiles, type RenderedFile } from "../components/render/hostFiles";
 import { readProjectConfig } from "../components/projectConfig";
 import { readStackConfig } from "../components/stackConfig";
+import { nginxSitePath, renderNginxSite } from "../components/render/nginxSite";
 import { renderSudoersRule, renderSudoHelper, sudoersPath } from "../components/render/sudoHelper";
 
 function main(): number {
@@ -31,6 +32,16 @@ function main(): number {
     secretKeys = source.secretKeys;
     const stack = readStackConfig(source);
     files = renderHostFiles(stack.spec, stack.appEnv);
+    if (stack.spec.nginx) {
+      // The nginx site, as the site step installs it (checked with nginx -t there).
+      files.push({
+        path: nginxSitePath(stack.spec),
+        content: renderNginxSite(stack.spec),
+        owner: "root",
+        group: "root",
+        mode: "0644",
+      });
+    }
     if (stack.spec.sudo === "helper") {
       // Installed once by an admin, as root: the only thing the SSH user may run with sudo.
       const helper = renderSudoHelper(stack.spec);

@@ -34,6 +34,7 @@ export function landsIn(row: Setting<unknown>): string {
   if (row.systemd) parts.push(`systemd \`${row.systemd}\``);
   if (row.launcher) parts.push(`launcher \`${row.launcher}\``);
   if (row.env) parts.push(`app environment \`${row.env}\``);
+  if (row.nginx) parts.push(`nginx \`${row.nginx}\``);
   if (row.lifecycle) parts.push(`lifecycle (${row.lifecycle})`);
   return parts.join(", ");
 }
@@ -47,7 +48,8 @@ export const ARGS_FILE = "components/settingArgs.ts";
  */
 export function schemaType(type: string): string {
   if (type === "SandboxDirective[]") return "string[]";
-  if (/^(Init|StopRunlevels|Invocation|LogLevel|ConsoleMode|SudoMode)$/.test(type)) return "string";
+  if (/^(Init|StopRunlevels|Invocation|LogLevel|ConsoleMode|SudoMode|TlsMode)$/.test(type))
+    return "string";
   if (type.includes("|")) return "string";
   return type;
 }

@@ -2,11 +2,12 @@
 # Makes sure the Debian packages the tests run for real are installed: shellcheck checks every
 # generated script; the real-host tests need an OpenSSH server and client, sudo, Debian's
 # Gunicorn and Django, venv, ps/pgrep, unshare and logrotate; the systemd host needs
-# debootstrap and systemd-nspawn, and systemd-analyze verifies every rendered unit. Installs the missing ones with apt-get when run as root (CI, fresh
+# debootstrap and systemd-nspawn, and systemd-analyze verifies every rendered unit; nginx (and
+# openssl, curl) checks and serves the rendered nginx sites. Installs the missing ones with apt-get when run as root (CI, fresh
 # machines); otherwise says what to install and fails.
 set -euo pipefail
-packages=(shellcheck openssh-server openssh-client sudo gunicorn python3-django python3-venv procps util-linux logrotate debootstrap systemd-container systemd)
-commands=(shellcheck sshd ssh sudo gunicorn django-admin "" pgrep unshare logrotate debootstrap systemd-nspawn systemd-analyze)
+packages=(shellcheck openssh-server openssh-client sudo gunicorn python3-django python3-venv procps util-linux logrotate debootstrap systemd-container systemd nginx openssl curl)
+commands=(shellcheck sshd ssh sudo gunicorn django-admin "" pgrep unshare logrotate debootstrap systemd-nspawn systemd-analyze nginx openssl curl)
 missing=()
 for i in "${!packages[@]}"; do
   if [ -n "${commands[$i]}" ]; then

@@ -14,4 +14,13 @@ if [ "$status" = 3 ]; then
   exit 3
 fi
 [ "$status" = 0 ] || exit "$status"
-exec bash scripts/pulumi.sh up "$@"
+bash scripts/pulumi.sh up "$@"
+# The site's certificate (self-signed on the local machine), saved for clients to trust.
+cert=$(bash scripts/pulumi.sh stack output tlsCertificate 2>/dev/null || true)
+if [ -n "$cert" ]; then
+  file=".pulumi-state/${STACK:-dev}-site.crt"
+  printf '%s\n' "$cert" > "$file"
+  url=$(bash scripts/pulumi.sh stack output url)
+  echo "The site: $url (its certificate: $file)"
+  echo "  curl --cacert $file $url"
+fi

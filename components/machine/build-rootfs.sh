@@ -25,6 +25,9 @@ debootstrap --variant=minbase \
 # No login prompts on the console, no network management: the machine shares the host's.
 rm -f "$rootfs.tmp/etc/systemd/system/getty.target.wants/"* \
   "$rootfs.tmp/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
+# nginx, when in the list, starts with no site (its own would be the default server of port 80
+# on the network the machine shares); the services' own sites bring it into use.
+rm -f "$rootfs.tmp/etc/nginx/sites-enabled/default"
 touch "$rootfs.tmp/.complete"
 rm -rf "$rootfs"
 mv "$rootfs.tmp" "$rootfs"

@@ -8,6 +8,9 @@ export const DEFAULT_HOST_PACKAGES = {
   systemd: ["python3", "python3-venv"],
 } as const;
 
+/** What `nginx: true` adds to them: nginx, and openssl for a self-signed certificate. */
+export const NGINX_PACKAGES = ["nginx", "openssl"] as const;
+
 export interface DirSpec {
   path: string;
   owner: string;
@@ -64,9 +67,27 @@ export function renderHostSetupScript(spec: HostSetupSpec): string {
     '  echo "gunicorn-upstart: installing ${missing[*]}"',
     "  export DEBIAN_FRONTEND=noninteractive",
     "  apt-get update -q >/dev/null",
+    "  # nginx installed now starts with nothing: Debian's package would start it at once with",
+    "  # its welcome site as the default server on port 80; the service's own site starts it.",
+    "  new_nginx='' own_policy=''",
+    '  if printf "%s\\n" "${missing[@]}" | grep -qx nginx; then',
+    "    new_nginx=1",
+    "    # (A policy-rc.d already there, as in containers, is left as it is.)",
+    "    if [ ! -e /usr/sbin/policy-rc.d ]; then",
+    "      own_policy=1",
+    "      printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d",
+    "      chmod 0755 /usr/sbin/policy-rc.d",
+    "    fi",
+    "  fi",
     '  if ! out=$(apt-get install -y -q --no-install-recommends "${missing[@]}" 2>&1); then',
+    '    [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d',
     '    printf "%s\\n" "$out" | tail -n 20 >&2',
     "    exit 1",
+    "  fi",
+    '  [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d',
+    '  if [ -n "$new_nginx" ]; then',
+    "    rm -f /etc/nginx/sites-enabled/default",
+    '    echo "gunicorn-upstart: disabled nginx\'s default site (a fresh install)"',
     "  fi",
     "fi",
     "",

@@ -132,7 +132,8 @@ export function renderMachineUp(spec: LocalMachineSpec): string {
     "  exit 1",
     "fi",
     "build_rootfs() {",
-    `  bash -c ${shQuote(BUILD_ROOTFS)} build-rootfs "$CACHE"`,
+    // nginx and openssl: the stack puts nginx in front (no apt-get at the first up).
+    `  bash -c ${shQuote(BUILD_ROOTFS)} build-rootfs "$CACHE" nginx,openssl`,
     "}",
     'mkdir -p "$DIR"',
     'chmod 0700 "$DIR"',

@@ -91,6 +91,8 @@ describe("the stack program (index.ts)", () => {
       "app-logrotate-write",
       "app-manage",
       "app-manage-write",
+      "app-nginx",
+      "app-nginx-site",
       "app-python",
       "app-python-install",
       "app-release",
@@ -103,7 +105,8 @@ describe("the stack program (index.ts)", () => {
       python.inputs.stdin,
       readFileSync(join(ROOT, "examples/hello-django/requirements.txt"), "utf8"),
     );
-    assert.equal(r.result!.outputs.url, "http://10.0.0.5:8000/");
+    // nginx in front by default (HTTPS with a certificate made on the host); Gunicorn on loopback.
+    assert.equal(r.result!.outputs.url, "https://10.0.0.5/");
     assert.equal(r.result!.outputs.jobName, "hello");
     const config = r.result!.resources.find((x) => x.name === "app-config-write")!;
     assert.match(JSON.stringify(config.inputs.stdin), /workers = 5/);
@@ -187,15 +190,33 @@ describe("the stack program (index.ts)", () => {
         sshPrivateKey: "K",
         publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample me@laptop",
         sshCidr: "198.51.100.7/32",
-        bind: "0.0.0.0:8000",
       },
       ["sshPrivateKey"],
     );
     assert.equal(r.status, 0, r.stderr);
     const sg = r.result!.resources.find((x) => x.name === "app-vm-sg")!;
     const ports = (sg.inputs.ingress as { fromPort: number }[]).map((i) => i.fromPort);
-    assert.deepEqual(ports, [22, 8000], "SSH and the app port, nothing else");
-    assert.equal(r.result!.outputs.url, "http://203.0.113.10:8000/");
+    assert.deepEqual(ports, [22, 80, 443], "SSH and nginx's ports, nothing else");
+    assert.equal(r.result!.outputs.url, "https://203.0.113.10/");
+    // Without nginx, Gunicorn's own port when it binds a public address.
+    const bare = runProgram(
+      "index.ts",
+      {
+        sshPrivateKey: "K",
+        publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample me@laptop",
+        sshCidr: "198.51.100.7/32",
+        nginx: "false",
+        bind: "0.0.0.0:8000",
+      },
+      ["sshPrivateKey"],
+    );
+    assert.equal(bare.status, 0, bare.stderr);
+    const bareSg = bare.result!.resources.find((x) => x.name === "app-vm-sg")!;
+    assert.deepEqual(
+      (bareSg.inputs.ingress as { fromPort: number }[]).map((i) => i.fromPort),
+      [22, 8000],
+    );
+    assert.equal(bare.result!.outputs.url, "http://203.0.113.10:8000/");
     assert.equal(r.result!.outputs.instanceId, "app-vm-instance-id");
   });
 
@@ -371,6 +392,7 @@ describe("Pulumi.yaml and the offline render", () => {
       "  gunicorn-upstart:job: site.v2",
       "  gunicorn-upstart:sudo: helper",
       "  gunicorn-upstart:setuid: hello",
+      "  gunicorn-upstart:nginx: false",
       "  gunicorn-upstart:prepareHost: false",
       "  gunicorn-upstart:buildVirtualenv: false",
       "",
@@ -393,7 +415,7 @@ describe("Pulumi.yaml and the offline render", () => {
   test("render refuses sudo helper with the stack's host preparation, naming the key", () => {
     const out = mkdtempSync(join(tmpdir(), "render-"));
     const stack =
-      "config:\n  gunicorn-upstart:host: 10.0.0.5\n  gunicorn-upstart:sudo: helper\n  gunicorn-upstart:setuid: hello\n";
+      "config:\n  gunicorn-upstart:host: 10.0.0.5\n  gunicorn-upstart:sudo: helper\n  gunicorn-upstart:setuid: hello\n  gunicorn-upstart:nginx: false\n";
     const r = renderCli(out, stack);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /invalid 'sudo': "helper" cannot run prepareHost and buildVirtualenv/);

@@ -64,7 +64,7 @@ describe("Vm", () => {
   test("the security group opens SSH and the app port only, each from its CIDR", async () => {
     await evaluate({
       ...base,
-      appPort: 8000,
+      appPorts: [8000],
       allowedCidr: "198.51.100.0/24",
       sshCidr: "203.0.113.7/32",
     });

@@ -85,11 +85,15 @@ export function makeApp(): {
       join(dir, "mysite/views.py"),
       `import os\nfrom django.http import HttpResponse\n\n\ndef whoami(request):\n${body}\n\n\n` +
         "def notes(request):\n    from notes.models import Note\n\n" +
-        '    return HttpResponse("notes=%d" % Note.objects.count())\n',
+        '    return HttpResponse("notes=%d" % Note.objects.count())\n\n\n' +
+        // What the app sees behind a proxy: the scheme (https, from X-Forwarded-Proto through
+        // Gunicorn's forwarded_allow_ips), the client's Host, and X-Forwarded-For.
+        "def proxy(request):\n" +
+        '    return HttpResponse("%s %s %s" % (request.scheme, request.get_host(), request.META.get("HTTP_X_FORWARDED_FOR")))\n',
     );
   writeFileSync(
     join(dir, "mysite/urls.py"),
-    'from django.urls import path\nfrom . import views\n\nurlpatterns = [path("", views.whoami), path("notes", views.notes)]\n',
+    'from django.urls import path\nfrom . import views\n\nurlpatterns = [path("", views.whoami), path("notes", views.notes), path("proxy", views.proxy)]\n',
   );
   return {
     dir,

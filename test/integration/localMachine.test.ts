@@ -8,7 +8,7 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -24,12 +24,16 @@ let stateDir: string;
 let replay: Replay;
 let appPort: number;
 let sshPort: number;
+let httpPort: number;
+let httpsPort: number;
 const name = `itest-${process.pid}`;
 
 function program() {
   const defaults = readProjectConfig(ROOT, undefined);
   const overrides: Record<string, string> = {
-    bind: `0.0.0.0:${appPort}`,
+    bind: `127.0.0.1:${appPort}`,
+    httpPort: String(httpPort),
+    httpsPort: String(httpsPort),
     sshPort: String(sshPort),
     // The demo is deployed from the repository, as `npm run up` does from its directory.
     appSource: join(ROOT, "examples/hello-django"),
@@ -43,20 +47,39 @@ function program() {
       machineStateDir: stateDir,
       opts: { transformations: [recorder] },
     });
-    return [service.status, service.url];
+    return [
+      service.status,
+      service.url.apply((u) => (site.url = u)),
+      service.tlsCertificate.apply((c) => (site.certificate = c)),
+    ];
   };
 }
+const site: { url?: string; certificate?: string | undefined } = {};
 
+/** A request through nginx over HTTPS, trusting only the site's own certificate (curl). */
 const get = async (path: string) => {
-  const r = await fetch(`http://127.0.0.1:${appPort}${path}`);
-  return { status: r.status, body: await r.text() };
+  const ca = join(stateDir, "site.crt");
+  writeFileSync(ca, site.certificate ?? "");
+  const r = spawnSync(
+    "curl",
+    ["-sS", "--max-time", "10", "--cacert", ca, "-D", "-", `${site.url}${path.replace(/^\//, "")}`],
+    { encoding: "utf8" },
+  );
+  if (r.status !== 0) throw new Error(`curl: ${r.stderr}`);
+  const [headers = "", body = ""] = r.stdout.split("\r\n\r\n");
+  return { status: Number(/^HTTP\/\S+ (\d+)/.exec(headers)?.[1] ?? 0), headers, body };
 };
 
 describe("the default stack on the local machine", { timeout: 900_000 }, () => {
   before(async () => {
     stateDir = mkdtempSync(join(tmpdir(), "machines-"));
     // Distinct ports: two separate calls may return the same one.
-    [appPort, sshPort] = (await freePorts(2)) as [number, number];
+    [appPort, sshPort, httpPort, httpsPort] = (await freePorts(4)) as [
+      number,
+      number,
+      number,
+      number,
+    ];
     // No test host: the machine's connection is the program's own.
     replay = new Replay();
   });
@@ -80,12 +103,19 @@ describe("the default stack on the local machine", { timeout: 900_000 }, () => {
     assert.ok(ops.includes("create app-host-prepare"), ops.join(", "));
     assert.ok(ops.includes("create app-python-install"), ops.join(", "));
     assert.ok(ops.includes("create app-release-upload"), ops.join(", "));
-    assert.equal(ops.at(-1), "create app-service-lifecycle");
-    assert.match(ran.at(-1)!.stdout, /hello: start \(master pid \d+\)/);
+    assert.deepEqual(ops.slice(-2), ["create app-service-lifecycle", "create app-nginx-site"]);
+    const lifecycle = ran.find((r) => r.name === "app-service-lifecycle")!;
+    assert.match(lifecycle.stdout, /hello: start \(master pid \d+\)/);
+    assert.match(lifecycle.stdout, /1 static file copied to '\/srv\/hello\/static'/);
+    // The default stack's site: HTTPS through nginx, its certificate made on the machine.
+    assert.equal(site.url, `https://127.0.0.1:${httpsPort}/`);
     const page = await get("/");
     assert.equal(page.status, 200);
     assert.match(page.body, /Hello from Django on Gunicorn/);
     assert.equal((await get("/health")).status, 200);
+    const css = await get("/static/hello/site.css");
+    assert.equal(css.status, 200);
+    assert.match(css.headers, /^content-type: text\/css/im);
     assert.ok(existsSync(join(stateDir, name, "pid")), "the machine outlives the up");
   });
 
@@ -96,9 +126,14 @@ describe("the default stack on the local machine", { timeout: 900_000 }, () => {
   test("destroy stops the service and the machine, and leaves nothing running", async () => {
     const pid = spawnSync("cat", [join(stateDir, name, "pid")], { encoding: "utf8" }).stdout.trim();
     const ran = replay.destroy();
-    assert.equal(ran[0]!.name, "app-service-lifecycle");
+    assert.deepEqual(
+      ran.slice(0, 2).map((r) => r.name),
+      ["app-nginx-site", "app-service-lifecycle"],
+      "the site goes before the service stops",
+    );
     assert.equal(ran.at(-1)!.name, "app-machine-machine");
     await assert.rejects(get("/"), "the site refuses connections");
+    await assert.rejects(fetch(`http://127.0.0.1:${appPort}/`), "so does Gunicorn");
     assert.equal(spawnSync("kill", ["-0", pid]).status, 1, "no machine process");
     assert.equal(existsSync(join(stateDir, name)), false, "its disk is gone");
     assert.equal(LOCAL_MACHINE_DEFAULTS.user, "deploy");

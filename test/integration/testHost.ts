@@ -25,7 +25,8 @@ function systemdRootfs(): string {
     process.env.TEST_ROOTFS_CACHE ?? "/var/tmp/gunicorn-upstart-test",
     // libjs-jquery: Debian's Django links its admin's jquery.js there (a Recommends, which
     // debootstrap does not install); collectstatic fails on the dangling link without it.
-    "gunicorn,python3-django,libjs-jquery",
+    // nginx and openssl: the nginx site (tls self-signed).
+    "gunicorn,python3-django,libjs-jquery,nginx,openssl",
   ];
   const r = spawnSync("bash", args, { encoding: "utf8", timeout: 900_000, maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`building the systemd host failed: ${r.stderr.slice(-3000)}`);

@@ -1,0 +1,142 @@
+import { parseBind, type ServiceSpec } from "../spec";
+import { initNoun } from "./launcher";
+
+/**
+ * The nginx site of a service (`nginx: true`): Gunicorn's own deployment guide strongly
+ * recommends a buffering proxy in front (sync workers are tied up by slow clients otherwise).
+ * One file per service in Debian's `conf.d`, so several services share a host's nginx by
+ * server name. Pure: the site text and where things go.
+ */
+
+/** Where the site goes: `conf.d` is included by Debian's (and Ubuntu's) stock nginx.conf. */
+export function nginxSitePath(spec: ServiceSpec): string {
+  return `/etc/nginx/conf.d/gunicorn-${spec.job}.conf`;
+}
+
+/**
+ * Where ACME HTTP-01 challenges are answered from (`certbot certonly --webroot -w <this>`),
+ * shared by every site on the host: certbot writes `.well-known/acme-challenge/` under it.
+ */
+export const ACME_WEBROOT = "/var/www/acme";
+
+/** One year, as HSTS is usually sent once HTTPS is known to work. */
+const HSTS_MAX_AGE = 31_536_000;
+/** Static files are named by content by Django's ManifestStaticFilesStorage: cache them long. */
+const STATIC_MAX_AGE = 2_592_000;
+
+/** A value in nginx's double-quoted string syntax (checked free of `$` by the spec). */
+function ngQuote(value: string): string {
+  return `"${value.replace(/[\\"]/g, "\\$&")}"`;
+}
+
+/** What nginx connects to: Gunicorn's bind, a wildcard bind as loopback. */
+export function upstreamServer(spec: ServiceSpec): string {
+  const bind = parseBind("bind", spec.bind);
+  if (bind.kind === "unix") return ngQuote(`unix:${bind.path}`);
+  const host = bind.host === "0.0.0.0" ? "127.0.0.1" : bind.host === "[::]" ? "[::1]" : bind.host;
+  return `${host}:${bind.port}`;
+}
+
+/** The URL the site answers on from the host itself (the health check through the proxy). */
+export function siteUrl(spec: ServiceSpec, host: string): string {
+  const tls = spec.tls !== "off";
+  const port = tls ? spec.httpsPort : spec.httpPort;
+  const standard = port === (tls ? 443 : 80);
+  return `${tls ? "https" : "http"}://${host}${standard ? "" : `:${port}`}/`;
+}
+
+/** Renders the site. */
+export function renderNginxSite(spec: ServiceSpec): string {
+  const tls = spec.tls !== "off";
+  const upstream = `gunicorn_${spec.job}`;
+  const defaultServer = spec.serverName === "_" ? " default_server" : "";
+  // add_header in a location replaces the server's: every location repeats HSTS.
+  const hsts =
+    tls && spec.hsts ? [`add_header Strict-Transport-Security "max-age=${HSTS_MAX_AGE}";`] : [];
+  const indent = (lines: string[], n: number) => lines.map((l) => " ".repeat(n) + l);
+
+  const app = [
+    ...indent(hsts, 4),
+    `    client_max_body_size ${spec.clientMaxBodySize};`,
+    "",
+    ...(spec.staticRoot !== undefined
+      ? [
+          "    # Static files from disk (collectstatic's STATIC_ROOT), cached: Gunicorn never sees them.",
+          "    location /static/ {",
+          `        alias ${ngQuote(`${spec.staticRoot}/`)};`,
+          `        add_header Cache-Control "public, max-age=${STATIC_MAX_AGE}";`,
+          ...indent(hsts, 8),
+          "        access_log off;",
+          "    }",
+        ]
+      : []),
+    ...(spec.mediaRoot !== undefined
+      ? [
+          "    # User uploads (MEDIA_ROOT), from disk.",
+          "    location /media/ {",
+          `        alias ${ngQuote(`${spec.mediaRoot}/`)};`,
+          ...indent(hsts, 8),
+          "    }",
+        ]
+      : []),
+    "    location / {",
+    `        proxy_pass http://${upstream};`,
+    "        proxy_set_header Host $http_host;",
+    "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+    "        proxy_set_header X-Forwarded-Proto $scheme;",
+    "        proxy_redirect off;",
+    "        # Buffered both ways (request bodies always are): a slow client holds an nginx",
+    "        # connection, not a Gunicorn worker.",
+    "        proxy_buffering on;",
+    "    }",
+  ];
+  const acme = [
+    "    # ACME HTTP-01 challenges (certbot certonly --webroot -w /var/www/acme), from disk.",
+    "    location /.well-known/acme-challenge/ {",
+    `        root ${ACME_WEBROOT};`,
+    "    }",
+  ];
+  const redirectPort = spec.httpsPort === 443 ? "" : `:${spec.httpsPort}`;
+  const servers = tls
+    ? [
+        "server {",
+        `    listen ${spec.httpPort}${defaultServer};`,
+        `    server_name ${spec.serverName};`,
+        ...acme,
+        "    location / {",
+        `        return 301 https://$host${redirectPort}$request_uri;`,
+        "    }",
+        "}",
+        "",
+        "server {",
+        `    listen ${spec.httpsPort} ssl${defaultServer};`,
+        `    server_name ${spec.serverName};`,
+        `    ssl_certificate ${ngQuote(spec.tlsCertificateFile)};`,
+        `    ssl_certificate_key ${ngQuote(spec.tlsKeyFile)};`,
+        // nginx before 1.13 (Ubuntu 14.04's, under Upstart) does not know TLSv1.3.
+        `    ssl_protocols ${spec.init === "upstart" ? "TLSv1.2" : "TLSv1.2 TLSv1.3"};`,
+        "    ssl_session_timeout 1d;",
+        `    ssl_session_cache shared:${upstream}:10m;`,
+        ...app,
+        "}",
+      ]
+    : [
+        "server {",
+        `    listen ${spec.httpPort}${defaultServer};`,
+        `    server_name ${spec.serverName};`,
+        ...acme,
+        ...app,
+        "}",
+      ];
+  return [
+    `# nginx site of the ${initNoun(spec)} ${spec.job}: proxies to Gunicorn, serves static files from disk.`,
+    "# Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.",
+    `upstream ${upstream} {`,
+    "    # fail_timeout=0: nginx always tries Gunicorn again, even right after a failed attempt.",
+    `    server ${upstreamServer(spec)} fail_timeout=0;`,
+    "}",
+    "",
+    ...servers,
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,182 @@
+// nginx in front, on a real host under each init: the component's site (self-signed TLS, HSTS,
+// static files from disk) in front of real Gunicorn and Django, checked with curl --cacert from
+// outside the host. Same test hosts as releases.test.ts: real OpenSSH, sudo, bash, nginx,
+// Gunicorn and Django, with test/host/initctl standing in for Upstart, then on real systemd;
+// run through the replay (test/integration/replay.ts), not the real engine.
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { GunicornService } from "../../components";
+import { freePort } from "../helpers/freePort";
+import { makeApp } from "./app";
+import { phases, Replay } from "./replay";
+import { APP_USER_SETUP, connectionTo, siteSettings } from "./site";
+import { startTestHost, type TestHost } from "./testHost";
+import { recorder } from "./replay";
+
+// Debian's own default site would be the default server of port 80 on the shared network.
+const SETUP = `${APP_USER_SETUP}rm -f /etc/nginx/sites-enabled/default\n`;
+
+let host: TestHost;
+let replay: Replay;
+let app: ReturnType<typeof makeApp>;
+let port: number;
+let httpPort: number;
+let httpsPort: number;
+let caFile: string;
+const outputs: { url?: string; certificate?: string | undefined } = {};
+
+function program(extra: { clientMaxBodySize?: string } = {}) {
+  return () => {
+    const svc = new GunicornService(
+      "site",
+      {
+        host: connectionTo(host),
+        ...siteSettings(port, {
+          init: host.init,
+          appSource: app.dir,
+          startTimeout: 20,
+          nginx: true,
+          tls: "self-signed",
+          hsts: true,
+          httpPort,
+          httpsPort,
+          accessLog: "/var/log/site/access.log",
+          clientMaxBodySize: "1m",
+          ...extra,
+          readWritePaths: host.init === "systemd" ? ["/var/lib/mysite"] : [],
+        }),
+      },
+      { transformations: [recorder] },
+    );
+    return [
+      svc.status,
+      svc.url.apply((u) => (outputs.url = u)),
+      svc.tlsCertificate.apply((c) => (outputs.certificate = c)),
+    ] as pulumi.Output<unknown>[];
+  };
+}
+
+/** curl from outside the host, trusting only the site's certificate. */
+function curl(url: string, ...args: string[]): { status: number; headers: string; body: string } {
+  const r = spawnSync(
+    "curl",
+    ["-sS", "--max-time", "10", "--cacert", caFile, "-D", "-", ...args, url],
+    { encoding: "utf8" },
+  );
+  if (r.status !== 0) return { status: 0, headers: "", body: r.stderr };
+  const [headers = "", body = ""] = r.stdout.split("\r\n\r\n");
+  return { status: Number(/^HTTP\/\S+ (\d+)/.exec(headers)?.[1] ?? 0), headers, body };
+}
+
+const nginxMaster = () => host.rootOk("pgrep -o -x nginx || true").trim();
+
+for (const init of ["upstart", "systemd"] as const) {
+  describe(`nginx in front, with TLS, on a real ${init} host`, { timeout: 600_000 }, () => {
+    before(async () => {
+      host = await startTestHost(SETUP, { init });
+      port = await freePort();
+      httpPort = await freePort();
+      httpsPort = await freePort();
+      replay = new Replay(host);
+      app = makeApp();
+      app.setVersion("v1");
+      caFile = join(host.keyFile + ".ca.pem");
+    });
+    after(() => host?.stop());
+
+    test("the first up serves the app through nginx over HTTPS, with a certificate made on the host", async () => {
+      const ran = await replay.up(program());
+      assert.deepEqual(phases(ran).slice(-2), [
+        "create site-service-lifecycle",
+        "create site-nginx-site",
+      ]);
+      assert.match(
+        ran.at(-1)!.stdout,
+        /made a self-signed certificate for DNS:localhost,IP:127\.0\.0\.1/,
+      );
+      assert.match(ran.at(-1)!.stdout, /nginx serves site/);
+      assert.equal(outputs.url, `https://127.0.0.1:${httpsPort}/`);
+      assert.match(outputs.certificate ?? "", /^-----BEGIN CERTIFICATE-----\n/);
+      assert.equal(outputs.certificate, host.rootOk("cat /etc/gunicorn-upstart/tls/site.crt"));
+      assert.equal(
+        host.rootOk("stat -c '%U %a' /etc/gunicorn-upstart/tls/site.key").trim(),
+        "root 600",
+      );
+      writeFileSync(caFile, outputs.certificate!);
+      const page = curl(outputs.url!);
+      assert.equal(page.status, 200, page.body);
+      assert.match(page.body, /version=v1$/);
+      assert.match(page.headers, /^strict-transport-security: max-age=31536000/im);
+    });
+
+    test("Django sees HTTPS, the client's Host and X-Forwarded-For (Gunicorn trusts nginx on the host)", () => {
+      const r = curl(`https://127.0.0.1:${httpsPort}/proxy`);
+      assert.equal(r.body, `https 127.0.0.1:${httpsPort} 127.0.0.1`);
+    });
+
+    test("static files come from disk with their type and a cache header; Gunicorn never sees them", () => {
+      const r = curl(`https://127.0.0.1:${httpsPort}/static/notes/site.css`);
+      assert.equal(r.status, 200);
+      assert.match(r.body, /#123456/);
+      assert.match(r.headers, /^content-type: text\/css/im);
+      assert.match(r.headers, /^cache-control: public, max-age=2592000/im);
+      assert.match(r.headers, /^strict-transport-security: /im);
+      const accessLog = host.rootOk("cat /var/log/site/access.log");
+      assert.match(accessLog, /"GET \/proxy /, "Gunicorn logs what it serves");
+      assert.doesNotMatch(accessLog, /site\.css/);
+      // Django's admin static, collected from Debian's Django too.
+      assert.equal(curl(`https://127.0.0.1:${httpsPort}/static/admin/css/base.css`).status, 200);
+    });
+
+    test("plain HTTP redirects to HTTPS, and answers ACME challenges from disk", () => {
+      const r = curl(`http://127.0.0.1:${httpPort}/notes?x=1`);
+      assert.equal(r.status, 301);
+      assert.match(
+        r.headers,
+        new RegExp(`^location: https://127\\.0\\.0\\.1:${httpsPort}/notes\\?x=1`, "im"),
+      );
+      host.rootOk(
+        "mkdir -p /var/www/acme/.well-known/acme-challenge && echo token-ok > /var/www/acme/.well-known/acme-challenge/t1",
+      );
+      const acme = curl(`http://127.0.0.1:${httpPort}/.well-known/acme-challenge/t1`);
+      assert.equal(acme.status, 200);
+      assert.equal(acme.body.trim(), "token-ok");
+    });
+
+    test("a site change (client_max_body_size) reloads nginx gracefully: same master, Gunicorn untouched", async () => {
+      const master = nginxMaster();
+      const gunicorn = host.mainPid("site");
+      const big = join(host.keyFile + ".body");
+      writeFileSync(big, "x".repeat(2 * 1024 * 1024));
+      assert.equal(
+        curl(`https://127.0.0.1:${httpsPort}/`, "-H", "Expect:", "--data-binary", `@${big}`).status,
+        413,
+      );
+      const ran = await replay.up(program({ clientMaxBodySize: "5m" }));
+      assert.deepEqual(phases(ran), ["update site-nginx-site"]);
+      assert.equal(nginxMaster(), master, "reloaded, not restarted");
+      assert.equal(host.mainPid("site"), gunicorn);
+      // Past nginx now: Django answers the POST itself (403: no CSRF token), not nginx's 413.
+      assert.equal(
+        curl(`https://127.0.0.1:${httpsPort}/`, "-H", "Expect:", "--data-binary", `@${big}`).status,
+        403,
+      );
+    });
+
+    test("an unchanged stack is a no-op up", async () => {
+      assert.deepEqual(await replay.up(program({ clientMaxBodySize: "5m" })), []);
+    });
+
+    test("destroy removes the site and its certificate and reloads nginx; the port refuses", () => {
+      replay.destroy();
+      assert.equal(host.root("test -e /etc/nginx/conf.d/gunicorn-site.conf").status, 1);
+      assert.equal(host.root("test -e /etc/gunicorn-upstart/tls/site.key").status, 1);
+      assert.equal(curl(`https://127.0.0.1:${httpsPort}/`).status, 0, "nothing listens");
+      assert.notEqual(nginxMaster(), "", "nginx itself stays (it may serve other sites)");
+    });
+  });
+}
