@@ -32,6 +32,13 @@ export interface FleetVms {
   allowedCidr?: string;
   /** The load balancer's HTTP port. @default 80 */
   listenerPort?: number;
+  /**
+   * An ACM certificate's ARN: the load balancer then serves HTTPS on `httpsListenerPort` with
+   * it (TLS 1.2 and 1.3) and its HTTP port only redirects there. @default unset (HTTP only)
+   */
+  certificateArn?: pulumi.Input<string>;
+  /** With `certificateArn`: the load balancer's HTTPS port. @default 443 */
+  httpsListenerPort?: number;
 }
 
 /** Arguments of {@link GunicornFleet}: exactly one of `vms` and `hosts`. */
@@ -157,20 +164,21 @@ export class GunicornFleet extends pulumi.ComponentResource {
       const port = vms.listenerPort ?? 80;
       const subnet = aws.ec2.getSubnetOutput({ id: vms.subnetIds[0] as string }, { parent: this });
       const vpcCidr = aws.ec2.getVpcOutput({ id: subnet.vpcId }, { parent: this }).cidrBlock;
+      const httpsPort = vms.httpsListenerPort ?? 443;
+      const tls = vms.certificateArn !== undefined;
+      const listenerPorts = tls ? [port, httpsPort] : [port];
       const albSg = new aws.ec2.SecurityGroup(
         `${name}-alb-sg`,
         {
-          description: `HTTP to the load balancer of ${name}`,
+          description: `HTTP${tls ? " and HTTPS" : ""} to the load balancer of ${name}`,
           vpcId: subnet.vpcId,
-          ingress: [
-            {
-              protocol: "tcp",
-              fromPort: port,
-              toPort: port,
-              cidrBlocks: [vms.allowedCidr ?? "0.0.0.0/0"],
-              description: "HTTP",
-            },
-          ],
+          ingress: listenerPorts.map((p) => ({
+            protocol: "tcp",
+            fromPort: p,
+            toPort: p,
+            cidrBlocks: [vms.allowedCidr ?? "0.0.0.0/0"],
+            description: p === port ? "HTTP" : "HTTPS",
+          })),
           egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }],
         },
         { parent: this },
@@ -200,19 +208,44 @@ export class GunicornFleet extends pulumi.ComponentResource {
         },
         { parent: this },
       );
+      const forward = [{ type: "forward", targetGroupArn: tg.arn }];
       new aws.lb.Listener(
         `${name}-http`,
         {
           loadBalancerArn: alb.arn,
           port,
           protocol: "HTTP",
-          defaultActions: [{ type: "forward", targetGroupArn: tg.arn }],
+          // With a certificate, plain HTTP only redirects (the path and query kept).
+          defaultActions: tls
+            ? [
+                {
+                  type: "redirect",
+                  redirect: { protocol: "HTTPS", port: String(httpsPort), statusCode: "HTTP_301" },
+                },
+              ]
+            : forward,
         },
         { parent: this },
       );
+      if (tls) {
+        new aws.lb.Listener(
+          `${name}-https`,
+          {
+            loadBalancerArn: alb.arn,
+            port: httpsPort,
+            protocol: "HTTPS",
+            certificateArn: vms.certificateArn,
+            sslPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06",
+            defaultActions: forward,
+          },
+          { parent: this },
+        );
+      }
       this.loadBalancer = alb;
       this.targetGroup = tg;
-      this.url = pulumi.interpolate`http://${alb.dnsName}:${port}/`;
+      this.url = tls
+        ? pulumi.interpolate`https://${alb.dnsName}${httpsPort === 443 ? "" : `:${httpsPort}`}/`
+        : pulumi.interpolate`http://${alb.dnsName}:${port}/`;
       balancer = albCommands();
       env.TARGET_GROUP_ARN = tg.arn;
       env.AWS_REGION = aws.getRegionOutput({}, { parent: this }).region;
@@ -228,6 +261,11 @@ export class GunicornFleet extends pulumi.ComponentResource {
               allowedCidr: vpcCidr,
             },
             ...onlyFirstMigrates(i),
+            // TLS ends at the load balancer: Gunicorn trusts its X-Forwarded-Proto (the app
+            // port is open to the VPC only), so Django sees https.
+            ...(tls && args.service.forwardedAllowIps === undefined
+              ? { forwardedAllowIps: "*" }
+              : {}),
             lifecycleAfter: [drainsReady[i]!.promise, ...afterMigration(i)],
           },
           { parent: this },

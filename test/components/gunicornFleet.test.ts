@@ -156,6 +156,37 @@ describe("GunicornFleet", () => {
     }
   });
 
+  test("with an ACM certificate the ALB serves HTTPS and its HTTP port only redirects; Gunicorn trusts its X-Forwarded-Proto", async () => {
+    const fleet = await evaluate(
+      fleetArgs({
+        vms: {
+          count: 2,
+          subnetIds: ["subnet-a", "subnet-b"],
+          vm,
+          certificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/abc",
+        },
+      }),
+    );
+    const https = inputs("web-https");
+    assert.equal(https.protocol, "HTTPS");
+    assert.equal(https.port, 443);
+    assert.equal(https.certificateArn, "arn:aws:acm:eu-west-1:123456789012:certificate/abc");
+    assert.match(String(https.sslPolicy), /TLS13/);
+    const http = inputs("web-http") as { defaultActions: { type: string; redirect?: unknown }[] };
+    assert.deepEqual(http.defaultActions[0], {
+      type: "redirect",
+      redirect: { protocol: "HTTPS", port: "443", statusCode: "HTTP_301" },
+    });
+    const sg = inputs("web-alb-sg") as { ingress: { fromPort: number }[] };
+    assert.deepEqual(
+      sg.ingress.map((i) => i.fromPort),
+      [80, 443],
+    );
+    assert.match(await valueOf(fleet.url), /^https:\/\/.*\/$/);
+    const config = String(inputs("web-0-config-write").stdin);
+    assert.match(config, /^forwarded_allow_ips = "\*"$/m);
+  });
+
   test("a release migrates once, on the first host, before any host switches (the rest of its batch waits)", async () => {
     await evaluate(
       fleetArgs(

@@ -270,6 +270,51 @@ describe("GunicornService", () => {
     }
   });
 
+  test("nginx with a certificate from the stack: certificate and key written first (the key a secret), then the site", async () => {
+    const KEY = "-----BEGIN PRIVATE KEY-----\nsite-key-material\n-----END PRIVATE KEY-----\n";
+    const CERT = "-----BEGIN CERTIFICATE-----\nsite-cert\n-----END CERTIFICATE-----\n";
+    const svc = await evaluate(
+      hostArgs({
+        nginx: true,
+        serverName: "www.example.com",
+        tls: "certificate",
+        tlsCertificate: CERT,
+        tlsKey: KEY,
+      }),
+    );
+    const key = byName("app-nginx-tls-key-write");
+    assert.ok(isMarkedSecret(key.inputs.stdin), "the key is a secret input");
+    assert.equal(unwrapSecret(key.inputs.stdin), KEY);
+    assert.equal((key.inputs.triggers as string[])[0], "/etc/gunicorn-upstart/tls/django-project.key");
+    assert.match(String(key.inputs.create), /chmod -- \S*0600/);
+    assert.equal(byName("app-nginx-tls-certificate-write").inputs.stdin, CERT);
+    for (const r of recorded) {
+      for (const k of ["create", "update", "delete"]) {
+        assert.ok(
+          !JSON.stringify(r.inputs[k] ?? "").includes("site-key-material"),
+          `${r.name}.${k}`,
+        );
+      }
+    }
+    const site = byName("app-nginx-site");
+    assert.match(
+      String(site.inputs.stdin),
+      /ssl_certificate_key "\/etc\/gunicorn-upstart\/tls\/django-project\.key";/,
+    );
+    assert.equal(await valueOf(svc.url), "https://10.0.0.5/");
+    // Without the two arguments, or with them but another tls mode: refused at once.
+    for (const [extra, message] of [
+      [{ tls: "certificate" }, /invalid 'tls': "certificate" needs the tlsCertificate and tlsKey/],
+      [{ tls: "self-signed", tlsCertificate: CERT, tlsKey: KEY }, /so tls must be "certificate"/],
+    ] as const) {
+      reset();
+      assert.throws(
+        () => new GunicornService("app", hostArgs({ nginx: true, ...extra }), {}),
+        (e: unknown) => e instanceof pulumi.ResourceError && message.test(e.message),
+      );
+    }
+  });
+
   test("two evaluations of the same args give byte-identical inputs (deterministic)", async () => {
     await evaluate(vmArgs({ appEnv: { A: "1", B: "2" } }));
     const first = inputsByName();

@@ -184,39 +184,26 @@ describe("the stack program (index.ts)", () => {
       open.stderr,
       /config: invalid 'sshCidr': required to provision a VM, so that SSH is not open to the world/,
     );
-    const r = runProgram(
-      "index.ts",
-      {
+    const vm = (extra: Record<string, string> = {}) => {
+      const config = {
         sshPrivateKey: "K",
         publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample me@laptop",
         sshCidr: "198.51.100.7/32",
-      },
-      ["sshPrivateKey"],
-    );
-    assert.equal(r.status, 0, r.stderr);
-    const sg = r.result!.resources.find((x) => x.name === "app-vm-sg")!;
-    const ports = (sg.inputs.ingress as { fromPort: number }[]).map((i) => i.fromPort);
+        ...extra,
+      };
+      const run = runProgram("index.ts", config, ["sshPrivateKey"]);
+      assert.equal(run.status, 0, run.stderr);
+      const sg = run.result!.resources.find((x) => x.name === "app-vm-sg")!;
+      const ports = (sg.inputs.ingress as { fromPort: number }[]).map((i) => i.fromPort);
+      return { r: run, ports };
+    };
+    const { r, ports } = vm();
     assert.deepEqual(ports, [22, 80, 443], "SSH and nginx's ports, nothing else");
     assert.equal(r.result!.outputs.url, "https://203.0.113.10/");
     // Without nginx, Gunicorn's own port when it binds a public address.
-    const bare = runProgram(
-      "index.ts",
-      {
-        sshPrivateKey: "K",
-        publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample me@laptop",
-        sshCidr: "198.51.100.7/32",
-        nginx: "false",
-        bind: "0.0.0.0:8000",
-      },
-      ["sshPrivateKey"],
-    );
-    assert.equal(bare.status, 0, bare.stderr);
-    const bareSg = bare.result!.resources.find((x) => x.name === "app-vm-sg")!;
-    assert.deepEqual(
-      (bareSg.inputs.ingress as { fromPort: number }[]).map((i) => i.fromPort),
-      [22, 8000],
-    );
-    assert.equal(bare.result!.outputs.url, "http://203.0.113.10:8000/");
+    const bare = vm({ nginx: "false", bind: "0.0.0.0:8000" });
+    assert.deepEqual(bare.ports, [22, 8000]);
+    assert.equal(bare.r.result!.outputs.url, "http://203.0.113.10:8000/");
     assert.equal(r.result!.outputs.instanceId, "app-vm-instance-id");
   });
 
@@ -283,19 +270,27 @@ describe("the stack program (index.ts)", () => {
     assert.match(String(r.result!.outputs.url), /^http:\/\/.*:80\/$/);
   });
 
-  test("the composition example runs two services on one host and feeds their outputs to an nginx site", () => {
-    const r = runProgram("examples/two-services/index.ts", { sshPrivateKey: "K" }, [
-      "sshPrivateKey",
-    ]);
+  test("the composition example runs two services on one host, each with its own nginx site by server name", () => {
+    const demo = join(ROOT, "examples/hello-django");
+    const r = runProgram(
+      "examples/two-services/index.ts",
+      { sshPrivateKey: "K", shopSource: demo, blogSource: demo },
+      ["sshPrivateKey"],
+    );
     assert.equal(r.status, 0, r.stderr);
     const names = r.result!.resources.map((x) => x.name);
-    for (const n of ["shop-service-lifecycle", "blog-service-lifecycle", "proxy-conf-write"])
+    for (const n of [
+      "shop-service-lifecycle",
+      "blog-service-lifecycle",
+      "shop-nginx-site",
+      "blog-nginx-site",
+    ])
       assert.ok(names.includes(n), n);
-    assert.equal(r.result!.outputs.shopUrl, "http://127.0.0.1:8001/");
-    assert.match(
-      String(r.result!.outputs.nginxConf),
-      /location \/blog\/ \{ proxy_pass http:\/\/127\.0\.0\.1:8002\/; \} {2}# job blog/,
-    );
+    assert.equal(r.result!.outputs.shopUrl, "https://10.0.0.5/");
+    const site = (n: string) => String(r.result!.resources.find((x) => x.name === n)!.inputs.stdin);
+    assert.match(site("shop-nginx-site"), /server_name shop\.example\.com;/);
+    assert.match(site("blog-nginx-site"), /server 127\.0\.0\.1:8002 fail_timeout=0;/);
+    assert.doesNotMatch(site("blog-nginx-site"), /default_server/, "named sites share the ports");
   });
 });
 
@@ -336,6 +331,37 @@ describe("Pulumi.yaml and the offline render", () => {
     assert.ok(existsSync(join(out, "usr/local/lib/gunicorn-upstart/run-hello.sh")));
     assert.ok(existsSync(join(out, "etc/gunicorn/hello.conf.py")));
     assert.ok(existsSync(join(out, "etc/logrotate.d/gunicorn-hello")));
+    // The nginx site the default stack puts in front, as written for review: the real nginx
+    // accepts it (with a certificate made here in place of the one made on the host).
+    const site = readFileSync(join(out, "etc/nginx/conf.d/gunicorn-hello.conf"), "utf8");
+    assert.match(site, /listen 8443 ssl default_server;/);
+    assert.match(site, /server 127\.0\.0\.1:8000 fail_timeout=0;/);
+    const tls = mkdtempSync(join(tmpdir(), "tls-"));
+    const cert = spawnSync(
+      "openssl",
+      ["req", "-x509", "-nodes", "-newkey", "rsa:2048", "-days", "1", "-subj", "/CN=t"].concat([
+        "-keyout",
+        join(tls, "key"),
+        "-out",
+        join(tls, "crt"),
+      ]),
+      { encoding: "utf8" },
+    );
+    assert.equal(cert.status, 0, cert.stderr);
+    writeFileSync(
+      join(tls, "site.conf"),
+      site
+        .replace("/etc/gunicorn-upstart/tls/hello.crt", join(tls, "crt"))
+        .replace("/etc/gunicorn-upstart/tls/hello.key", join(tls, "key")),
+    );
+    writeFileSync(
+      join(tls, "nginx.conf"),
+      `pid ${tls}/pid;\nerror_log ${tls}/error.log;\nevents {}\nhttp {\n  access_log off;\n  include ${tls}/site.conf;\n}\n`,
+    );
+    const check = spawnSync("nginx", ["-t", "-p", tls, "-c", join(tls, "nginx.conf")], {
+      encoding: "utf8",
+    });
+    assert.equal(check.status, 0, check.stderr);
   });
 
   test("render with a stack file writes what the stack program would put on the host, byte for byte", () => {

@@ -15,6 +15,7 @@ import { makeApp } from "./app";
 import { phases, Replay } from "./replay";
 import { APP_USER_SETUP, connectionTo, siteSettings } from "./site";
 import { startTestHost, type TestHost } from "./testHost";
+import { twoServices } from "../../examples/two-services/twoServices";
 import { recorder } from "./replay";
 
 // Debian's own default site would be the default server of port 80 on the shared network.
@@ -177,6 +178,56 @@ for (const init of ["upstart", "systemd"] as const) {
       assert.equal(host.root("test -e /etc/gunicorn-upstart/tls/site.key").status, 1);
       assert.equal(curl(`https://127.0.0.1:${httpsPort}/`).status, 0, "nothing listens");
       assert.notEqual(nginxMaster(), "", "nginx itself stays (it may serve other sites)");
+    });
+
+    test("two services share the host's nginx by server name (examples/two-services)", async () => {
+      const apps = { shop: makeApp(), blog: makeApp() };
+      apps.shop.setVersion("shop-1");
+      apps.blog.setVersion("blog-1");
+      const two = new Replay(host);
+      const certs: Record<string, string | undefined> = {};
+      const ran = await two.up(() => {
+        const { shop, blog } = twoServices({
+          host: connectionTo(host),
+          shopSource: apps.shop.dir,
+          blogSource: apps.blog.dir,
+          shopWsgiApp: "mysite.wsgi:application",
+          blogWsgiApp: "mysite.wsgi:application",
+          httpPort,
+          httpsPort,
+          common: {
+            init: host.init,
+            user: "app",
+            group: "app",
+            virtualenv: "/home/app/venv",
+            startTimeout: 20,
+            readWritePaths: host.init === "systemd" ? ["/var/lib/mysite"] : [],
+          },
+          // A database each: the two apps are different apps.
+          shop: { appEnv: { APP_DB: "/var/lib/mysite/shop.sqlite3" } },
+          blog: { appEnv: { APP_DB: "/var/lib/mysite/blog.sqlite3" } },
+        });
+        return [
+          shop.tlsCertificate.apply((c) => (certs.shop = c)),
+          blog.tlsCertificate.apply((c) => (certs.blog = c)),
+        ] as pulumi.Output<unknown>[];
+      });
+      assert.ok(phases(ran).includes("create shop-nginx-site"));
+      assert.ok(phases(ran).includes("create blog-nginx-site"));
+      for (const name of ["shop", "blog"] as const) {
+        // Each site has a certificate for its own name, which curl checks.
+        writeFileSync(caFile, certs[name]!);
+        const domain = `${name}.example.com`;
+        const r = curl(
+          `https://${domain}:${httpsPort}/`,
+          "--resolve",
+          `${domain}:${httpsPort}:127.0.0.1`,
+        );
+        assert.equal(r.status, 200, r.body);
+        assert.match(r.body, new RegExp(`version=${name}-1$`));
+      }
+      two.destroy();
+      assert.equal(host.root("ls /etc/nginx/conf.d/gunicorn-*.conf").status, 2, "no site is left");
     });
   });
 }

@@ -8,7 +8,7 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -58,12 +58,18 @@ describe("the installable package", { timeout: 600_000 }, () => {
       ["install", tarball, "@types/node@20", "--prefer-offline", "--no-audit", "--no-fund"],
       project,
     );
-    const example = readFileSync(join(ROOT, "examples/two-services/index.ts"), "utf8");
-    assert.match(example, /from "\.\.\/\.\.\/components"/);
+    // The example's two files, as a consumer would have them: importing the package.
+    const library = readFileSync(join(ROOT, "examples/two-services/twoServices.ts"), "utf8");
+    assert.match(library, /from "\.\.\/\.\.\/components"/);
     writeFileSync(
-      join(project, "index.ts"),
-      example.replace('from "../../components"', 'from "gunicorn-upstart"'),
+      join(project, "twoServices.ts"),
+      library.replace('from "../../components"', 'from "gunicorn-upstart"'),
     );
+    cpSync(join(ROOT, "examples/two-services/index.ts"), join(project, "index.ts"));
+    // Two apps to pack: the demo, twice.
+    for (const app of ["shop", "blog"]) {
+      cpSync(join(ROOT, "examples/hello-django"), join(project, "apps", app), { recursive: true });
+    }
     writeFileSync(
       join(project, "tsconfig.json"),
       JSON.stringify({
@@ -76,7 +82,7 @@ describe("the installable package", { timeout: 600_000 }, () => {
           types: ["node"],
           outDir: "out",
         },
-        files: ["index.ts"],
+        files: ["index.ts", "twoServices.ts"],
       }),
     );
     run(join(ROOT, "node_modules/.bin/tsc"), ["-p", "."], project);
@@ -85,7 +91,7 @@ describe("the installable package", { timeout: 600_000 }, () => {
     writeFileSync(
       join(project, "run.js"),
       [
-        'process.env.PULUMI_CONFIG = JSON.stringify({ "consumer:sshPrivateKey": "KEY" });',
+        'process.env.PULUMI_CONFIG = JSON.stringify({ "consumer:sshPrivateKey": "KEY", "consumer:shopSource": "apps/shop", "consumer:blogSource": "apps/blog" });',
         'const pulumi = require("@pulumi/pulumi");',
         "const seen = [];",
         "pulumi.runtime.setMocks({",
