@@ -285,7 +285,10 @@ describe("GunicornService", () => {
     const key = byName("app-nginx-tls-key-write");
     assert.ok(isMarkedSecret(key.inputs.stdin), "the key is a secret input");
     assert.equal(unwrapSecret(key.inputs.stdin), KEY);
-    assert.equal((key.inputs.triggers as string[])[0], "/etc/gunicorn-upstart/tls/django-project.key");
+    assert.equal(
+      (key.inputs.triggers as string[])[0],
+      "/etc/gunicorn-upstart/tls/django-project.key",
+    );
     assert.match(String(key.inputs.create), /chmod -- \S*0600/);
     assert.equal(byName("app-nginx-tls-certificate-write").inputs.stdin, CERT);
     for (const r of recorded) {
