@@ -233,8 +233,26 @@ export class Replay {
       child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
       child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
       child.stdin.on("error", () => undefined); // EPIPE: judged by the unread count
-      child.stdin.end(stdin);
-      const limit = this.interrupt?.resource === c.name ? this.interrupt.afterMs : 300_000;
+      const interrupted = this.interrupt?.resource === c.name;
+      if (interrupted) {
+        // A cut connection, made certain: stdin goes at 64 KiB per 10 ms (a slow link), so
+        // a payload of a few MB is still in flight when the client is killed, however fast
+        // this machine is (sent at once, 3 MB sometimes arrived within the 300 ms).
+        const data = Buffer.from(stdin);
+        let at = 0;
+        const feed = setInterval(() => {
+          if (at >= data.length || child.exitCode !== null || child.signalCode !== null) {
+            clearInterval(feed);
+            if (at >= data.length) child.stdin.end();
+            return;
+          }
+          child.stdin.write(data.subarray(at, at + 65536));
+          at += 65536;
+        }, 10);
+      } else {
+        child.stdin.end(stdin);
+      }
+      const limit = interrupted ? this.interrupt!.afterMs : 300_000;
       const timer = setTimeout(() => child.kill("SIGKILL"), limit);
       child.on("close", (status) => {
         clearTimeout(timer);
