@@ -341,6 +341,20 @@ export function checkServerName(field: string, value: unknown): string {
   return value;
 }
 
+/**
+ * A URL path prefix the app is served under (`/blog`, `/apps/shop`): Gunicorn gets it as
+ * SCRIPT_NAME, nginx as a location. No trailing slash, plain segments only.
+ */
+export function checkUrlPrefix(field: string, value: unknown): string {
+  if (typeof value !== "string" || value.length > 200 || !/^(\/[A-Za-z0-9._~-]+)+$/.test(value)) {
+    throw new SpecError(
+      field,
+      `expected a path such as /blog (segments of letters, digits, '.', '_', '~' and '-'; no trailing '/'), got ${show(value)}`,
+    );
+  }
+  return value;
+}
+
 /** nginx's size syntax (`client_max_body_size`): a number with an optional k, m or g. */
 export function checkSize(field: string, value: unknown): string {
   if (typeof value !== "string" || !/^[0-9]{1,9}[kKmMgG]?$/.test(value)) {

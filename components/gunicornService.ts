@@ -214,7 +214,9 @@ export class GunicornService extends pulumi.ComponentResource {
         const spec = normalizeSpec(s);
         checkSudoFor(spec, needsRoot);
         const certificate = args.tlsCertificate !== undefined && args.tlsKey !== undefined;
-        if (spec.nginx && (spec.tls === "certificate") !== certificate) {
+        // A site mounted on another job's uses that site's certificate.
+        const ownSite = spec.nginx && spec.nginxMountOn === undefined;
+        if (ownSite && (spec.tls === "certificate") !== certificate) {
           throw new SpecError(
             "tls",
             spec.tls === "certificate"

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
 import { RemoteFile } from "./remoteFile";
 import { renderNginxApplyScript, renderNginxRemoveScript } from "./render/nginxScripts";
-import { renderNginxSite, siteUrl } from "./render/nginxSite";
+import { nginxFilePath, renderNginxSite, siteUrl } from "./render/nginxSite";
 import { asRemoteCommand } from "./render/remoteScripts";
 import { hostAddress, remoteCommand, runToken } from "./resourceHelpers";
 import type { ServiceSpec } from "./spec";
@@ -75,7 +75,7 @@ export class NginxSite extends pulumi.ComponentResource {
         delete: spec.apply((s) => asRemoteCommand(renderNginxRemoveScript(s))),
         stdin: spec.apply(renderNginxSite),
         // Another host, or another path for the site, is a new site: the old one goes first.
-        triggers: [hostAddress(args.connection), spec.apply((s) => `${s.job} ${s.tls}`)],
+        triggers: [hostAddress(args.connection), spec.apply((s) => `${nginxFilePath(s)} ${s.tls}`)],
         logging: "stdoutAndStderr",
       },
       { parent: this, dependsOn: [...(args.after ?? []), ...before], deleteBeforeReplace: true },

@@ -375,6 +375,18 @@ export interface ServiceSettingArgs {
    */
   mediaRoot?: pulumi.Input<string>;
   /**
+   * Serve the app under a path, e.g. /blog: Gunicorn gets it as SCRIPT_NAME (Django then builds its URLs under it) and the health gate requests under it; with nginx, the site's locations are under it.
+   * A change reloads (HUP: same master, new workers). Lands in: app environment SCRIPT_NAME, nginx location <urlPrefix>/.
+   * @default unset (the app at /)
+   */
+  urlPrefix?: pulumi.Input<string>;
+  /**
+   * With nginx and urlPrefix: the job whose nginx site (server name, ports, TLS) serves this app's locations, instead of a site of its own; serverName, ports and tls must be that site's (the health check goes through it).
+   * A change takes effect at the next start, reload or release. Lands in: nginx include /etc/nginx/gunicorn-upstart/<job>.d/.
+   * @default unset (a site of its own)
+   */
+  nginxMountOn?: pulumi.Input<string>;
+  /**
    * Gunicorn's forwarded_allow_ips: the proxies whose X-Forwarded-Proto (https) and X-Forwarded-For it trusts, as IP addresses separated by commas (a proxy on another host).
    * A change reloads (HUP: same master, new workers). Lands in: Gunicorn forwarded_allow_ips.
    * @default unset: Gunicorn's own, 127.0.0.1 (and ::1 since Gunicorn 22), which covers nginx on the host

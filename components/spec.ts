@@ -186,6 +186,17 @@ function checkNginxSpec(spec: ServiceSpec): void {
       'not available with sudo "helper" yet: nginx runs its sites as root; install the site yourself (npm run render writes it) or deploy with sudo "all"',
     );
   }
+  if (spec.nginxMountOn !== undefined) {
+    if (spec.urlPrefix === undefined) {
+      throw new SpecError(
+        "urlPrefix",
+        `is needed with nginxMountOn ${show(spec.nginxMountOn)}: the path this app is served under in that site, e.g. /blog`,
+      );
+    }
+    if (spec.nginxMountOn === spec.job) {
+      throw new SpecError("nginxMountOn", `${show(spec.job)} is this service's own job`);
+    }
+  }
   const paths: [string, string | undefined][] = [
     ["staticRoot", spec.staticRoot],
     ["mediaRoot", spec.mediaRoot],

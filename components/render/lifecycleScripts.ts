@@ -163,7 +163,8 @@ function prelude(spec: ServiceSpec): string[] {
     `BIND=${shQuote(spec.bind)}`,
     ...readinessVars(spec),
     `START_TIMEOUT=${spec.startTimeout}`,
-    `HEALTH_PATH=${shQuote(spec.healthCheckPath)}`,
+    // Under a urlPrefix Gunicorn strips SCRIPT_NAME from the path, and refuses one without it.
+    `HEALTH_PATH=${shQuote(`${spec.urlPrefix ?? ""}${spec.healthCheckPath}`)}`,
     `HEALTH_HOST=${shQuote(spec.healthCheckHost ?? "")}`,
     `HEALTHY_BELOW=${spec.healthyStatusBelow}`,
     `LOCK_WAIT=${LOCK_WAIT_SECONDS}`,

@@ -1,6 +1,6 @@
 import type { ServiceSpec } from "../spec";
 import { shQuote } from "../shell";
-import { ACME_WEBROOT, nginxSitePath } from "./nginxSite";
+import { ACME_WEBROOT, nginxFilePath, nginxSitePath } from "./nginxSite";
 import { ROOT_ONLY_DIR_FUNCTION, RUN_ID_LINE } from "./remoteScripts";
 
 /**
@@ -23,7 +23,9 @@ function prelude(spec: ServiceSpec): string[] {
     "set -euo pipefail",
     'PATH="$PATH:/usr/sbin:/sbin"',
     `JOB=${shQuote(spec.job)}`,
-    `SITE=${shQuote(nginxSitePath(spec))}`,
+    // This service's file: its own site, or its locations mounted on another job's site.
+    `SITE=${shQuote(nginxFilePath(spec))}`,
+    `MOUNT_ON=${shQuote(spec.nginxMountOn ?? "")}`,
     `TLS=${shQuote(spec.tls)}`,
     `CERT=${shQuote(spec.tlsCertificateFile)}`,
     `KEY=${shQuote(spec.tlsKeyFile)}`,
@@ -74,7 +76,7 @@ export function renderNginxApplyScript(spec: ServiceSpec): string {
     `SUBJECT_ALT_NAMES=${shQuote(names.join(","))}`,
     `HTTP_PORT=${spec.httpPort}`,
     `HTTPS_PORT=${spec.httpsPort}`,
-    `HEALTH_PATH=${shQuote(spec.healthCheckPath)}`,
+    `HEALTH_PATH=${shQuote(`${spec.urlPrefix ?? ""}${spec.healthCheckPath}`)}`,
     `HEALTHY_BELOW=${spec.healthyStatusBelow}`,
     `START_TIMEOUT=${spec.startTimeout}`,
     `ACME=${shQuote(ACME_WEBROOT)}`,
@@ -95,9 +97,16 @@ export function renderNginxApplyScript(spec: ServiceSpec): string {
     "done",
     'mkdir -p -- "$(dirname -- "$SITE")"',
     'install -d -m 0755 -- "$ACME"',
+    "# Mounted on another job's site: that site must be here (it has the server and its TLS).",
+    `HOST_SITE=${shQuote(spec.nginxMountOn !== undefined ? nginxSitePath({ ...spec, job: spec.nginxMountOn }) : "")}`,
+    'if [ -n "$MOUNT_ON" ] && [ ! -f "$HOST_SITE" ]; then',
+    "  cat > /dev/null",
+    '  echo "gunicorn-upstart: $JOB mounts on the nginx site of $MOUNT_ON, which is not on this host ($HOST_SITE): deploy $MOUNT_ON with nginx first (lifecycleAfter: its nginxSite)" >&2',
+    "  exit 1",
+    "fi",
     "",
     "# A self-signed certificate, made once (kept across ups: clients that trust it keep doing so).",
-    'if [ "$TLS" = self-signed ] && ! { [ -s "$CERT" ] && [ -s "$KEY" ]; }; then',
+    'if [ -z "$MOUNT_ON" ] && [ "$TLS" = self-signed ] && ! { [ -s "$CERT" ] && [ -s "$KEY" ]; }; then',
     '  install -d -m 0755 -- "$(dirname -- "$CERT")"',
     '  install -d -m 0700 -- "$(dirname -- "$KEY")"',
     '  work=$(mktemp -d "$(dirname -- "$KEY")/.tls.XXXXXXXX")',
@@ -181,7 +190,8 @@ export function renderNginxApplyScript(spec: ServiceSpec): string {
     "  sleep 0.5",
     "done",
     'echo "gunicorn-upstart: nginx serves $JOB ($problem)"',
-    '[ "$TLS" = off ] || cat -- "$CERT"',
+    "# The certificate (public) for the tlsCertificate output: the site's own, not a mount's.",
+    '[ "$TLS" = off ] || [ -n "$MOUNT_ON" ] || cat -- "$CERT"',
     RUN_ID_LINE,
     "",
   ].join("\n");
@@ -195,7 +205,7 @@ export function renderNginxRemoveScript(spec: ServiceSpec): string {
   return [
     ...prelude(spec),
     'rm -f -- "$SITE"',
-    'if [ "$TLS" = self-signed ]; then rm -f -- "$CERT" "$KEY"; fi',
+    'if [ -z "$MOUNT_ON" ] && [ "$TLS" = self-signed ]; then rm -f -- "$CERT" "$KEY"; fi',
     "if command -v nginx >/dev/null 2>&1 && nginx_running; then",
     "  if out=$(nginx -t 2>&1); then",
     "    nginx_reload",

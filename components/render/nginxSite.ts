@@ -13,6 +13,18 @@ export function nginxSitePath(spec: ServiceSpec): string {
   return `/etc/nginx/conf.d/gunicorn-${spec.job}.conf`;
 }
 
+/** Where other services' locations mounted on this service's site go (`nginxMountOn`). */
+export function nginxMountDir(job: string): string {
+  return `/etc/nginx/gunicorn-upstart/${job}.d`;
+}
+
+/** Where this service's nginx file goes: its own site, or its locations in another's. */
+export function nginxFilePath(spec: ServiceSpec): string {
+  return spec.nginxMountOn !== undefined
+    ? `${nginxMountDir(spec.nginxMountOn)}/${spec.job}.conf`
+    : nginxSitePath(spec);
+}
+
 /**
  * Where ACME HTTP-01 challenges are answered from (`certbot certonly --webroot -w <this>`),
  * shared by every site on the host: certbot writes `.well-known/acme-challenge/` under it.
@@ -29,10 +41,11 @@ function ngQuote(value: string): string {
   return `"${value.replace(/[\\"]/g, "\\$&")}"`;
 }
 
-/** What nginx connects to: Gunicorn's bind, a wildcard bind as loopback. */
+/** What nginx connects to (after `http://`): Gunicorn's bind, a wildcard bind as loopback. */
 export function upstreamServer(spec: ServiceSpec): string {
   const bind = parseBind("bind", spec.bind);
-  if (bind.kind === "unix") return ngQuote(`unix:${bind.path}`);
+  // nginx's form for a unix socket in proxy_pass: http://unix:/path:
+  if (bind.kind === "unix") return `unix:${bind.path}:`;
   const host = bind.host === "0.0.0.0" ? "127.0.0.1" : bind.host === "[::]" ? "[::1]" : bind.host;
   return `${host}:${bind.port}`;
 }
@@ -42,53 +55,78 @@ export function siteUrl(spec: ServiceSpec, host: string): string {
   const tls = spec.tls !== "off";
   const port = tls ? spec.httpsPort : spec.httpPort;
   const standard = port === (tls ? 443 : 80);
-  return `${tls ? "https" : "http"}://${host}${standard ? "" : `:${port}`}/`;
+  return `${tls ? "https" : "http"}://${host}${standard ? "" : `:${port}`}${spec.urlPrefix ?? ""}/`;
 }
 
-/** Renders the site. */
-export function renderNginxSite(spec: ServiceSpec): string {
-  const tls = spec.tls !== "off";
-  const upstream = `gunicorn_${spec.job}`;
-  const defaultServer = spec.serverName === "_" ? " default_server" : "";
-  // add_header in a location replaces the server's: every location repeats HSTS.
-  const hsts =
-    tls && spec.hsts ? [`add_header Strict-Transport-Security "max-age=${HSTS_MAX_AGE}";`] : [];
-  const indent = (lines: string[], n: number) => lines.map((l) => " ".repeat(n) + l);
-
-  const app = [
-    ...indent(hsts, 4),
-    `    client_max_body_size ${spec.clientMaxBodySize};`,
-    "",
+/**
+ * The app's locations: static and media files from disk, the rest proxied to Gunicorn; under
+ * `urlPrefix` when set (Gunicorn strips it, as SCRIPT_NAME, from the path it gives Django).
+ */
+function appLocations(spec: ServiceSpec, hsts: string[]): string[] {
+  const prefix = spec.urlPrefix ?? "";
+  const indent = (lines: string[]) => lines.map((l) => `    ${l}`);
+  return [
     ...(spec.staticRoot !== undefined
       ? [
-          "    # Static files from disk (collectstatic's STATIC_ROOT), cached: Gunicorn never sees them.",
-          "    location /static/ {",
-          `        alias ${ngQuote(`${spec.staticRoot}/`)};`,
-          `        add_header Cache-Control "public, max-age=${STATIC_MAX_AGE}";`,
-          ...indent(hsts, 8),
-          "        access_log off;",
-          "    }",
+          "# Static files from disk (collectstatic's STATIC_ROOT), cached: Gunicorn never sees them.",
+          `location ${prefix}/static/ {`,
+          `    alias ${ngQuote(`${spec.staticRoot}/`)};`,
+          `    add_header Cache-Control "public, max-age=${STATIC_MAX_AGE}";`,
+          ...indent(hsts),
+          "    access_log off;",
+          "}",
         ]
       : []),
     ...(spec.mediaRoot !== undefined
       ? [
-          "    # User uploads (MEDIA_ROOT), from disk.",
-          "    location /media/ {",
-          `        alias ${ngQuote(`${spec.mediaRoot}/`)};`,
-          ...indent(hsts, 8),
-          "    }",
+          "# User uploads (MEDIA_ROOT), from disk.",
+          `location ${prefix}/media/ {`,
+          `    alias ${ngQuote(`${spec.mediaRoot}/`)};`,
+          ...indent(hsts),
+          "}",
         ]
       : []),
-    "    location / {",
-    `        proxy_pass http://${upstream};`,
-    "        proxy_set_header Host $http_host;",
-    "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
-    "        proxy_set_header X-Forwarded-Proto $scheme;",
-    "        proxy_redirect off;",
-    "        # Buffered both ways (request bodies always are): a slow client holds an nginx",
-    "        # connection, not a Gunicorn worker.",
-    "        proxy_buffering on;",
-    "    }",
+    ...(prefix !== "" ? [`location = ${prefix} {`, `    return 301 ${prefix}/;`, "}"] : []),
+    `location ${prefix}/ {`,
+    // A single server: nginx never marks it unavailable, so no upstream block is needed.
+    `    proxy_pass http://${upstreamServer(spec)};`,
+    "    proxy_set_header Host $http_host;",
+    "    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+    "    proxy_set_header X-Forwarded-Proto $scheme;",
+    "    proxy_redirect off;",
+    "    # Buffered both ways (request bodies always are): a slow client holds an nginx",
+    "    # connection, not a Gunicorn worker.",
+    "    proxy_buffering on;",
+    "}",
+  ];
+}
+
+/** Renders the site, or with `nginxMountOn` the locations mounted on that job's site. */
+export function renderNginxSite(spec: ServiceSpec): string {
+  const tls = spec.tls !== "off";
+  // add_header in a location replaces the server's: every location repeats HSTS.
+  const hsts =
+    tls && spec.hsts ? [`add_header Strict-Transport-Security "max-age=${HSTS_MAX_AGE}";`] : [];
+  const header = (what: string) => [
+    `# ${what} of the ${initNoun(spec)} ${spec.job}: proxies to Gunicorn, serves static files from disk.`,
+    "# Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.",
+  ];
+  if (spec.nginxMountOn !== undefined) {
+    return [
+      ...header(`nginx locations (in the site of ${spec.nginxMountOn})`),
+      ...appLocations(spec, hsts),
+      "",
+    ].join("\n");
+  }
+  const indent = (lines: string[]) => lines.map((l) => (l === "" ? l : `    ${l}`));
+  const defaultServer = spec.serverName === "_" ? " default_server" : "";
+  const app = [
+    ...indent(hsts),
+    `    client_max_body_size ${spec.clientMaxBodySize};`,
+    "",
+    ...indent(appLocations(spec, hsts)),
+    "    # Apps mounted on this site under a path of their own (their nginxMountOn).",
+    `    include ${nginxMountDir(spec.job)}/*.conf;`,
   ];
   const acme = [
     "    # ACME HTTP-01 challenges (certbot certonly --webroot -w /var/www/acme), from disk.",
@@ -116,7 +154,7 @@ export function renderNginxSite(spec: ServiceSpec): string {
         // nginx before 1.13 (Ubuntu 14.04's, under Upstart) does not know TLSv1.3.
         `    ssl_protocols ${spec.init === "upstart" ? "TLSv1.2" : "TLSv1.2 TLSv1.3"};`,
         "    ssl_session_timeout 1d;",
-        `    ssl_session_cache shared:${upstream}:10m;`,
+        `    ssl_session_cache shared:gunicorn_${spec.job}:10m;`,
         ...app,
         "}",
       ]
@@ -128,15 +166,5 @@ export function renderNginxSite(spec: ServiceSpec): string {
         ...app,
         "}",
       ];
-  return [
-    `# nginx site of the ${initNoun(spec)} ${spec.job}: proxies to Gunicorn, serves static files from disk.`,
-    "# Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.",
-    `upstream ${upstream} {`,
-    "    # fail_timeout=0: nginx always tries Gunicorn again, even right after a failed attempt.",
-    `    server ${upstreamServer(spec)} fail_timeout=0;`,
-    "}",
-    "",
-    ...servers,
-    "",
-  ].join("\n");
+  return [...header("nginx site"), ...servers, ""].join("\n");
 }

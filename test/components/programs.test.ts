@@ -289,7 +289,7 @@ describe("the stack program (index.ts)", () => {
     assert.equal(r.result!.outputs.shopUrl, "https://10.0.0.5/");
     const site = (n: string) => String(r.result!.resources.find((x) => x.name === n)!.inputs.stdin);
     assert.match(site("shop-nginx-site"), /server_name shop\.example\.com;/);
-    assert.match(site("blog-nginx-site"), /server 127\.0\.0\.1:8002 fail_timeout=0;/);
+    assert.match(site("blog-nginx-site"), /proxy_pass http:\/\/127\.0\.0\.1:8002;/);
     assert.doesNotMatch(site("blog-nginx-site"), /default_server/, "named sites share the ports");
   });
 });
@@ -335,7 +335,7 @@ describe("Pulumi.yaml and the offline render", () => {
     // accepts it (with a certificate made here in place of the one made on the host).
     const site = readFileSync(join(out, "etc/nginx/conf.d/gunicorn-hello.conf"), "utf8");
     assert.match(site, /listen 8443 ssl default_server;/);
-    assert.match(site, /server 127\.0\.0\.1:8000 fail_timeout=0;/);
+    assert.match(site, /proxy_pass http:\/\/127\.0\.0\.1:8000;/);
     const tls = mkdtempSync(join(tmpdir(), "tls-"));
     const cert = spawnSync(
       "openssl",

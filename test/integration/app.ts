@@ -89,11 +89,13 @@ export function makeApp(): {
         // What the app sees behind a proxy: the scheme (https, from X-Forwarded-Proto through
         // Gunicorn's forwarded_allow_ips), the client's Host, and X-Forwarded-For.
         "def proxy(request):\n" +
-        '    return HttpResponse("%s %s %s" % (request.scheme, request.get_host(), request.META.get("HTTP_X_FORWARDED_FOR")))\n',
+        '    return HttpResponse("%s %s %s" % (request.scheme, request.get_host(), request.META.get("HTTP_X_FORWARDED_FOR")))\n' +
+        // The URL Django builds for itself: under SCRIPT_NAME when the app is under a path.
+        "\n\ndef url(request):\n    return HttpResponse(request.build_absolute_uri())\n",
     );
   writeFileSync(
     join(dir, "mysite/urls.py"),
-    'from django.urls import path\nfrom . import views\n\nurlpatterns = [path("", views.whoami), path("notes", views.notes), path("proxy", views.proxy)]\n',
+    'from django.urls import path\nfrom . import views\n\nurlpatterns = [path("", views.whoami), path("notes", views.notes), path("proxy", views.proxy), path("url", views.url)]\n',
   );
   return {
     dir,

@@ -168,6 +168,66 @@ for (const init of ["upstart", "systemd"] as const) {
       );
     });
 
+    test("another app under /blog, mounted on this site: served under the path, Django's URLs under it", async () => {
+      const blogApp = makeApp();
+      blogApp.setVersion("blog-1");
+      const blogPort = await freePort();
+      const mounted = new Replay(host);
+      const blog = () => () => [
+        new GunicornService(
+          "blog",
+          {
+            host: connectionTo(host),
+            ...siteSettings(
+              blogPort,
+              {
+                init: host.init,
+                appSource: blogApp.dir,
+                appEnv: { APP_DB: "/var/lib/mysite/blog.sqlite3" },
+                startTimeout: 20,
+                nginx: true,
+                urlPrefix: "/blog",
+                nginxMountOn: "site",
+                tls: "self-signed",
+                hsts: true,
+                httpPort,
+                httpsPort,
+                readWritePaths: host.init === "systemd" ? ["/var/lib/mysite"] : [],
+              },
+              "blog",
+            ),
+          },
+          { transformations: [recorder] },
+        ).url,
+      ];
+      const ran = await mounted.up(blog());
+      assert.ok(phases(ran).includes("create blog-nginx-site"));
+      assert.equal(host.rootOk("ls /etc/nginx/gunicorn-upstart/site.d").trim(), "blog.conf");
+      const page = curl(`https://127.0.0.1:${httpsPort}/blog/`);
+      assert.equal(page.status, 200, page.body);
+      assert.match(page.body, /version=blog-1$/);
+      assert.equal(
+        curl(`https://127.0.0.1:${httpsPort}/blog/url`).body,
+        `https://127.0.0.1:${httpsPort}/blog/url`,
+        "Django sees the path it is under (SCRIPT_NAME)",
+      );
+      const bare = curl(`https://127.0.0.1:${httpsPort}/blog`);
+      assert.equal(bare.status, 301);
+      assert.match(bare.headers, /^location: .*\/blog\/\r?$/im);
+      const css = curl(`https://127.0.0.1:${httpsPort}/blog/static/notes/site.css`);
+      assert.equal(css.status, 200);
+      assert.match(css.headers, /^content-type: text\/css/im);
+      assert.match(
+        curl(`https://127.0.0.1:${httpsPort}/`).body,
+        /version=v1$/,
+        "the site's own app",
+      );
+      mounted.destroy();
+      assert.equal(host.root("test -e /etc/nginx/gunicorn-upstart/site.d/blog.conf").status, 1);
+      assert.equal(curl(`https://127.0.0.1:${httpsPort}/blog/`).status, 404, "the site's app now");
+      assert.equal(curl(`https://127.0.0.1:${httpsPort}/`).status, 200);
+    });
+
     test("an unchanged stack is a no-op up", async () => {
       assert.deepEqual(await replay.up(program({ clientMaxBodySize: "5m" })), []);
     });

@@ -32,6 +32,16 @@ const cases: Record<string, ServiceSettings> = {
     clientMaxBodySize: "100m",
     mediaRoot: "/var/lib/shop/media files",
   },
+  mounted: {
+    nginx: true,
+    releases: true,
+    job: "blog",
+    bind: "127.0.0.1:8002",
+    urlPrefix: "/blog",
+    nginxMountOn: "shop",
+    tls: "self-signed",
+    hsts: true,
+  },
   "unix-socket": {
     nginx: true,
     job: "api",
@@ -94,7 +104,12 @@ describe("the nginx site", () => {
           ? { tlsCertificateFile: join(dir, "cert.pem"), tlsKeyFile: join(dir, "key.pem") }
           : {}),
       });
-      const { status, out } = nginxTest(renderNginxSite(testable), dir);
+      // Locations mounted on another site are tested inside a server block, as they are used.
+      const text = renderNginxSite(testable);
+      const { status, out } = nginxTest(
+        spec.nginxMountOn !== undefined ? `server {\n    listen 8099;\n${text}}\n` : text,
+        dir,
+      );
       assert.equal(status, 0, out);
       assert.match(out, /syntax is ok/);
     });
@@ -102,10 +117,8 @@ describe("the nginx site", () => {
 
   test("what Gunicorn gets: the client's Host, X-Forwarded-For and -Proto, buffered; static from disk with a cache header", () => {
     const site = renderNginxSite(normalizeSpec(cases.http!));
-    assert.match(
-      site,
-      /upstream gunicorn_shop \{\n {4}# .*\n {4}server 127\.0\.0\.1:8000 fail_timeout=0;/,
-    );
+    assert.match(site, /location \/ \{\n {8}proxy_pass http:\/\/127\.0\.0\.1:8000;/);
+    assert.match(site, /include \/etc\/nginx\/gunicorn-upstart\/shop\.d\/\*\.conf;/);
     for (const line of [
       "proxy_set_header Host $http_host;",
       "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
@@ -141,6 +154,26 @@ describe("the nginx site", () => {
     assert.equal(siteUrl(normalizeSpec(cases.http!), "203.0.113.9"), "http://203.0.113.9/");
   });
 
+  test("an app under a path mounted on another job's site: its locations only, under the prefix", () => {
+    const spec = normalizeSpec(cases.mounted!);
+    const text = renderNginxSite(spec);
+    assert.doesNotMatch(text, /server \{|listen|ssl_certificate|include/);
+    assert.match(text, /^location \/blog\/static\/ \{$/m);
+    assert.match(text, /^location = \/blog \{\n {4}return 301 \/blog\/;/m);
+    assert.match(text, /^location \/blog\/ \{\n {4}proxy_pass http:\/\/127\.0\.0\.1:8002;/m);
+    assert.equal(siteUrl(spec, "127.0.0.1"), "https://127.0.0.1/blog/");
+    // Gunicorn gets the prefix as SCRIPT_NAME; its health gate asks under it.
+    assert.match(
+      renderServiceFiles(spec, {}).gunicornConfig.content,
+      /^ {4}"SCRIPT_NAME=\/blog",$/m,
+    );
+    assert.match(renderNginxApplyScript(spec), /^HEALTH_PATH='?\/blog\/'?$/m);
+    assert.match(
+      renderNginxApplyScript(spec),
+      /^SITE='\/etc\/nginx\/gunicorn-upstart\/shop\.d\/blog\.conf'$/m,
+    );
+  });
+
   test("Gunicorn trusts nginx on the host by its own default; another proxy is one setting", () => {
     assert.equal(normalizeSpec({ nginx: true }).forwardedAllowIps, undefined);
     const spec = normalizeSpec({ forwardedAllowIps: "10.0.0.5,10.0.0.6" });
@@ -164,6 +197,9 @@ describe("the nginx site", () => {
     refuses({ serverName: "a  b" }, "serverName", /host names/);
     refuses({ clientMaxBodySize: "10 MB" }, "clientMaxBodySize", /10m/);
     refuses({ forwardedAllowIps: "127.0.0.1; rm" }, "forwardedAllowIps", /IP addresses/);
+    refuses({ nginxMountOn: "shop" }, "urlPrefix", /needed with nginxMountOn/);
+    refuses({ job: "shop", urlPrefix: "/x", nginxMountOn: "shop" }, "nginxMountOn", /own job/);
+    refuses({ urlPrefix: "/blog/" }, "urlPrefix", /no trailing/);
   });
 
   test("its scripts pass bash -n and shellcheck", () => {
