@@ -1,7 +1,8 @@
 // `npm run bench`: what a change costs the requests in flight, on a real host.
 // Real OpenSSH, Gunicorn 20.1 and Django (Debian's) on loopback through the component's own
 // launcher and lifecycle (test/integration harness; Upstart played by test/host/initctl).
-// Five cases under the same bounded load (bench/load.mjs, a separate process):
+// Six cases under the same bounded load (bench/load.mjs, a separate process):
+//   steady  - no change at all: the machine's own noise, the yardstick for the others;
 //   reload  - a Gunicorn settings change (workers 4 <-> 5) through the component: HUP;
 //   release - an app code change through the component's release path: upload, switch, HUP;
 //   restart - the recipe's way: `initctl stop` + `initctl start`;
@@ -28,16 +29,23 @@ const CHANGE_AT_MS = 3000;
 const BUCKET_MS = 100;
 
 interface Case {
-  case: "reload" | "release" | "restart" | "rolling" | "rolling-no-drain";
+  case: "steady" | "reload" | "release" | "restart" | "rolling" | "rolling-no-drain";
   requests: number;
   failed: number;
   p50_ms: number;
   p99_ms: number;
   max_ms: number;
+  /** The longest time in which no request completed successfully (a stall, even without errors). */
+  longest_gap_ms: number;
   change_s: number;
   changeStartMs: number;
   changeEndMs: number;
   buckets: { ok: number; failed: number }[];
+}
+
+/** How many times `a` is `b`, as text: the bench compares cases within one run only. */
+function ratio(a: number, b: number): string {
+  return `${(a / Math.max(1, b)).toFixed(1)} x`;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -71,6 +79,13 @@ async function measure(
     if (ok) b.ok++;
     else b.failed++;
   }
+  // Completions of served requests, in time order, from the first to the last of the run.
+  const done = requests
+    .filter((r) => r[2])
+    .map(([t, latency]) => t + latency)
+    .sort((a, b) => a - b);
+  let longestGap = 0;
+  for (let i = 1; i < done.length; i++) longestGap = Math.max(longestGap, done[i]! - done[i - 1]!);
   return {
     case: name,
     requests: requests.length,
@@ -78,6 +93,7 @@ async function measure(
     p50_ms: percentile(latencies, 50),
     p99_ms: percentile(latencies, 99),
     max_ms: latencies[latencies.length - 1] ?? 0,
+    longest_gap_ms: longestGap,
     change_s: Math.round((t1 - t0) / 10) / 100,
     changeStartMs: t0 - loadStarted - offset,
     changeEndMs: t1 - loadStarted - offset,
@@ -102,7 +118,7 @@ function svg(cases: Case[]): string {
     const x = (ms: number) => left + (ms / (SECONDS * 1000)) * plotW;
     const bw = plotW / c.buckets.length;
     parts.push(
-      `<text x="${left}" y="${top + 12}" font-weight="bold">${c.case}: ${c.failed} failed of ${c.requests} (p50 ${c.p50_ms} ms, p99 ${c.p99_ms} ms, max ${c.max_ms} ms, change ${c.change_s} s)</text>`,
+      `<text x="${left}" y="${top + 12}" font-weight="bold">${c.case}: ${c.failed} failed of ${c.requests} (p50 ${c.p50_ms} ms, p99 ${c.p99_ms} ms, max ${c.max_ms} ms, longest gap ${c.longest_gap_ms} ms, change ${c.change_s} s)</text>`,
     );
     parts.push(
       `<rect x="${x(c.changeStartMs)}" y="${top + 18}" width="${Math.max(1, x(c.changeEndMs) - x(c.changeStartMs))}" height="${h}" fill="#ddd"/>`,
@@ -151,7 +167,14 @@ async function main(): Promise<void> {
     let workers = 4;
     await replay.up(program(workers));
     const url = `http://127.0.0.1:${port}/`;
+    const gunicorn = h
+      .rootOk("/home/app/venv/bin/python -c 'import gunicorn; print(gunicorn.__version__)'")
+      .trim();
     const cases: Case[] = [];
+    cases.push(
+      // As long as a reload takes, doing nothing.
+      await measure("steady", url, () => new Promise((r) => setTimeout(r, 3000))),
+    );
     cases.push(
       await measure("reload", url, async () => {
         workers = workers === 4 ? 5 : 4;
@@ -190,11 +213,11 @@ async function main(): Promise<void> {
     }
     const pad = (v: string | number, n: number) => String(v).padStart(n);
     console.log(
-      `${"case".padEnd(16)} ${pad("requests", 9)} ${pad("failed", 7)} ${pad("p50_ms", 7)} ${pad("p99_ms", 7)} ${pad("max_ms", 7)} ${pad("change_s", 9)}`,
+      `${"case".padEnd(16)} ${pad("requests", 9)} ${pad("failed", 7)} ${pad("p50_ms", 7)} ${pad("p99_ms", 7)} ${pad("max_ms", 7)} ${pad("longest_gap_ms", 15)} ${pad("change_s", 9)}`,
     );
     for (const c of cases) {
       console.log(
-        `${c.case.padEnd(16)} ${pad(c.requests, 9)} ${pad(c.failed, 7)} ${pad(c.p50_ms, 7)} ${pad(c.p99_ms, 7)} ${pad(c.max_ms, 7)} ${pad(c.change_s, 9)}`,
+        `${c.case.padEnd(16)} ${pad(c.requests, 9)} ${pad(c.failed, 7)} ${pad(c.p50_ms, 7)} ${pad(c.p99_ms, 7)} ${pad(c.max_ms, 7)} ${pad(c.longest_gap_ms, 15)} ${pad(c.change_s, 9)}`,
       );
     }
     const by = (n: Case["case"]) => cases.find((c) => c.case === n)!;
@@ -202,20 +225,32 @@ async function main(): Promise<void> {
       `summary: reload lost ${by("reload").failed} of ${by("reload").requests}, release lost ${by("release").failed} of ${by("release").requests}, ` +
         `the recipe's restart lost ${by("restart").failed} of ${by("restart").requests}; ` +
         `a fleet's rolling restart lost ${by("rolling").failed} of ${by("rolling").requests}, without the drain ${by("rolling-no-drain").failed} of ${by("rolling-no-drain").requests} ` +
-        `(${SECONDS} s at concurrency ${CONCURRENCY}, change at ${CHANGE_AT_MS / 1000} s)`,
+        `(${SECONDS} s at concurrency ${CONCURRENCY}, change at ${CHANGE_AT_MS / 1000} s, Gunicorn ${gunicorn}); ` +
+        `against steady, the reload's longest gap is ${ratio(by("reload").longest_gap_ms, by("steady").longest_gap_ms)} and its max latency ${ratio(by("reload").max_ms, by("steady").max_ms)}`,
     );
     writeFileSync(
       join(__dirname, "results.json"),
       JSON.stringify(
         {
           cases: cases.map(
-            ({ case: name, requests, failed, p50_ms, p99_ms, max_ms, change_s }) => ({
+            ({
               case: name,
               requests,
               failed,
               p50_ms,
               p99_ms,
               max_ms,
+              longest_gap_ms,
+              change_s,
+            }) => ({
+              case: name,
+              gunicorn,
+              requests,
+              failed,
+              p50_ms,
+              p99_ms,
+              max_ms,
+              longest_gap_ms,
               change_s,
             }),
           ),
