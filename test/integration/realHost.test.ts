@@ -241,9 +241,12 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
           init: host.init,
           projectDir: "/home/app/site",
           wsgiApp: "nosuch.wsgi:application",
-          respawnLimitCount: 2,
+          // One respawn, and time for both crashes within the gate even on a loaded machine
+          // (in a CI run the second crash took over 10 s, the gate stopped the job first, and
+          // the limit this test is about was never reached).
+          respawnLimitCount: 1,
           respawnLimitInterval: 60,
-          startTimeout: 10,
+          startTimeout: 20,
         },
         "broken",
       );
@@ -252,12 +255,12 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
         await assert.rejects(broken.up(program), (e: unknown) => {
           assert.ok(e instanceof UpFailed, String(e));
           assert.equal(e.resource, "broken-service-lifecycle");
-          assert.match(e.stderr, /broken did not serve on 127\.0\.0\.1:\d+ within 10s after start/);
+          assert.match(e.stderr, /broken did not serve on 127\.0\.0\.1:\d+ within 20s after start/);
           assert.match(e.stderr, /No module named 'nosuch'/, "the log tail is in the error");
           return true;
         });
         const seconds = (Date.now() - started) / 1000;
-        assert.ok(seconds < 40, `up gave up after ${seconds}s`);
+        assert.ok(seconds < 50, `up gave up after ${seconds}s`);
         if (init === "systemd") {
           await eventually(
             () =>
@@ -283,7 +286,7 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
         const starts = host
           .rootOk("grep -c 'Starting gunicorn' /var/log/broken/gunicorn.log")
           .trim();
-        assert.equal(starts, "3", "started once and respawned twice (respawn limit 2 60)");
+        assert.equal(starts, "2", "started once and respawned once (respawn limit 1 60)");
       } finally {
         broken.destroy();
       }
