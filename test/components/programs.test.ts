@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import { parse } from "yaml";
 import type { Recorded } from "../helpers/pulumiMocks";
 import { isMarkedSecret } from "../helpers/secrets";
+import { nginxTest, throwawayCertificate } from "../helpers/nginx";
 
 const ROOT = resolve(__dirname, "../..");
 
@@ -336,32 +337,14 @@ describe("Pulumi.yaml and the offline render", () => {
     const site = readFileSync(join(out, "etc/nginx/conf.d/gunicorn-hello.conf"), "utf8");
     assert.match(site, /listen 8443 ssl default_server;/);
     assert.match(site, /proxy_pass http:\/\/127\.0\.0\.1:8000;/);
-    const tls = mkdtempSync(join(tmpdir(), "tls-"));
-    const cert = spawnSync(
-      "openssl",
-      ["req", "-x509", "-nodes", "-newkey", "rsa:2048", "-days", "1", "-subj", "/CN=t"].concat([
-        "-keyout",
-        join(tls, "key"),
-        "-out",
-        join(tls, "crt"),
-      ]),
-      { encoding: "utf8" },
-    );
-    assert.equal(cert.status, 0, cert.stderr);
-    writeFileSync(
-      join(tls, "site.conf"),
+    const tls = throwawayCertificate();
+    const check = nginxTest(
       site
-        .replace("/etc/gunicorn-upstart/tls/hello.crt", join(tls, "crt"))
-        .replace("/etc/gunicorn-upstart/tls/hello.key", join(tls, "key")),
+        .replace("/etc/gunicorn-upstart/tls/hello.crt", tls.cert)
+        .replace("/etc/gunicorn-upstart/tls/hello.key", tls.key),
+      tls.dir,
     );
-    writeFileSync(
-      join(tls, "nginx.conf"),
-      `pid ${tls}/pid;\nerror_log ${tls}/error.log;\nevents {}\nhttp {\n  access_log off;\n  include ${tls}/site.conf;\n}\n`,
-    );
-    const check = spawnSync("nginx", ["-t", "-p", tls, "-c", join(tls, "nginx.conf")], {
-      encoding: "utf8",
-    });
-    assert.equal(check.status, 0, check.stderr);
+    assert.equal(check.status, 0, check.out);
   });
 
   test("render with a stack file writes what the stack program would put on the host, byte for byte", () => {

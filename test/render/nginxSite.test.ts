@@ -4,8 +4,6 @@
 import { test, describe, before } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { normalizeSpec, SpecError, type ServiceSettings } from "../../components/spec";
 import { renderNginxSite, siteUrl } from "../../components/render/nginxSite";
@@ -15,6 +13,7 @@ import {
 } from "../../components/render/nginxScripts";
 import { renderServiceFiles } from "../../components/render/hostFiles";
 import { assertGolden } from "../helpers/golden";
+import { nginxTest, throwawayCertificate } from "../helpers/nginx";
 
 const GOLDEN = resolve(__dirname, "golden/nginx");
 
@@ -53,44 +52,13 @@ const cases: Record<string, ServiceSettings> = {
   },
 };
 
-/** nginx -t of a configuration shaped like Debian's, including only `site`, as root. */
-function nginxTest(site: string, dir: string): { status: number | null; out: string } {
-  writeFileSync(join(dir, "site.conf"), site);
-  writeFileSync(
-    join(dir, "nginx.conf"),
-    [
-      `pid ${dir}/nginx.pid;`,
-      `error_log ${dir}/error.log;`,
-      "events {}",
-      "http {",
-      "    include /etc/nginx/mime.types;",
-      `    access_log ${dir}/access.log;`,
-      `    include ${dir}/site.conf;`,
-      "}",
-      "",
-    ].join("\n"),
-  );
-  const r = spawnSync("nginx", ["-t", "-p", dir, "-c", join(dir, "nginx.conf")], {
-    encoding: "utf8",
-  });
-  return { status: r.status, out: r.stdout + r.stderr };
-}
-
 describe("the nginx site", () => {
   let dir: string;
+  let tls: { cert: string; key: string };
   before(() => {
-    dir = mkdtempSync(join(tmpdir(), "nginx-site-"));
-    const r = spawnSync(
-      "openssl",
-      ["req", "-x509", "-nodes", "-newkey", "rsa:2048", "-days", "1", "-subj", "/CN=test"].concat([
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
-      ]),
-      { encoding: "utf8" },
-    );
-    assert.equal(r.status, 0, r.stderr);
+    const made = throwawayCertificate();
+    dir = made.dir;
+    tls = made;
   });
 
   for (const [name, settings] of Object.entries(cases)) {
@@ -100,9 +68,7 @@ describe("the nginx site", () => {
       // The same site with certificate files that exist here (nginx -t opens them).
       const testable = normalizeSpec({
         ...settings,
-        ...(spec.tls !== "off"
-          ? { tlsCertificateFile: join(dir, "cert.pem"), tlsKeyFile: join(dir, "key.pem") }
-          : {}),
+        ...(spec.tls !== "off" ? { tlsCertificateFile: tls.cert, tlsKeyFile: tls.key } : {}),
       });
       // Locations mounted on another site are tested inside a server block, as they are used.
       const text = renderNginxSite(testable);
