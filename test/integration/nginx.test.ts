@@ -12,7 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { GunicornService } from "../../components";
 import { freePort } from "../helpers/freePort";
 import { makeApp } from "./app";
-import { phases, Replay } from "./replay";
+import { phases, Replay, UpFailed } from "./replay";
 import { APP_USER_SETUP, connectionTo, siteSettings } from "./site";
 import { startTestHost, type TestHost } from "./testHost";
 import { twoServices } from "../../examples/two-services/twoServices";
@@ -238,6 +238,27 @@ for (const init of ["upstart", "systemd"] as const) {
       assert.equal(host.root("test -e /etc/gunicorn-upstart/tls/site.key").status, 1);
       assert.equal(curl(`https://127.0.0.1:${httpsPort}/`).status, 0, "nothing listens");
       assert.notEqual(nginxMaster(), "", "nginx itself stays (it may serve other sites)");
+    });
+
+    test("a site whose ACME directory the app user could swap is refused; an existing directory keeps its mode", async () => {
+      host.rootOk("chown app /var/www && install -d -m 0711 /etc/gunicorn-upstart/tls");
+      try {
+        await assert.rejects(replay.up(program()), (e: unknown) => {
+          assert.ok(e instanceof UpFailed, String(e));
+          assert.equal(e.resource, "site-nginx-site");
+          assert.match(
+            e.stderr,
+            /refusing the nginx site of site: \/var\/www \(uid \d+, mode \d+\) can be changed/,
+          );
+          return true;
+        });
+        assert.equal(host.root("test -e /etc/nginx/conf.d/gunicorn-site.conf").status, 1);
+      } finally {
+        host.rootOk("chown root /var/www");
+      }
+      await replay.up(program());
+      assert.equal(host.rootOk("stat -c %a /etc/gunicorn-upstart/tls").trim(), "711");
+      replay.destroy();
     });
 
     test("two services share the host's nginx by server name (examples/two-services)", async () => {
