@@ -160,6 +160,20 @@ export function parseBind(field: string, value: unknown): BindAddress {
   return { kind: "tcp", host, port };
 }
 
+/**
+ * Where a client on the host reaches the bind: a wildcard bind accepts connections on loopback,
+ * and brackets are not part of an IPv6 address. The health gate and the warm reload's check
+ * both ask here.
+ */
+export function connectTarget(bind: string): BindAddress {
+  const parsed = parseBind("bind", bind);
+  if (parsed.kind === "unix") return parsed;
+  let host = parsed.host.replace(/^\[(.*)\]$/, "$1");
+  if (host === "0.0.0.0") host = "127.0.0.1";
+  if (host === "::") host = "::1";
+  return { kind: "tcp", host, port: parsed.port };
+}
+
 /** Whether the bind is a TCP port below 1024, which only root (or CAP_NET_BIND_SERVICE) binds. */
 export function bindsLowPort(bind: string): boolean {
   const parsed = parseBind("bind", bind);

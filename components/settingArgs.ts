@@ -6,6 +6,7 @@ import type {
   Invocation,
   LogLevel,
   NofileLimit,
+  ReloadStrategy,
   SandboxDirective,
   StopRunlevels,
   SudoMode,
@@ -261,26 +262,32 @@ export interface ServiceSettingArgs {
    */
   reloadSignal?: pulumi.Input<string>;
   /**
+   * How a settings change or a new release reaches Gunicorn, same master either way: warm (new workers load the app and answer the health path in-process before the old ones stop; for those seconds the host holds two sets of workers) or hup (Gunicorn's plain HUP: the old workers stop at once and nothing answers while the new ones load the app).
+   * A change reloads (HUP: same master, new workers). Lands in: Gunicorn on_reload.
+   * @default "warm"
+   */
+  reloadStrategy?: pulumi.Input<ReloadStrategy>;
+  /**
    * Seconds the health gate waits for the service to serve after a start, restart or reload; at least 4 (the gate wants the master serving for 2 s).
-   * A change takes effect at the next start, reload or release. Lands in: lifecycle (health gate).
+   * A change reloads (HUP: same master, new workers). Lands in: lifecycle (health gate).
    * @default 30
    */
   startTimeout?: pulumi.Input<number>;
   /**
    * HTTP path the health gate requests on the bind address.
-   * A change takes effect at the next start, reload or release. Lands in: lifecycle (health gate).
+   * A change reloads (HUP: same master, new workers). Lands in: lifecycle (health gate).
    * @default "/"
    */
   healthCheckPath?: pulumi.Input<string>;
   /**
    * The health gate passes on any HTTP status below this (2xx and 3xx by default).
-   * A change takes effect at the next start, reload or release. Lands in: lifecycle (health gate).
+   * A change reloads (HUP: same master, new workers). Lands in: lifecycle (health gate).
    * @default 400
    */
   healthyStatusBelow?: pulumi.Input<number>;
   /**
    * Host header of the health request: one of Django's ALLOWED_HOSTS (Django answers 400 to any other).
-   * A change takes effect at the next start, reload or release. Lands in: lifecycle (health gate).
+   * A change reloads (HUP: same master, new workers). Lands in: lifecycle (health gate).
    * @default the bind address's host (127.0.0.1 for a wildcard bind)
    */
   healthCheckHost?: pulumi.Input<string>;

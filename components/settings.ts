@@ -87,6 +87,15 @@ export type Init = (typeof INITS)[number];
 export const TLS_MODES = ["off", "self-signed", "certificate", "files"] as const;
 export type TlsMode = (typeof TLS_MODES)[number];
 
+/**
+ * How a reload (a settings change or a new release) reaches the running Gunicorn, with the same
+ * master either way: warm (the new workers load the app and answer the health path before the
+ * old ones stop; components/render/warmReload.ts) or hup (Gunicorn's own: the old ones stop at
+ * once, and nothing answers while the new ones load the app).
+ */
+export const RELOAD_STRATEGIES = ["warm", "hup"] as const;
+export type ReloadStrategy = (typeof RELOAD_STRATEGIES)[number];
+
 /** Upstart `console` modes we render. */
 export const CONSOLE_MODES = ["log", "none", "output", "owner"] as const;
 export type ConsoleMode = (typeof CONSOLE_MODES)[number];
@@ -175,6 +184,8 @@ export interface Setting<T> {
   launcher?: string;
   /** The nginx site's directive it writes (documentation; a test finds it in the site). */
   nginx?: string;
+  /** What of the warm reload's check it sets (a value in the Gunicorn config's hooks). */
+  hook?: string;
   /** The app environment variable it sets (in the Gunicorn config's `raw_env`, beside appEnv). */
   env?: string;
   /** What of the lifecycle (health gate, releases, sudo) uses it. */
@@ -678,13 +689,27 @@ export const SETTINGS = {
     config: "string",
     example: "USR2",
   }),
+  reloadStrategy: setting({
+    doc: "How a settings change or a new release reaches Gunicorn, same master either way: warm (new workers load the app and answer the health path in-process before the old ones stop; for those seconds the host holds two sets of workers) or hup (Gunicorn's plain HUP: the old workers stop at once and nothing answers while the new ones load the app).",
+    type: "ReloadStrategy",
+    check: (f, v) => checkOneOf(f, v, RELOAD_STRATEGIES),
+    default: "warm",
+    effect: "reload",
+    gunicorn: {
+      key: "on_reload",
+      value: (v) => (v === "warm" ? "_warm_on_reload" : "_hup_on_reload"),
+    },
+    config: "string",
+    example: "hup",
+  }),
   startTimeout: setting({
     doc: "Seconds the health gate waits for the service to serve after a start, restart or reload; at least 4 (the gate wants the master serving for 2 s).",
     type: "number",
     check: checkStartTimeout,
     default: 30,
-    effect: "none",
+    effect: "reload",
     lifecycle: "health gate",
+    hook: "the wait for the new workers (startTimeout less the gate's 2 s and 1 s)",
     config: "integer",
     example: 60,
   }),
@@ -693,8 +718,9 @@ export const SETTINGS = {
     type: "string",
     check: checkHealthPath,
     default: "/",
-    effect: "none",
+    effect: "reload",
     lifecycle: "health gate",
+    hook: "the path the new workers answer in-process",
     config: "string",
     example: "/health",
   }),
@@ -703,8 +729,9 @@ export const SETTINGS = {
     type: "number",
     check: (f, v) => checkInt(f, v, 200, 600),
     default: 400,
-    effect: "none",
+    effect: "reload",
     lifecycle: "health gate",
+    hook: "the status the new workers must answer below",
     config: "integer",
     example: 300,
   }),
@@ -713,8 +740,9 @@ export const SETTINGS = {
     type: "string",
     check: checkHostHeader,
     defaultDoc: "the bind address's host (127.0.0.1 for a wildcard bind)",
-    effect: "none",
+    effect: "reload",
     lifecycle: "health gate",
+    hook: "the Host header of the new workers' in-process request",
     config: "string",
     example: "www.example.com",
   }),

@@ -2,6 +2,7 @@ import { appEnvironment, type ServiceSpec } from "../spec";
 import { SETTINGS, SETTING_NAMES, type Setting } from "../settings";
 import { pyQuote } from "../shell";
 import { initNoun } from "./launcher";
+import { renderWarmReloadHooks } from "./warmReload";
 
 /**
  * Renders the Gunicorn config file (Python). Gunicorn reads it at start and again on every HUP
@@ -28,6 +29,10 @@ export function renderGunicornConfig(spec: ServiceSpec, appEnv: Record<string, s
     `# Gunicorn settings for the ${initNoun(spec)} ${spec.job}.`,
     "# Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.",
     `# Re-read on HUP (\`${spec.init === "systemd" ? "systemctl" : "initctl"} reload\`), so these change without a restart.`,
+    "",
+    ...renderWarmReloadHooks(spec),
+    "",
+    "",
     ...settings,
     // Gunicorn owns its error log, so USR1 (logrotate) reopens it; capture_output puts its
     // stdout and stderr (tracebacks, prints) into it and re-points them on every reopen. The

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { GATE_STABLE_SECONDS, parseBind, type ServiceSpec } from "../spec";
+import { GATE_STABLE_SECONDS, type ServiceSpec } from "../spec";
+import { connectTarget } from "../checks";
 import { shQuote } from "../shell";
 import { logDirs } from "./launcher";
 import { ROOT_ONLY_DIR_FUNCTION } from "./remoteScripts";
@@ -44,15 +45,11 @@ export function stateFilePath(spec: ServiceSpec): string {
 }
 
 function readinessVars(spec: ServiceSpec): string[] {
-  const bind = parseBind("bind", spec.bind);
-  if (bind.kind === "unix") {
-    return [`READY_SOCKET=${shQuote(bind.path)}`, "READY_HOST=''", "READY_PORT=''"];
+  const target = connectTarget(spec.bind);
+  if (target.kind === "unix") {
+    return [`READY_SOCKET=${shQuote(target.path)}`, "READY_HOST=''", "READY_PORT=''"];
   }
-  // A wildcard bind accepts connections on loopback; brackets are not part of the address.
-  let host = bind.host.replace(/^\[(.*)\]$/, "$1");
-  if (host === "0.0.0.0") host = "127.0.0.1";
-  if (host === "::") host = "::1";
-  return ["READY_SOCKET=''", `READY_HOST=${shQuote(host)}`, `READY_PORT=${bind.port}`];
+  return ["READY_SOCKET=''", `READY_HOST=${shQuote(target.host)}`, `READY_PORT=${target.port}`];
 }
 
 /**

@@ -121,6 +121,7 @@ describe("the settings table", () => {
           row.gunicorn !== undefined ||
           row.launcher !== undefined ||
           row.env !== undefined ||
+          row.hook !== undefined ||
           row[init] !== undefined ||
           name === "init"; // which file is written at all
         assert.equal(
@@ -139,6 +140,12 @@ describe("the settings table", () => {
           assert.ok(
             newLines("gunicornConfig").some((l) => l.startsWith(key)),
             `${name}: ${key}`,
+          );
+        }
+        if (row.hook !== undefined) {
+          assert.ok(
+            newLines("gunicornConfig").some((l) => /^_WARM_[A-Z_]+ = /.test(l)),
+            `${name}: a _WARM_ value of the warm reload's hooks`,
           );
         }
         if (row.env !== undefined) {

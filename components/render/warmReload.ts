@@ -1,0 +1,246 @@
+import { GATE_STABLE_SECONDS, type ServiceSpec } from "../spec";
+import { connectTarget } from "../checks";
+import { pyQuote } from "../shell";
+
+/**
+ * How long the master waits for the new workers of a warm reload: what the lifecycle's health
+ * gate (`startTimeout`, counted from the HUP) leaves after it has seen them serve for
+ * GATE_STABLE_SECONDS, less a second for the retire.
+ */
+export function warmTimeoutSeconds(spec: ServiceSpec): number {
+  return Math.max(1, spec.startTimeout - GATE_STABLE_SECONDS - 1);
+}
+
+/** Host and port of the in-process health request: what the lifecycle's gate sends. */
+function healthTarget(spec: ServiceSpec): { host: string; port: string } | undefined {
+  const target = connectTarget(spec.bind);
+  // The gate only sees that a unix socket exists; the check asks no more of it, unless the
+  // user named the Host for the app.
+  if (target.kind === "unix") {
+    return spec.healthCheckHost === undefined
+      ? undefined
+      : { host: spec.healthCheckHost, port: "80" };
+  }
+  return { host: spec.healthCheckHost ?? target.host, port: String(target.port) };
+}
+
+/**
+ * The Gunicorn server hooks of the warm reload, rendered at the top of the Gunicorn config
+ * (the `reloadStrategy` row picks which `on_reload` the config sets).
+ *
+ * Gunicorn's HUP reads the config again, forks the new workers and, in the same breath, tells
+ * the old ones to stop (every release up to 27 does, with Debian's 20.1 and PyPI's current
+ * alike): for the second or so the new ones spend importing Django, nothing takes a request.
+ * `_warm_on_reload` runs inside that HUP, after the new config is read and before Gunicorn
+ * forks: it forks the new workers itself and waits until each has loaded the app and answered
+ * the health path in-process (`post_worker_init`, before the worker accepts a connection).
+ * Only then does Gunicorn's own reload go on: it forks none (they are up) and retires the old
+ * workers, oldest first. If a new worker fails to load or to answer, or the wait runs out,
+ * the new ones are killed before they took a request and the old ones keep serving; the
+ * lifecycle's gate sees no new workers and fails (and a release switches back).
+ *
+ * The master stays the same process, so the init's tracked PID, respawn and stop are Gunicorn's
+ * as ever. Python 2.7 and 3 syntax, for old hosts. Names start with `_` so that Gunicorn, which
+ * takes every known setting name from the config, finds none of them.
+ */
+export function renderWarmReloadHooks(spec: ServiceSpec): string[] {
+  const target = healthTarget(spec);
+  const [path, query] = spec.healthCheckPath.split(/\?(.*)/s) as [string, string | undefined];
+  return [
+    "# Warm reloads (gunicorn-upstart): on a HUP the new workers load the app and answer the",
+    "# health path before the old ones stop, so no request waits for Django to import.",
+    "import io as _io",
+    "import os as _os",
+    "import select as _select",
+    "import signal as _signal",
+    "import sys as _sys",
+    "import time as _time",
+    "",
+    `_WARM_TIMEOUT = ${warmTimeoutSeconds(spec)}`,
+    "# The health request of the lifecycle's gate; None: ready once the app has loaded.",
+    `_WARM_PATH = ${target === undefined ? "None" : pyQuote(path)}`,
+    `_WARM_QUERY = ${pyQuote(query ?? "")}`,
+    `_WARM_HOST = ${pyQuote(target?.host ?? "")}`,
+    `_WARM_PORT = ${pyQuote(target?.port ?? "")}`,
+    `_WARM_HEALTHY_BELOW = ${spec.healthyStatusBelow}`,
+    "# The read and write ends of the pipe the new workers report on, while a warm reload waits.",
+    "_warm_pipe = []",
+    "",
+    "",
+    "def _warm_health(worker):",
+    "    # The health request the lifecycle's gate makes, asked of the app in this worker.",
+    "    if _WARM_PATH is None:",
+    "        return 200",
+    "    status = []",
+    "",
+    "    def start_response(line, headers, exc_info=None):",
+    "        status.append(line)",
+    "        return lambda data: None",
+    "",
+    "    environ = {",
+    '        "REQUEST_METHOD": "GET",',
+    '        "SCRIPT_NAME": _os.environ.get("SCRIPT_NAME", ""),',
+    '        "PATH_INFO": _WARM_PATH,',
+    '        "QUERY_STRING": _WARM_QUERY,',
+    '        "SERVER_NAME": _WARM_HOST,',
+    '        "SERVER_PORT": _WARM_PORT,',
+    '        "SERVER_PROTOCOL": "HTTP/1.0",',
+    '        "HTTP_HOST": _WARM_HOST,',
+    '        "HTTP_USER_AGENT": "gunicorn-upstart warm reload",',
+    '        "REMOTE_ADDR": "127.0.0.1",',
+    '        "wsgi.version": (1, 0),',
+    '        "wsgi.url_scheme": "http",',
+    '        "wsgi.input": _io.BytesIO(b""),',
+    '        "wsgi.errors": _sys.stderr,',
+    '        "wsgi.multithread": False,',
+    '        "wsgi.multiprocess": True,',
+    '        "wsgi.run_once": False,',
+    "    }",
+    "    body = worker.wsgi(environ, start_response)",
+    "    try:",
+    "        for _ in body:",
+    "            pass",
+    "    finally:",
+    '        if hasattr(body, "close"):',
+    "            body.close()",
+    "    return int(status[0].split()[0]) if status else 0",
+    "",
+    "",
+    "def _warm_post_worker_init(worker):",
+    "    if not _warm_pipe:",
+    "        return",
+    "    read_end, write_end = _warm_pipe",
+    "    del _warm_pipe[:]",
+    "    code = 0",
+    "    try:",
+    "        code = _warm_health(worker)",
+    "    except Exception:",
+    '        worker.log.exception("gunicorn-upstart: the warm reload\'s health request failed")',
+    "    ready = 0 < code < _WARM_HEALTHY_BELOW",
+    '    _os.write(write_end, ("%d %d\\n" % (_os.getpid(), code)).encode("ascii"))',
+    "    _os.close(write_end)",
+    "    _os.close(read_end)",
+    "    if not ready:",
+    "        # Never take a request: wait for the master to kill this worker (or to go away).",
+    "        while _os.getppid() == worker.ppid:",
+    "            _time.sleep(0.5)",
+    "        _os._exit(0)",
+    "",
+    "",
+    "def _warm_stop_pending(arbiter):",
+    "    # A TERM, INT or QUIT waiting for the master's loop (a list before Gunicorn 24, a queue since).",
+    '    queue = arbiter.SIG_QUEUE if isinstance(arbiter.SIG_QUEUE, list) else getattr(arbiter.SIG_QUEUE, "queue", [])',
+    "    return any(sig in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGQUIT) for sig in list(queue))",
+    "",
+    "",
+    "def _warm_place(arbiter, mark, pids):",
+    "    # Ages just above the reload's mark, in order: Gunicorn retires the oldest first, and",
+    "    # since 24 waits after a reload until every worker left is younger than the mark.",
+    "    arbiter.worker_age = mark",
+    "    for i, pid in enumerate(pids):",
+    "        if pid in arbiter.WORKERS:",
+    "            arbiter.WORKERS[pid].age = mark + (i + 1.0) / (len(pids) + 1)",
+    "",
+    "",
+    "def _warm_skip_spawns(arbiter, count):",
+    "    # The reload's own loop forks `count` workers right after this hook: they are up already.",
+    "    spawn = arbiter.spawn_worker",
+    "    left = [count]",
+    "",
+    "    def spawn_worker():",
+    '        if left[0] > 0 and _sys._getframe(1).f_code.co_name == "reload":',
+    "            left[0] -= 1",
+    "            if left[0] == 0:",
+    "                del arbiter.spawn_worker",
+    "            return None",
+    '        if "spawn_worker" in vars(arbiter):',
+    "            del arbiter.spawn_worker",
+    "        return spawn()",
+    "",
+    "    arbiter.spawn_worker = spawn_worker",
+    "",
+    "",
+    "def _warm_on_reload(arbiter):",
+    "    from gunicorn.errors import HaltServer",
+    "",
+    "    # A skip left over from a reload that Gunicorn cut short.",
+    '    vars(arbiter).pop("spawn_worker", None)',
+    "    count = arbiter.num_workers",
+    "    started = _time.time()",
+    "    old = sorted(arbiter.WORKERS, key=lambda pid: arbiter.WORKERS[pid].age)",
+    "    mark = arbiter.worker_age",
+    "    read_end, write_end = _os.pipe()",
+    "    _warm_pipe[:] = [read_end, write_end]",
+    "    new = []",
+    "    problem = None",
+    "    # No `finally` here: in each new worker, spawn_worker runs the worker and ends in",
+    "    # SystemExit, which must leave as it came.",
+    "    try:",
+    "        for _ in range(count):",
+    "            new.append(arbiter.spawn_worker())",
+    "    except Exception as e:",
+    '        problem = "a new worker could not be forked: %s" % e',
+    "    del _warm_pipe[:]",
+    "    _os.close(write_end)",
+    "    codes = {}",
+    "    buf = b''",
+    "    deadline = started + _WARM_TIMEOUT",
+    "    while problem is None and len(codes) < count:",
+    "        try:",
+    "            if _time.time() > deadline:",
+    '                problem = "they were not ready within %ds" % _WARM_TIMEOUT',
+    "            elif _warm_stop_pending(arbiter):",
+    '                problem = "the service is being stopped"',
+    "            elif _select.select([read_end], [], [], 0.1)[0]:",
+    "                data = _os.read(read_end, 4096)",
+    "                buf += data",
+    "                while b'\\n' in buf:",
+    "                    line, buf = buf.split(b'\\n', 1)",
+    "                    pid, code = [int(x) for x in line.split()]",
+    "                    codes[pid] = code",
+    "                    if not 0 < code < _WARM_HEALTHY_BELOW:",
+    '                        problem = "worker %d answered %s with %s" % (pid, _WARM_PATH, code or "an error")',
+    "                if not data and problem is None and len(codes) < count:",
+    '                    problem = "a new worker exited before it was ready (see the lines above)"',
+    "        except HaltServer:",
+    "            # Gunicorn before 24 reaps a worker that failed to load from its SIGCHLD handler",
+    "            # and halts the whole server: here, only the warm reload fails.",
+    '            problem = "a new worker failed to load the app (see the lines above)"',
+    "        except (OSError, IOError, ValueError):",
+    "            # An interrupted select or read is retried; the deadline bounds the loop.",
+    "            pass",
+    "    _os.close(read_end)",
+    "    if problem is None:",
+    "        arbiter.log.info(",
+    '            "gunicorn-upstart: %d new workers ready in %.1fs; retiring the old ones", count, _time.time() - started',
+    "        )",
+    "        _warm_place(arbiter, mark, new)",
+    "        _warm_skip_spawns(arbiter, count)",
+    "        return",
+    "    arbiter.log.error(",
+    '        "gunicorn-upstart: warm reload abandoned, %s; the old workers keep serving, with the configuration and code they loaded",',
+    "        problem,",
+    "    )",
+    "    for pid in new:",
+    "        try:",
+    "            _os.kill(pid, _signal.SIGKILL)",
+    "            _os.waitpid(pid, 0)",
+    "        except (OSError, HaltServer):",
+    "            pass",
+    "        worker = arbiter.WORKERS.pop(pid, None)",
+    "        if worker is not None:",
+    "            worker.tmp.close()",
+    "    alive = [pid for pid in old if pid in arbiter.WORKERS]",
+    "    _warm_place(arbiter, mark, alive)",
+    "    arbiter.num_workers = max(1, len(alive))",
+    "    _warm_skip_spawns(arbiter, count)",
+    "",
+    "",
+    "def _hup_on_reload(arbiter):",
+    "    # reloadStrategy hup: Gunicorn's own reload (the old workers stop at once).",
+    "    pass",
+    "",
+    "",
+    "post_worker_init = _warm_post_worker_init",
+  ];
+}
