@@ -10,13 +10,20 @@ export interface LoadResult {
   requests: [number, number, number][];
 }
 
-export function runLoad(url: string, seconds: number, concurrency: number): Promise<LoadResult> {
+export function runLoad(
+  url: string,
+  seconds: number,
+  concurrency: number,
+  /** Aborting it ends the load early (SIGTERM), with what it measured so far. */
+  stop?: AbortSignal,
+): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
       [join(__dirname, "load.mjs"), url, String(seconds), String(concurrency)],
       { stdio: ["ignore", "pipe", "inherit"] },
     );
+    stop?.addEventListener("abort", () => child.kill("SIGTERM"));
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.once("exit", (code) =>

@@ -17,7 +17,7 @@ for i in "${!packages[@]}"; do
   fi
   missing+=("${packages[$i]}")
 done
-[ "${#missing[@]}" -eq 0 ] && exit 0
+if [ "${#missing[@]}" -gt 0 ]; then
 if [ "$(id -u)" -ne 0 ]; then
   echo "the tests need these Debian packages: sudo apt-get install -y ${missing[*]}" >&2
   exit 1
@@ -28,3 +28,16 @@ apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 || {
   apt-get update -q >/dev/null
   apt-get install -y -q "${missing[@]}" >/dev/null
 }
+fi
+
+# A current Gunicorn from PyPI beside Debian's 20.1: the warm reload is tested and benched on
+# both (test/helpers/currentGunicorn.ts installs this wheel into a virtualenv on a test host).
+# Pinned, so that a run is repeatable; raise it here when a new Gunicorn is out.
+CURRENT_GUNICORN=27.0.1
+# shellcheck source=scripts/cache-dir.sh
+. "$(dirname "$0")/cache-dir.sh"
+wheels="$cache/wheels"
+if ! compgen -G "$wheels/gunicorn-$CURRENT_GUNICORN-*.whl" >/dev/null; then
+  mkdir -p "$wheels"
+  python3 -m pip download -q --no-deps --only-binary=:all: --dest "$wheels" "gunicorn==$CURRENT_GUNICORN"
+fi
