@@ -1,10 +1,14 @@
 // `npm run bench`: what a change costs the requests in flight, on a real host.
-// Real OpenSSH, Gunicorn 20.1 and Django (Debian's) on loopback through the component's own
-// launcher and lifecycle (test/integration harness; Upstart played by test/host/initctl).
-// Six cases under the same bounded load (bench/load.mjs, a separate process):
+// Real OpenSSH, Django (Debian's) and Gunicorn on loopback through the component's own launcher
+// and lifecycle (test/integration harness, through the replay, not the real engine; Upstart
+// played by test/host/initctl), once with Debian's Gunicorn 20.1 and once with a current one
+// from PyPI (scripts/test-deps.sh downloads the wheel). Per Gunicorn, under the same bounded
+// load (bench/load.mjs, a separate process):
 //   steady  - no change at all: the machine's own noise, the yardstick for the others;
-//   reload  - a Gunicorn settings change (workers 4 <-> 5) through the component: HUP;
-//   release - an app code change through the component's release path: upload, switch, HUP;
+//   hup     - a Gunicorn settings change (workers 4 <-> 5) with reloadStrategy hup: Gunicorn's
+//             plain HUP, the old workers retire at once;
+//   reload  - the same change with the default, warm reload: new workers ready, then retire;
+//   release - an app code change through the release path: upload, switch, warm reload;
 //   restart - the recipe's way: `initctl stop` + `initctl start`;
 //   rolling - a fleet of two services behind a local load balancer (standing in for the ALB,
 //             test/integration/fleetSite.ts), a restart-type change (another virtualenv)
@@ -21,6 +25,7 @@ import { Replay } from "../test/integration/replay";
 import { siteProgram } from "../test/integration/site";
 import { FLEET_SETUP, fleetProgram, startBalancer } from "../test/integration/fleetSite";
 import { startTestHost, type TestHost } from "../test/integration/testHost";
+import { currentGunicornSetup } from "../test/helpers/currentGunicorn";
 
 // Long enough for a two-host rolling restart (about 12 s) to finish inside the load.
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
@@ -29,7 +34,8 @@ const CHANGE_AT_MS = 3000;
 const BUCKET_MS = 100;
 
 interface Case {
-  case: "steady" | "reload" | "release" | "restart" | "rolling" | "rolling-no-drain";
+  case: "steady" | "hup" | "reload" | "release" | "restart" | "rolling" | "rolling-no-drain";
+  gunicorn: string;
   requests: number;
   failed: number;
   p50_ms: number;
@@ -55,6 +61,7 @@ function percentile(sorted: number[], p: number): number {
 
 async function measure(
   name: Case["case"],
+  gunicorn: string,
   url: string,
   change: () => Promise<void>,
 ): Promise<Case> {
@@ -88,6 +95,7 @@ async function measure(
   for (let i = 1; i < done.length; i++) longestGap = Math.max(longestGap, done[i]! - done[i - 1]!);
   return {
     case: name,
+    gunicorn,
     requests: requests.length,
     failed: requests.filter((r) => !r[2]).length,
     p50_ms: percentile(latencies, 50),
@@ -118,7 +126,7 @@ function svg(cases: Case[]): string {
     const x = (ms: number) => left + (ms / (SECONDS * 1000)) * plotW;
     const bw = plotW / c.buckets.length;
     parts.push(
-      `<text x="${left}" y="${top + 12}" font-weight="bold">${c.case}: ${c.failed} failed of ${c.requests} (p50 ${c.p50_ms} ms, p99 ${c.p99_ms} ms, max ${c.max_ms} ms, longest gap ${c.longest_gap_ms} ms, change ${c.change_s} s)</text>`,
+      `<text x="${left}" y="${top + 12}" font-weight="bold">${c.case} (Gunicorn ${c.gunicorn}): ${c.failed} failed of ${c.requests} (p50 ${c.p50_ms} ms, p99 ${c.p99_ms} ms, max ${c.max_ms} ms, longest gap ${c.longest_gap_ms} ms, change ${c.change_s} s)</text>`,
     );
     parts.push(
       `<rect x="${x(c.changeStartMs)}" y="${top + 18}" width="${Math.max(1, x(c.changeEndMs) - x(c.changeStartMs))}" height="${h}" fill="#ddd"/>`,
@@ -152,100 +160,136 @@ function svg(cases: Case[]): string {
   return parts.join("\n") + "\n";
 }
 
-async function main(): Promise<void> {
-  let host: TestHost | undefined;
+/** The Gunicorns the bench compares: a virtualenv each, and a second one for the rollout. */
+const GUNICORNS = [
+  { venv: "/home/app/venv", venv2: "/home/app/venv2" },
+  { venv: "/home/app/venv-current", venv2: "/home/app/venv-current2" },
+];
+
+/** Every case, under the same load, with the Gunicorn of `venv` (the service, then the fleet). */
+async function casesWith(h: TestHost, venv: string, venv2: string): Promise<Case[]> {
+  const port = await freePort();
+  const app = makeApp();
+  let version = 1;
+  app.setVersion(`v${version}`);
+  const replay = new Replay(h);
+  const program = (workers: number, reloadStrategy: "warm" | "hup" = "warm") =>
+    siteProgram(h, port, {
+      appSource: app.dir,
+      workers,
+      logLevel: "warning",
+      virtualenv: venv,
+      reloadStrategy,
+    });
+  let workers = 4;
+  const cases: Case[] = [];
+  await replay.up(program(workers));
   try {
-    host = await startTestHost(FLEET_SETUP);
-    const h = host;
-    const port = await freePort();
-    const app = makeApp();
-    let version = 1;
-    app.setVersion(`v${version}`);
-    const replay = new Replay(h);
-    const program = (workers: number) =>
-      siteProgram(h, port, { appSource: app.dir, workers, logLevel: "warning" });
-    let workers = 4;
-    await replay.up(program(workers));
     const url = `http://127.0.0.1:${port}/`;
     const gunicorn = h
-      .rootOk("/home/app/venv/bin/python -c 'import gunicorn; print(gunicorn.__version__)'")
+      .rootOk(`${venv}/bin/python -c 'import gunicorn; print(gunicorn.__version__)'`)
       .trim();
-    const cases: Case[] = [];
+    const run = (name: Case["case"], change: () => Promise<void>) =>
+      measure(name, gunicorn, url, change);
+    // As long as a reload takes, doing nothing.
+    cases.push(await run("steady", () => new Promise((r) => setTimeout(r, 3000))));
     cases.push(
-      // As long as a reload takes, doing nothing.
-      await measure("steady", url, () => new Promise((r) => setTimeout(r, 3000))),
+      await run("hup", async () => {
+        workers = workers === 4 ? 5 : 4;
+        await replay.up(program(workers, "hup"));
+      }),
     );
     cases.push(
-      await measure("reload", url, async () => {
+      await run("reload", async () => {
         workers = workers === 4 ? 5 : 4;
         await replay.up(program(workers));
       }),
     );
     cases.push(
-      await measure("release", url, async () => {
+      await run("release", async () => {
         version++;
         app.setVersion(`v${version}`);
         await replay.up(program(workers));
       }),
     );
     cases.push(
-      await measure("restart", url, async () => {
+      await run("restart", async () => {
         h.rootOk("initctl stop site >/dev/null && initctl start site >/dev/null");
       }),
     );
-    const lb = await startBalancer(2);
-    try {
-      const fleet = new Replay(h);
-      const noDrain = { drain: "true", register: "true", deregister: "true" };
-      await fleet.up(fleetProgram(h, lb, app.dir));
-      cases.push(
-        await measure("rolling", lb.url, async () => {
-          await fleet.up(fleetProgram(h, lb, app.dir, {}, "/home/app/venv2"));
-        }),
-      );
-      cases.push(
-        await measure("rolling-no-drain", lb.url, async () => {
-          await fleet.up(fleetProgram(h, lb, app.dir, { balancer: noDrain }, "/home/app/venv"));
-        }),
-      );
-    } finally {
-      lb.stop();
-    }
+  } finally {
+    replay.destroy();
+  }
+  const lb = await startBalancer(2);
+  const fleet = new Replay(h);
+  try {
+    const gunicorn = cases[0]!.gunicorn;
+    const noDrain = { drain: "true", register: "true", deregister: "true" };
+    await fleet.up(fleetProgram(h, lb, app.dir, {}, venv));
+    cases.push(
+      await measure("rolling", gunicorn, lb.url, async () => {
+        await fleet.up(fleetProgram(h, lb, app.dir, {}, venv2));
+      }),
+    );
+    cases.push(
+      await measure("rolling-no-drain", gunicorn, lb.url, async () => {
+        await fleet.up(fleetProgram(h, lb, app.dir, { balancer: noDrain }, venv));
+      }),
+    );
+  } finally {
+    fleet.destroy();
+    lb.stop();
+  }
+  return cases;
+}
+
+async function main(): Promise<void> {
+  let host: TestHost | undefined;
+  try {
+    host = await startTestHost(
+      FLEET_SETUP +
+        currentGunicornSetup(GUNICORNS[1]!.venv) +
+        currentGunicornSetup(GUNICORNS[1]!.venv2),
+    );
+    const cases: Case[] = [];
+    for (const { venv, venv2 } of GUNICORNS) cases.push(...(await casesWith(host, venv, venv2)));
     const pad = (v: string | number, n: number) => String(v).padStart(n);
     console.log(
-      `${"case".padEnd(16)} ${pad("requests", 9)} ${pad("failed", 7)} ${pad("p50_ms", 7)} ${pad("p99_ms", 7)} ${pad("max_ms", 7)} ${pad("longest_gap_ms", 15)} ${pad("change_s", 9)}`,
+      `${"case".padEnd(16)} ${pad("gunicorn", 9)} ${pad("requests", 9)} ${pad("failed", 7)} ${pad("p50_ms", 7)} ${pad("p99_ms", 7)} ${pad("max_ms", 7)} ${pad("longest_gap_ms", 15)} ${pad("change_s", 9)}`,
     );
     for (const c of cases) {
       console.log(
-        `${c.case.padEnd(16)} ${pad(c.requests, 9)} ${pad(c.failed, 7)} ${pad(c.p50_ms, 7)} ${pad(c.p99_ms, 7)} ${pad(c.max_ms, 7)} ${pad(c.longest_gap_ms, 15)} ${pad(c.change_s, 9)}`,
+        `${c.case.padEnd(16)} ${pad(c.gunicorn, 9)} ${pad(c.requests, 9)} ${pad(c.failed, 7)} ${pad(c.p50_ms, 7)} ${pad(c.p99_ms, 7)} ${pad(c.max_ms, 7)} ${pad(c.longest_gap_ms, 15)} ${pad(c.change_s, 9)}`,
       );
     }
-    const by = (n: Case["case"]) => cases.find((c) => c.case === n)!;
-    console.log(
-      `summary: reload lost ${by("reload").failed} of ${by("reload").requests}, release lost ${by("release").failed} of ${by("release").requests}, ` +
-        `the recipe's restart lost ${by("restart").failed} of ${by("restart").requests}; ` +
-        `a fleet's rolling restart lost ${by("rolling").failed} of ${by("rolling").requests}, without the drain ${by("rolling-no-drain").failed} of ${by("rolling-no-drain").requests} ` +
-        `(${SECONDS} s at concurrency ${CONCURRENCY}, change at ${CHANGE_AT_MS / 1000} s, Gunicorn ${gunicorn}); ` +
-        `against steady, the reload's longest gap is ${ratio(by("reload").longest_gap_ms, by("steady").longest_gap_ms)} and its max latency ${ratio(by("reload").max_ms, by("steady").max_ms)}`,
-    );
+    for (const gunicorn of [...new Set(cases.map((c) => c.gunicorn))]) {
+      const by = (n: Case["case"]) => cases.find((c) => c.case === n && c.gunicorn === gunicorn)!;
+      const steady = by("steady");
+      const against = (n: Case["case"]) =>
+        `${n} lost ${by(n).failed} of ${by(n).requests}, longest gap ${ratio(by(n).longest_gap_ms, steady.longest_gap_ms)} and max ${ratio(by(n).max_ms, steady.max_ms)} steady's`;
+      console.log(
+        `summary, Gunicorn ${gunicorn} (${SECONDS} s at concurrency ${CONCURRENCY}, change at ${CHANGE_AT_MS / 1000} s): ` +
+          `${against("hup")}; ${against("reload")}; ${against("release")}; ` +
+          `the recipe's restart lost ${by("restart").failed} of ${by("restart").requests}; ` +
+          `a fleet's rolling restart lost ${by("rolling").failed} of ${by("rolling").requests}, without the drain ${by("rolling-no-drain").failed} of ${by("rolling-no-drain").requests}`,
+      );
+    }
     writeFileSync(
       join(__dirname, "results.json"),
       JSON.stringify(
         {
-          // The table's columns only (not the plot's), the Gunicorn version after the case.
-          cases: cases.map(
-            ({ case: name, changeStartMs: _s, changeEndMs: _e, buckets: _b, ...row }) => ({
-              case: name,
-              gunicorn,
-              ...row,
-            }),
-          ),
+          // The table's columns only (not the plot's).
+          cases: cases.map(({ changeStartMs: _s, changeEndMs: _e, buckets: _b, ...row }) => row),
         },
         null,
         2,
       ) + "\n",
     );
-    writeFileSync(join(__dirname, "reload.svg"), svg(cases));
+    // The plot: plain HUP beside the warm reload and release, for each Gunicorn.
+    writeFileSync(
+      join(__dirname, "reload.svg"),
+      svg(cases.filter((c) => ["steady", "hup", "reload", "release"].includes(c.case))),
+    );
   } finally {
     host?.stop();
   }

@@ -258,25 +258,25 @@ export interface SchemaSettingArgs {
   reloadStrategy?: pulumi.Input<ReloadStrategy>;
   /**
    * Seconds the health gate waits for the service to serve after a start, restart or reload; at least 4 (the gate wants the master serving for 2 s).
-   * A change reloads (HUP: same master, new workers). Lands in: lifecycle (health gate).
+   * A change reloads (HUP: same master, new workers). Lands in: lifecycle (health gate), Gunicorn config hooks (the wait for the new workers (startTimeout less the gate's 2 s and 1 s)).
    * @default 30
    */
   startTimeout?: pulumi.Input<number>;
   /**
    * HTTP path the health gate requests on the bind address.
-   * A change reloads (HUP: same master, new workers). Lands in: lifecycle (health gate).
+   * A change reloads (HUP: same master, new workers). Lands in: lifecycle (health gate), Gunicorn config hooks (the path the new workers answer in-process).
    * @default "/"
    */
   healthCheckPath?: pulumi.Input<string>;
   /**
    * The health gate passes on any HTTP status below this (2xx and 3xx by default).
-   * A change reloads (HUP: same master, new workers). Lands in: lifecycle (health gate).
+   * A change reloads (HUP: same master, new workers). Lands in: lifecycle (health gate), Gunicorn config hooks (the status the new workers must answer below).
    * @default 400
    */
   healthyStatusBelow?: pulumi.Input<number>;
   /**
    * Host header of the health request: one of Django's ALLOWED_HOSTS (Django answers 400 to any other).
-   * A change reloads (HUP: same master, new workers). Lands in: lifecycle (health gate).
+   * A change reloads (HUP: same master, new workers). Lands in: lifecycle (health gate), Gunicorn config hooks (the Host header of the new workers' in-process request).
    * @default the bind address's host (127.0.0.1 for a wildcard bind)
    */
   healthCheckHost?: pulumi.Input<string>;

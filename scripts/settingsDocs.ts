@@ -36,6 +36,7 @@ export function landsIn(row: Setting<unknown>): string {
   if (row.env) parts.push(`app environment \`${row.env}\``);
   if (row.nginx) parts.push(`nginx \`${row.nginx}\``);
   if (row.lifecycle) parts.push(`lifecycle (${row.lifecycle})`);
+  if (row.hook) parts.push(`Gunicorn config hooks (${row.hook})`);
   return parts.join(", ");
 }
 

@@ -88,10 +88,12 @@ def _warm_stop_pending(arbiter):
     return any(sig in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGQUIT) for sig in list(queue))
 
 
-def _warm_place(arbiter, mark, pids):
-    # Ages just above the reload's mark, in order: Gunicorn retires the oldest first, and
-    # since 24 waits after a reload until every worker left is younger than the mark.
-    arbiter.worker_age = mark
+def _warm_place(arbiter, pids):
+    # Gunicorn retires the oldest workers first, and since 24 waits after a reload until
+    # every worker left is younger than the age count it reads right after this hook. The
+    # workers that stay get ages just above that count, in their order, and below the next
+    # worker's (the count is not changed: ages only grow, reload after reload).
+    mark = arbiter.worker_age
     for i, pid in enumerate(pids):
         if pid in arbiter.WORKERS:
             arbiter.WORKERS[pid].age = mark + (i + 1.0) / (len(pids) + 1)
@@ -123,7 +125,6 @@ def _warm_on_reload(arbiter):
     count = arbiter.num_workers
     started = _time.time()
     old = sorted(arbiter.WORKERS, key=lambda pid: arbiter.WORKERS[pid].age)
-    mark = arbiter.worker_age
     read_end, write_end = _os.pipe()
     _warm_pipe[:] = [read_end, write_end]
     new = []
@@ -169,7 +170,7 @@ def _warm_on_reload(arbiter):
         arbiter.log.info(
             "gunicorn-upstart: %d new workers ready in %.1fs; retiring the old ones", count, _time.time() - started
         )
-        _warm_place(arbiter, mark, new)
+        _warm_place(arbiter, new)
         _warm_skip_spawns(arbiter, count)
         return
     arbiter.log.error(
@@ -186,7 +187,7 @@ def _warm_on_reload(arbiter):
         if worker is not None:
             worker.tmp.close()
     alive = [pid for pid in old if pid in arbiter.WORKERS]
-    _warm_place(arbiter, mark, alive)
+    _warm_place(arbiter, alive)
     arbiter.num_workers = max(1, len(alive))
     _warm_skip_spawns(arbiter, count)
 
