@@ -18,6 +18,10 @@ _WARM_QUERY = ""
 _WARM_HOST = "127.0.0.1"
 _WARM_PORT = "8080"
 _WARM_HEALTHY_BELOW = 400
+# New workers loading the app at the same time: one per CPU. The import is CPU-bound, and
+# the workers serving meanwhile need the CPUs too: a service with many workers on a small
+# host loads them in rounds rather than all at once.
+_WARM_AT_ONCE = max(1, _os.sysconf("SC_NPROCESSORS_ONLN"))
 # The read and write ends of the pipe the new workers report on, while a warm reload waits.
 _warm_pipe = []
 
@@ -117,6 +121,14 @@ def _warm_skip_spawns(arbiter, count):
     arbiter.spawn_worker = spawn_worker
 
 
+def _warm_exited(pid):
+    # Whether a new worker has exited (reaped here, or already by Gunicorn's SIGCHLD handler).
+    try:
+        return _os.waitpid(pid, _os.WNOHANG)[0] == pid
+    except OSError:
+        return True
+
+
 def _warm_on_reload(arbiter):
     from gunicorn.errors import HaltServer
 
@@ -128,36 +140,37 @@ def _warm_on_reload(arbiter):
     read_end, write_end = _os.pipe()
     _warm_pipe[:] = [read_end, write_end]
     new = []
+    ready = set()
     problem = None
-    # No `finally` here: in each new worker, spawn_worker runs the worker and ends in
-    # SystemExit, which must leave as it came.
-    try:
-        for _ in range(count):
-            new.append(arbiter.spawn_worker())
-    except Exception as e:
-        problem = "a new worker could not be forked: %s" % e
-    del _warm_pipe[:]
-    _os.close(write_end)
-    codes = {}
     buf = b''
     deadline = started + _WARM_TIMEOUT
-    while problem is None and len(codes) < count:
+    while problem is None and len(ready) < count:
+        # At most _WARM_AT_ONCE new workers load at a time: the ones serving keep most of
+        # the CPU. No `finally` or bare except around spawn_worker: in each new worker it runs
+        # the worker and ends in SystemExit, which must leave as it came.
+        try:
+            while len(new) < count and len(new) - len(ready) < _WARM_AT_ONCE:
+                new.append(arbiter.spawn_worker())
+        except Exception as e:
+            problem = "a new worker could not be forked: %s" % e
+            break
         try:
             if _time.time() > deadline:
-                problem = "they were not ready within %ds" % _WARM_TIMEOUT
+                problem = "%d of %d new workers were ready within %ds" % (len(ready), count, _WARM_TIMEOUT)
             elif _warm_stop_pending(arbiter):
                 problem = "the service is being stopped"
             elif _select.select([read_end], [], [], 0.1)[0]:
-                data = _os.read(read_end, 4096)
-                buf += data
+                buf += _os.read(read_end, 4096)
                 while b'\n' in buf:
                     line, buf = buf.split(b'\n', 1)
                     pid, code = [int(x) for x in line.split()]
-                    codes[pid] = code
                     if not 0 < code < _WARM_HEALTHY_BELOW:
                         problem = "worker %d answered %s with %s" % (pid, _WARM_PATH, code or "an error")
-                if not data and problem is None and len(codes) < count:
-                    problem = "a new worker exited before it was ready (see the lines above)"
+                    ready.add(pid)
+            else:
+                for pid in new:
+                    if pid not in ready and _warm_exited(pid):
+                        problem = "new worker %d exited before it was ready (see the lines above)" % pid
         except HaltServer:
             # Gunicorn before 24 reaps a worker that failed to load from its SIGCHLD handler
             # and halts the whole server: here, only the warm reload fails.
@@ -165,6 +178,8 @@ def _warm_on_reload(arbiter):
         except (OSError, IOError, ValueError):
             # An interrupted select or read is retried; the deadline bounds the loop.
             pass
+    del _warm_pipe[:]
+    _os.close(write_end)
     _os.close(read_end)
     if problem is None:
         arbiter.log.info(
