@@ -132,6 +132,11 @@ def _warm_exited(pid):
 def _warm_on_reload(arbiter):
     from gunicorn.errors import HaltServer
 
+    if "post_worker_init" not in arbiter.cfg.settings:
+        # Gunicorn before 19 has no post_worker_init: its workers could not say they are
+        # ready, so this reload is Gunicorn's own.
+        arbiter.log.warning("gunicorn-upstart: this Gunicorn has no post_worker_init hook; a plain HUP")
+        return
     # A skip left over from a reload that Gunicorn cut short.
     vars(arbiter).pop("spawn_worker", None)
     count = arbiter.num_workers
