@@ -49,7 +49,11 @@ export const ARGS_FILE = "components/settingArgs.ts";
  */
 export function schemaType(type: string): string {
   if (type === "SandboxDirective[]") return "string[]";
-  if (/^(Init|StopRunlevels|Invocation|LogLevel|ConsoleMode|SudoMode|TlsMode)$/.test(type))
+  if (
+    /^(Init|StopRunlevels|Invocation|LogLevel|ConsoleMode|SudoMode|TlsMode|ReloadStrategy)$/.test(
+      type,
+    )
+  )
     return "string";
   if (type.includes("|")) return "string";
   return type;
