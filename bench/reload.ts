@@ -25,7 +25,7 @@ import { Replay } from "../test/integration/replay";
 import { siteProgram } from "../test/integration/site";
 import { FLEET_SETUP, fleetProgram, startBalancer } from "../test/integration/fleetSite";
 import { startTestHost, type TestHost } from "../test/integration/testHost";
-import { currentGunicornSetup } from "../test/helpers/currentGunicorn";
+import { CURRENT_GUNICORN_VENV, currentGunicornSetup } from "../test/helpers/currentGunicorn";
 
 // Long enough for a two-host rolling restart (about 12 s) to finish inside the load.
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
@@ -163,7 +163,7 @@ function svg(cases: Case[]): string {
 /** The Gunicorns the bench compares: a virtualenv each, and a second one for the rollout. */
 const GUNICORNS = [
   { venv: "/home/app/venv", venv2: "/home/app/venv2" },
-  { venv: "/home/app/venv-current", venv2: "/home/app/venv-current2" },
+  { venv: CURRENT_GUNICORN_VENV, venv2: `${CURRENT_GUNICORN_VENV}2` },
 ];
 
 /** Every case, under the same load, with the Gunicorn of `venv` (the service, then the fleet). */

@@ -45,18 +45,18 @@ export const ARGS_FILE = "components/settingArgs.ts";
 /**
  * A setting's type in a form a Pulumi package schema can hold (Python, Go and YAML programs
  * use the component through one): the schema has no unions, so a choice of words is a string
- * and `number | "auto"` is a string too ("4" or "auto"; the check takes both).
+ * and `number | "auto"` is a string too ("4" or "auto"; the check takes both). A choice of
+ * words is a named type whose example is a word (a list of them, a string list); a named type
+ * with another example (NofileLimit's object) stays itself.
  */
-export function schemaType(type: string): string {
-  if (type === "SandboxDirective[]") return "string[]";
-  if (
-    /^(Init|StopRunlevels|Invocation|LogLevel|ConsoleMode|SudoMode|TlsMode|ReloadStrategy)$/.test(
-      type,
-    )
-  )
-    return "string";
-  if (type.includes("|")) return "string";
-  return type;
+export function schemaType(row: Setting<unknown>): string {
+  const named = /^[A-Z][A-Za-z]*(\[\])?$/.exec(row.type);
+  if (named !== null) {
+    const words = named[1] === undefined ? [row.example] : (row.example as unknown[]);
+    if (words.every((w) => typeof w === "string")) return `string${named[1] ?? ""}`;
+  }
+  if (row.type.includes("|")) return "string";
+  return row.type;
 }
 
 export const PLUGIN_ARGS_FILE = "plugin/settingArgs.ts";
@@ -65,7 +65,7 @@ export const PLUGIN_ARGS_FILE = "plugin/settingArgs.ts";
 export function renderArgsFile(schema = false): string {
   const types = new Set<string>();
   const fields = rows().map(([name, row]) => {
-    const rowType = schema ? schemaType(row.type) : row.type;
+    const rowType = schema ? schemaType(row) : row.type;
     for (const t of rowType.match(/\b[A-Z][A-Za-z]+\b/g) ?? []) {
       if (t !== "Record") types.add(t);
     }

@@ -3,15 +3,21 @@
 // a virtualenv on a test host, from the host's setup script (base64 in the script: the systemd
 // host is a container with its own file system). A pure-Python wheel installs by unpacking it
 // into site-packages and writing its console script, which is all pip would do here.
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 
+/** Where the tests and the bench put the current Gunicorn's virtualenv on a test host. */
+export const CURRENT_GUNICORN_VENV = "/home/app/venv-current";
+
+/** The cache's wheels directory, where scripts/cache-dir.sh (the one place it is declared) says. */
 function wheelsDir(): string {
-  const cache =
-    process.env.GUNICORN_UPSTART_CACHE ??
-    join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "gunicorn-upstart");
-  return join(cache, "wheels");
+  const script = resolve(__dirname, "../../scripts/cache-dir.sh");
+  const r = spawnSync("bash", ["-c", '. "$1" && printf %s "$cache"', "bash", script], {
+    encoding: "utf8",
+  });
+  if (r.status !== 0) throw new Error(`${script}: ${r.stderr}`);
+  return join(r.stdout, "wheels");
 }
 
 /** The downloaded wheel's path and version; fails naming the script that downloads it. */

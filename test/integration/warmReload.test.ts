@@ -10,7 +10,11 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { freePort } from "../helpers/freePort";
-import { currentGunicornSetup, currentGunicornWheel } from "../helpers/currentGunicorn";
+import {
+  CURRENT_GUNICORN_VENV,
+  currentGunicornSetup,
+  currentGunicornWheel,
+} from "../helpers/currentGunicorn";
 import { runLoad, type LoadResult } from "../../bench/runLoad";
 import { Replay, UpFailed } from "./replay";
 import { APP_USER_SETUP, siteProgram } from "./site";
@@ -18,10 +22,14 @@ import { startTestHost, type TestHost } from "./testHost";
 import { makeApp } from "./app";
 import type { GunicornServiceArgs } from "../../components";
 
-const CURRENT_VENV = "/home/app/venv-current";
 const GUNICORNS = [
   { label: "Debian's", version: "20.1", venv: "/home/app/venv", job: "debian" },
-  { label: "PyPI's", version: currentGunicornWheel().version, venv: CURRENT_VENV, job: "current" },
+  {
+    label: "PyPI's",
+    version: currentGunicornWheel().version,
+    venv: CURRENT_GUNICORN_VENV,
+    job: "current",
+  },
 ];
 
 /** Runs `change` under a bounded load on `url`, which goes on 2 s after it; what was measured. */
@@ -46,7 +54,9 @@ for (const init of ["upstart", "systemd"] as const) {
   describe(`warm reloads on a real ${init} host`, { timeout: 900_000 }, () => {
     let host: TestHost;
     before(async () => {
-      host = await startTestHost(APP_USER_SETUP + currentGunicornSetup(CURRENT_VENV), { init });
+      host = await startTestHost(APP_USER_SETUP + currentGunicornSetup(CURRENT_GUNICORN_VENV), {
+        init,
+      });
     });
     after(() => host?.stop());
 
