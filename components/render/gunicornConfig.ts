@@ -2,6 +2,7 @@ import { appEnvironment, type ServiceSpec } from "../spec";
 import { SETTINGS, SETTING_NAMES, type Setting } from "../settings";
 import { pyQuote } from "../shell";
 import { initNoun } from "./launcher";
+import { renderBootFailureHooks } from "./bootFailure";
 import { renderWarmReloadHooks } from "./warmReload";
 
 /**
@@ -31,6 +32,9 @@ export function renderGunicornConfig(spec: ServiceSpec, appEnv: Record<string, s
     `# Re-read on HUP (\`${spec.init === "systemd" ? "systemctl" : "initctl"} reload\`), so these change without a restart.`,
     "",
     ...renderWarmReloadHooks(spec),
+    "",
+    "",
+    ...renderBootFailureHooks(),
     "",
     "",
     ...settings,

@@ -24,11 +24,12 @@ function load(settings: ServiceSettings): Record<string, unknown> {
       "ns = runpy.run_path(sys.argv[1])",
       "cfg = Config()",
       // The hooks through Gunicorn's validators (a callable of the right arity).
-      "for key in ('on_reload', 'post_worker_init', 'workers'):",
+      "for key in ('on_reload', 'post_worker_init', 'on_starting', 'workers'):",
       "    cfg.set(key, ns[key])",
       "out = {k: v for k, v in ns.items() if k.startswith('_WARM_')}",
       "out['on_reload'] = cfg.on_reload.__name__",
       "out['post_worker_init'] = cfg.post_worker_init.__name__",
+      "out['on_starting'] = cfg.on_starting.__name__",
       "print(json.dumps(out))",
     ].join("\n");
     const r = spawnSync("/usr/bin/python3", ["-c", script, path], { encoding: "utf8" });
@@ -45,6 +46,9 @@ describe("the warm reload's hooks in the Gunicorn config", () => {
     assert.equal(load({ reloadStrategy: "hup" }).on_reload, "_hup_on_reload");
     // post_worker_init reports only while a warm reload waits: harmless under hup.
     assert.equal(load({ reloadStrategy: "hup" }).post_worker_init, "_warm_post_worker_init");
+    // The boot-failure hook (components/render/bootFailure.ts) is there under both.
+    assert.equal(load({}).on_starting, "_halt_on_starting");
+    assert.equal(load({ reloadStrategy: "hup" }).on_starting, "_halt_on_starting");
   });
 
   test("the new workers are asked what the health gate asks, within what the gate leaves", () => {

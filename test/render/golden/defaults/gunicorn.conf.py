@@ -220,6 +220,75 @@ def _hup_on_reload(arbiter):
 post_worker_init = _warm_post_worker_init
 
 
+# Workers that fail to boot halt the master at once, all of them reaped (gunicorn-upstart).
+import errno as _errno
+import os as _os
+import sys as _sys
+
+
+def _halt_forget(arbiter, pid):
+    worker = arbiter.WORKERS.pop(pid, None)
+    if worker is None:
+        return
+    try:
+        worker.tmp.close()
+        arbiter.cfg.worker_exit(arbiter, worker)
+    except Exception:
+        pass
+
+
+def _halt_reap_rest(arbiter):
+    # Every child that has exited, reaped and out of the worker table (as reap_workers would
+    # have, had it not raised at the first).
+    while True:
+        try:
+            pid = _os.waitpid(-1, _os.WNOHANG)[0]
+        except OSError:
+            break
+        if not pid:
+            break
+        if pid == getattr(arbiter, "reexec_pid", None):
+            arbiter.reexec_pid = 0
+        _halt_forget(arbiter, pid)
+    # The one that raised: reaped already, so gone.
+    for pid in list(arbiter.WORKERS):
+        try:
+            _os.kill(pid, 0)
+        except OSError as e:
+            if e.errno == _errno.ESRCH:
+                _halt_forget(arbiter, pid)
+
+
+def _halt_stopping(arbiter):
+    # Whether this master is inside its stop (a halt or a TERM), below the signal handler.
+    frame = _sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_name == "stop" and frame.f_locals.get("self") is arbiter:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _halt_on_starting(arbiter):
+    from gunicorn.errors import HaltServer
+
+    reap = arbiter.reap_workers
+
+    def reap_workers():
+        try:
+            reap()
+        except HaltServer:
+            _halt_reap_rest(arbiter)
+            if _halt_stopping(arbiter):
+                return
+            raise
+
+    arbiter.reap_workers = reap_workers
+
+
+on_starting = _halt_on_starting
+
+
 proc_name = "django-project"
 chdir = "/home/user/django-project"
 errorlog = "/home/user/logs/django-project-gunicorn.log"
