@@ -37,6 +37,19 @@ export function currentGunicornWheel(): { path: string; version: string } {
 }
 
 /**
+ * The current Gunicorn for this machine's /usr/bin/python3: the wheel unpacked into `dir` (all
+ * that installs a pure-Python wheel), to put on PYTHONPATH. Returns `dir`.
+ */
+export function unpackCurrentGunicorn(dir: string): string {
+  const unpack = "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])";
+  const r = spawnSync("/usr/bin/python3", ["-c", unpack, currentGunicornWheel().path, dir], {
+    encoding: "utf8",
+  });
+  if (r.status !== 0) throw new Error(`unpacking the Gunicorn wheel into ${dir}: ${r.stderr}`);
+  return dir;
+}
+
+/**
  * Bash for a test host's setup script: a virtualenv at `venv` that sees Debian's Django (system
  * site packages) and has the current Gunicorn, which comes first on its path.
  */

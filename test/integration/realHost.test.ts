@@ -245,9 +245,7 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
           // exit at once every time (without it, Debian's 20.1 now and then waited out
           // graceful_timeout for a worker it never reaped, and a CI run missed the limit).
           workers: 3,
-          // One respawn, and time for both crashes within the gate even on a loaded machine
-          // (in a CI run the second crash took over 10 s, the gate stopped the job first, and
-          // the limit this test is about was never reached).
+          // One respawn, and time for both crashes within the gate even on a loaded machine.
           respawnLimitCount: 1,
           respawnLimitInterval: 60,
           startTimeout: 20,
