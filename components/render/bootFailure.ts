@@ -12,10 +12,12 @@
  * - 24 and later reap from inside the stop: the next worker's boot error raises again there, so
  *   the master dies with a traceback (status 1) instead of halting.
  * `_halt_on_starting` wraps the arbiter's `reap_workers`: when it raises HaltServer, every exited
- * child is reaped and dropped from the table first; inside a stop the stop goes on (it is halting
- * already), elsewhere the halt goes on as Gunicorn meant. The warm reload, which catches the halt
- * for its own new workers, finds them reaped. Python 2.7 and 3 syntax, like the other hooks;
- * its imports are its own (a block that stands alone, whatever comes before it).
+ * child is reaped and dropped from the table first; once the master is stopping (inside its stop
+ * or halt, or its listeners closed: a worker forked just as a halt came may not be in its table,
+ * and exit after the stop) the stop goes on, elsewhere the halt goes on as Gunicorn meant. The
+ * warm reload, which catches the halt for its own new workers, finds them reaped. Python 2.7 and
+ * 3 syntax, like the other hooks; its imports are its own (a block that stands alone, whatever
+ * comes before it).
  */
 export function renderBootFailureHooks(): string[] {
   return [
@@ -59,10 +61,13 @@ export function renderBootFailureHooks(): string[] {
     "",
     "",
     "def _halt_stopping(arbiter):",
-    "    # Whether this master is inside its stop (a halt or a TERM), below the signal handler.",
-    "    frame = _sys._getframe(2)",
+    "    # Whether this master is stopping already: inside its stop or halt (a halt or a TERM),",
+    "    # or past the stop's first step, which drops the listeners (what is left is its exit).",
+    "    if not arbiter.LISTENERS:",
+    "        return True",
+    "    frame = _sys._getframe(1)",
     "    while frame is not None:",
-    '        if frame.f_code.co_name == "stop" and frame.f_locals.get("self") is arbiter:',
+    '        if frame.f_code.co_name in ("stop", "halt") and frame.f_locals.get("self") is arbiter:',
     "            return True",
     "        frame = frame.f_back",
     "    return False",
@@ -76,11 +81,18 @@ export function renderBootFailureHooks(): string[] {
     "    def reap_workers():",
     "        try:",
     "            reap()",
-    "        except HaltServer:",
-    "            _halt_reap_rest(arbiter)",
-    "            if _halt_stopping(arbiter):",
-    "                return",
-    "            raise",
+    "            return",
+    "        except HaltServer as e:",
+    "            halt = e",
+    "        # A SIGCHLD while this reaps runs this again, nested, and may halt for the same reason.",
+    "        while True:",
+    "            try:",
+    "                _halt_reap_rest(arbiter)",
+    "                break",
+    "            except HaltServer:",
+    "                pass",
+    "        if not _halt_stopping(arbiter):",
+    "            raise halt",
     "",
     "    arbiter.reap_workers = reap_workers",
     "",

@@ -7,13 +7,13 @@
 // 127.0.0.1; every run is bounded (SIGKILL after 60 s, far below the 600 s graceful_timeout).
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { normalizeSpec } from "../../components/spec";
 import { renderGunicornConfig } from "../../components/render/gunicornConfig";
-import { currentGunicornWheel } from "../helpers/currentGunicorn";
+import { unpackCurrentGunicorn } from "../helpers/currentGunicorn";
 import { freePort } from "../helpers/freePort";
 
 const RUNS = 25;
@@ -31,18 +31,7 @@ let currentLib = "";
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), "boot-failure-"));
-  currentLib = join(dir, "gunicorn-current");
-  const r = spawnSync(
-    "/usr/bin/python3",
-    [
-      "-c",
-      "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])",
-      currentGunicornWheel().path,
-      currentLib,
-    ],
-    { encoding: "utf8" },
-  );
-  assert.equal(r.status, 0, r.stderr);
+  currentLib = unpackCurrentGunicorn(join(dir, "gunicorn-current"));
 });
 
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -120,8 +109,11 @@ for (const current of [false, true]) {
       for (const [i, r] of runs.entries()) {
         assert.equal(r.status, 3, `run ${i}: ${summary([r])}\n${r.log.slice(-2000)}`);
         assert.match(r.log, /No module named 'nosuch_app'/, `run ${i}: the app's error is logged`);
-        assert.match(r.log, /Reason: Worker failed to boot\./, `run ${i}`);
-        assert.doesNotMatch(r.log, /gunicorn\.errors\.HaltServer/, `run ${i}: no second halt`);
+        // The halt finished: its reason is the master's last line, no traceback after it (a
+        // second halt inside the stop would end the log with one). A HaltServer traceback may
+        // come before it on 20.1: a halt raised while the master forks lands in Python's
+        // at-fork callback, which prints and ignores it; the next failed worker halts it.
+        assert.match(r.log, /Reason: Worker failed to boot\.\n*$/, `run ${i}: the halt finished`);
       }
     });
 

@@ -260,10 +260,13 @@ def _halt_reap_rest(arbiter):
 
 
 def _halt_stopping(arbiter):
-    # Whether this master is inside its stop (a halt or a TERM), below the signal handler.
-    frame = _sys._getframe(2)
+    # Whether this master is stopping already: inside its stop or halt (a halt or a TERM),
+    # or past the stop's first step, which drops the listeners (what is left is its exit).
+    if not arbiter.LISTENERS:
+        return True
+    frame = _sys._getframe(1)
     while frame is not None:
-        if frame.f_code.co_name == "stop" and frame.f_locals.get("self") is arbiter:
+        if frame.f_code.co_name in ("stop", "halt") and frame.f_locals.get("self") is arbiter:
             return True
         frame = frame.f_back
     return False
@@ -277,11 +280,18 @@ def _halt_on_starting(arbiter):
     def reap_workers():
         try:
             reap()
-        except HaltServer:
-            _halt_reap_rest(arbiter)
-            if _halt_stopping(arbiter):
-                return
-            raise
+            return
+        except HaltServer as e:
+            halt = e
+        # A SIGCHLD while this reaps runs this again, nested, and may halt for the same reason.
+        while True:
+            try:
+                _halt_reap_rest(arbiter)
+                break
+            except HaltServer:
+                pass
+        if not _halt_stopping(arbiter):
+            raise halt
 
     arbiter.reap_workers = reap_workers
 
