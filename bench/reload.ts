@@ -21,11 +21,11 @@ import { join } from "node:path";
 import { freePort } from "../test/helpers/freePort";
 import { runLoad } from "./runLoad";
 import { makeApp } from "../test/integration/app";
-import { Replay } from "../test/integration/replay";
 import { siteProgram } from "../test/integration/site";
 import { FLEET_SETUP, fleetProgram, startBalancer } from "../test/integration/fleetSite";
 import { startTestHost, type TestHost } from "../test/integration/testHost";
 import { CURRENT_GUNICORN_VENV, currentGunicornSetup } from "../test/helpers/currentGunicorn";
+import { lifecycleEngine } from "../test/integration/engine";
 
 // Long enough for a two-host rolling restart (about 12 s) to finish inside the load.
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
@@ -172,7 +172,7 @@ async function casesWith(h: TestHost, venv: string, venv2: string): Promise<Case
   const app = makeApp();
   let version = 1;
   app.setVersion(`v${version}`);
-  const replay = new Replay(h);
+  const replay = lifecycleEngine(h);
   const program = (workers: number, reloadStrategy: "warm" | "hup" = "warm") =>
     siteProgram(h, port, {
       appSource: app.dir,
@@ -218,10 +218,10 @@ async function casesWith(h: TestHost, venv: string, venv2: string): Promise<Case
       }),
     );
   } finally {
-    replay.destroy();
+    await replay.destroy();
   }
   const lb = await startBalancer(2);
-  const fleet = new Replay(h);
+  const fleet = lifecycleEngine(h);
   try {
     const gunicorn = cases[0]!.gunicorn;
     const noDrain = { drain: "true", register: "true", deregister: "true" };
@@ -237,7 +237,7 @@ async function casesWith(h: TestHost, venv: string, venv2: string): Promise<Case
       }),
     );
   } finally {
-    fleet.destroy();
+    await fleet.destroy();
     lb.stop();
   }
   return cases;

@@ -39,65 +39,69 @@ export function setCommandHook(hook: CommandHook | undefined): void {
 }
 const COMMAND_TYPES = ["command:remote:Command", "command:local:Command"];
 
-pulumi.runtime.setMocks(
-  {
-    newResource(args: pulumi.runtime.MockResourceArgs) {
-      recorded.push({
-        type: args.type,
-        name: args.name,
-        inputs: args.inputs as Record<string, unknown>,
-      });
-      if (commandHook !== undefined && COMMAND_TYPES.includes(args.type)) {
-        const hook = commandHook;
-        return hook(args).then((outputs) => ({
-          id: `${args.name}-id`,
-          state: { ...args.inputs, ...outputs },
-        }));
-      }
-      const state: Record<string, unknown> = { ...args.inputs };
-      if (args.type === "aws:ec2/instance:Instance") {
-        state.publicIp = INSTANCE_IP;
-        state.publicDns = "ec2-203-0-113-10.compute.amazonaws.com";
-      }
-      if (args.type === "aws:ec2/keyPair:KeyPair") state.keyName = `${args.name}-key`;
-      if (args.type === "command:local:Command") {
-        // A LocalMachine's command prints its connection; a fleet's steps print nothing here.
-        state.stdout = args.name.endsWith("-machine")
-          ? `${JSON.stringify({ host: "127.0.0.1", port: 2222, user: "deploy", privateKey: "MACHINE-KEY" })}\n`
-          : "";
-        state.stderr = "";
-      }
-      if (args.type === "command:remote:Command") {
-        state.stdout = "gunicorn-upstart: django-project: start (master pid 4242)\n";
-        state.stderr = "";
-      }
-      return { id: `${args.name}-id`, state };
-    },
-    call(args: pulumi.runtime.MockCallArgs) {
-      calls.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
-      if (args.token === "aws:ec2/getAmiIds:getAmiIds") {
-        // An owner with no images stands for a region where nothing matches.
-        const none = (args.inputs.owners as string[]).includes("000000000000");
-        return { ids: none ? [] : ["ami-0trusty1404", "ami-0older"] };
-      }
-      if (args.token === "aws:ec2/getAmi:getAmi") {
-        return {
-          id: "ami-0trusty1404",
-          name: "ubuntu/images/hvm-ssd/ubuntu-trusty-14.04-amd64-server-20191107",
-        };
-      }
-      if (args.token === "aws:ec2/getSubnet:getSubnet")
-        return { id: args.inputs.id, vpcId: "vpc-0abc" };
-      if (args.token === "aws:ec2/getVpc:getVpc")
-        return { id: args.inputs.id, cidrBlock: "10.20.0.0/16" };
-      if (args.token === "aws:index/getRegion:getRegion") return { region: "eu-west-1" };
-      return args.inputs;
-    },
+/**
+ * Installs the mock runtime. Called on import, and again by the replay before each `up`: the
+ * real engine's Automation API (test/integration/engine.ts) replaces the runtime's monitor.
+ */
+export function useMocks(): void {
+  void pulumi.runtime.setMocks(mocks, "gunicorn-upstart", "test", false);
+}
+
+const mocks: pulumi.runtime.Mocks = {
+  newResource(args: pulumi.runtime.MockResourceArgs) {
+    recorded.push({
+      type: args.type,
+      name: args.name,
+      inputs: args.inputs as Record<string, unknown>,
+    });
+    if (commandHook !== undefined && COMMAND_TYPES.includes(args.type)) {
+      const hook = commandHook;
+      return hook(args).then((outputs) => ({
+        id: `${args.name}-id`,
+        state: { ...args.inputs, ...outputs },
+      }));
+    }
+    const state: Record<string, unknown> = { ...args.inputs };
+    if (args.type === "aws:ec2/instance:Instance") {
+      state.publicIp = INSTANCE_IP;
+      state.publicDns = "ec2-203-0-113-10.compute.amazonaws.com";
+    }
+    if (args.type === "aws:ec2/keyPair:KeyPair") state.keyName = `${args.name}-key`;
+    if (args.type === "command:local:Command") {
+      // A LocalMachine's command prints its connection; a fleet's steps print nothing here.
+      state.stdout = args.name.endsWith("-machine")
+        ? `${JSON.stringify({ host: "127.0.0.1", port: 2222, user: "deploy", privateKey: "MACHINE-KEY" })}\n`
+        : "";
+      state.stderr = "";
+    }
+    if (args.type === "command:remote:Command") {
+      state.stdout = "gunicorn-upstart: django-project: start (master pid 4242)\n";
+      state.stderr = "";
+    }
+    return { id: `${args.name}-id`, state };
   },
-  "gunicorn-upstart",
-  "test",
-  false,
-);
+  call(args: pulumi.runtime.MockCallArgs) {
+    calls.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
+    if (args.token === "aws:ec2/getAmiIds:getAmiIds") {
+      // An owner with no images stands for a region where nothing matches.
+      const none = (args.inputs.owners as string[]).includes("000000000000");
+      return { ids: none ? [] : ["ami-0trusty1404", "ami-0older"] };
+    }
+    if (args.token === "aws:ec2/getAmi:getAmi") {
+      return {
+        id: "ami-0trusty1404",
+        name: "ubuntu/images/hvm-ssd/ubuntu-trusty-14.04-amd64-server-20191107",
+      };
+    }
+    if (args.token === "aws:ec2/getSubnet:getSubnet")
+      return { id: args.inputs.id, vpcId: "vpc-0abc" };
+    if (args.token === "aws:ec2/getVpc:getVpc")
+      return { id: args.inputs.id, cidrBlock: "10.20.0.0/16" };
+    if (args.token === "aws:index/getRegion:getRegion") return { region: "eu-west-1" };
+    return args.inputs;
+  },
+};
+useMocks();
 
 /** A transformation that records every resource's args and options; pass it to the top component. */
 export const recorder: pulumi.ResourceTransformation = (args) => {

@@ -14,13 +14,14 @@ import { resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { GunicornService } from "../../components";
 import { freePort } from "../helpers/freePort";
-import { Replay, UpFailed, recorder, type Ran } from "./replay";
+import { UpFailed, recorder, type Ran } from "./replay";
 import { startTestHost, type TestHost } from "./testHost";
+import { lifecycleEngine, type LifecycleEngine } from "./engine";
 
 const DEMO = resolve(__dirname, "../../examples/hello-django");
 let host: TestHost;
 let port: number;
-let replay: Replay;
+let replay: LifecycleEngine;
 
 function program(extra: { requirements?: string } = {}) {
   return () => {
@@ -67,7 +68,7 @@ describe("from a bare host to a serving site", { timeout: 600_000 }, () => {
   before(async () => {
     host = await startTestHost(""); // nothing but the deploy user: no app user, no virtualenv
     port = await freePort();
-    replay = new Replay(host);
+    replay = lifecycleEngine(host);
   });
   after(() => host?.stop());
 
@@ -147,7 +148,7 @@ describe("from a bare host to a serving site", { timeout: 600_000 }, () => {
   });
 
   test("destroy stops the service and keeps the user, the directories and the virtualenv", async () => {
-    replay.destroy();
+    await replay.destroy();
     assert.equal(host.root("id hello").status, 0);
     assert.equal(
       host.root("test -d /srv/hello/venv && test -d /var/log/hello && test -L /srv/hello/current")

@@ -6,14 +6,15 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { freePort } from "../helpers/freePort";
-import { Replay, UpFailed, type Ran } from "./replay";
+import { UpFailed, type Ran } from "./replay";
 import { APP_USER_SETUP, siteProgram } from "./site";
 import { startTestHost, type TestHost } from "./testHost";
 import { makeApp } from "./app";
+import { lifecycleEngine, type LifecycleEngine } from "./engine";
 
 let host: TestHost;
 let port: number;
-let replay: Replay;
+let replay: LifecycleEngine;
 let app: ReturnType<typeof makeApp>;
 
 function program(extra: { workers?: number; secret?: string } = {}) {
@@ -66,7 +67,7 @@ describe("faults on a real host", { timeout: 600_000 }, () => {
   before(async () => {
     host = await startTestHost(APP_USER_SETUP);
     port = await freePort();
-    replay = new Replay(host);
+    replay = lifecycleEngine(host);
     app = makeApp();
     app.setVersion("v1");
   });
@@ -176,9 +177,9 @@ describe("faults on a real host", { timeout: 600_000 }, () => {
       "site-config-write",
       "site-release-upload",
     ]) {
-      replay.rerun(name);
+      await replay.rerun(name);
     }
-    const again = replay.rerun("site-service-lifecycle");
+    const again = await replay.rerun("site-service-lifecycle");
     assert.match(again.stdout, /site: none \(master pid \d+\)/);
     assert.equal(host.rootOk("cat /var/lib/gunicorn-upstart/site.applied"), state);
     assert.equal(processes().masters[0], master, "not restarted");

@@ -10,11 +10,12 @@ import assert from "node:assert/strict";
 import { runLoad } from "../../bench/runLoad";
 import { makeApp } from "./app";
 import { FLEET_SETUP, fleetProgram, request, startBalancer, type LocalBalancer } from "./fleetSite";
-import { Replay, type Ran } from "./replay";
+import { type Ran } from "./replay";
 import { startTestHost, type TestHost } from "./testHost";
+import { lifecycleEngine, type LifecycleEngine } from "./engine";
 
 let host: TestHost;
-let replay: Replay;
+let replay: LifecycleEngine;
 let lb: LocalBalancer;
 const app = makeApp();
 
@@ -44,7 +45,7 @@ describe(
       host = await startTestHost(FLEET_SETUP);
       lb = await startBalancer(2);
       app.setVersion("v1");
-      replay = new Replay(host);
+      replay = lifecycleEngine(host);
     });
     after(() => {
       lb?.stop();
@@ -125,7 +126,7 @@ describe(
       // Back to the real balancer commands: only the steps change, the services do nothing.
       const back = await replay.up(program({}, "/home/app/venv"));
       assert.ok(back.filter((r) => /lifecycle/.test(r.name)).every((r) => /: none/.test(r.stdout)));
-      const ran = replay.destroy();
+      const ran = await replay.destroy();
       const order = ran.map((r) => r.name);
       assert.ok(order.indexOf("web-0-register") < order.indexOf("web-0-service-lifecycle"));
       assert.deepEqual((await state()).inRotation, [false, false]);

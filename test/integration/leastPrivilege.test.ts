@@ -25,16 +25,17 @@ import { craftedRelease } from "../helpers/craftedRelease";
 import { jobEscalations } from "../helpers/escalations";
 import { freePort } from "../helpers/freePort";
 import { makeApp } from "./app";
-import { phases, Replay, UpFailed } from "./replay";
+import { phases, UpFailed } from "./replay";
 import { APP_USER_SETUP, siteProgram, siteSettings } from "./site";
 import { startTestHost, type TestHost } from "./testHost";
+import { lifecycleEngine, type LifecycleEngine } from "./engine";
 
 // The log directory is the app user's: with setuid, the launcher's `mkdir -p` runs as app.
 const SETUP = `${APP_USER_SETUP}install -d -o app -g app -m 0750 /var/log/site\n`;
 
 let host: TestHost;
 let port: number;
-let replay: Replay;
+let replay: LifecycleEngine;
 const app = makeApp();
 
 function settings(extra: Partial<GunicornServiceArgs> = {}): Partial<GunicornServiceArgs> {
@@ -106,7 +107,7 @@ for (const init of ["upstart", "systemd"] as const) {
       before(async () => {
         host = await startTestHost(SETUP, { init });
         port = await freePort();
-        replay = new Replay(host);
+        replay = lifecycleEngine(host);
         app.setVersion("v1");
         const { spec, helper } = helperFor();
         // What an admin does once, as root: install the helper and the rule, then take away the
@@ -280,8 +281,8 @@ for (const init of ["upstart", "systemd"] as const) {
         assert.equal(host.rootOk("stat -c '%U %a' /etc/shadow"), shadow, "nor was it re-owned");
       });
 
-      test("destroy stops the job and removes its files through the helper; the release stays", () => {
-        const ran = replay.destroy();
+      test("destroy stops the job and removes its files through the helper; the release stays", async () => {
+        const ran = await replay.destroy();
         assert.ok(
           ran.some((r) =>
             /the helper \/usr\/local\/sbin\/gunicorn-upstart-site and the sudoers rule .* stay: remove them as root/.test(

@@ -17,11 +17,12 @@ import { readProjectConfig } from "../../components/projectConfig";
 import { readStackConfig } from "../../components/stackConfig";
 import { deployStack } from "../../components/stackProgram";
 import { LOCAL_MACHINE_DEFAULTS } from "../../components/render/localMachine";
-import { phases, recorder, Replay } from "./replay";
+import { phases, recorder } from "./replay";
+import { lifecycleEngine, type LifecycleEngine } from "./engine";
 
 const ROOT = resolve(__dirname, "../..");
 let stateDir: string;
-let replay: Replay;
+let replay: LifecycleEngine;
 let appPort: number;
 let sshPort: number;
 let httpPort: number;
@@ -81,7 +82,7 @@ describe("the default stack on the local machine", { timeout: 900_000 }, () => {
       number,
     ];
     // No test host: the machine's connection is the program's own.
-    replay = new Replay();
+    replay = lifecycleEngine();
   });
   after(() => {
     // Whatever happened, leave no machine running.
@@ -125,7 +126,7 @@ describe("the default stack on the local machine", { timeout: 900_000 }, () => {
 
   test("destroy stops the service and the machine, and leaves nothing running", async () => {
     const pid = spawnSync("cat", [join(stateDir, name, "pid")], { encoding: "utf8" }).stdout.trim();
-    const ran = replay.destroy();
+    const ran = await replay.destroy();
     assert.deepEqual(
       ran.slice(0, 2).map((r) => r.name),
       ["app-nginx-site", "app-service-lifecycle"],

@@ -12,17 +12,18 @@ import * as pulumi from "@pulumi/pulumi";
 import { GunicornService } from "../../components";
 import { freePort } from "../helpers/freePort";
 import { makeApp } from "./app";
-import { phases, Replay, UpFailed } from "./replay";
+import { phases, UpFailed } from "./replay";
 import { APP_USER_SETUP, connectionTo, siteSettings } from "./site";
 import { startTestHost, type TestHost } from "./testHost";
 import { twoServices } from "../../examples/two-services/twoServices";
 import { recorder } from "./replay";
+import { lifecycleEngine, type LifecycleEngine } from "./engine";
 
 // Debian's own default site would be the default server of port 80 on the shared network.
 const SETUP = `${APP_USER_SETUP}rm -f /etc/nginx/sites-enabled/default\n`;
 
 let host: TestHost;
-let replay: Replay;
+let replay: LifecycleEngine;
 let app: ReturnType<typeof makeApp>;
 let port: number;
 let httpPort: number;
@@ -82,7 +83,7 @@ for (const init of ["upstart", "systemd"] as const) {
       port = await freePort();
       httpPort = await freePort();
       httpsPort = await freePort();
-      replay = new Replay(host);
+      replay = lifecycleEngine(host);
       app = makeApp();
       app.setVersion("v1");
       caFile = join(host.keyFile + ".ca.pem");
@@ -172,7 +173,7 @@ for (const init of ["upstart", "systemd"] as const) {
       const blogApp = makeApp();
       blogApp.setVersion("blog-1");
       const blogPort = await freePort();
-      const mounted = new Replay(host);
+      const mounted = lifecycleEngine(host);
       const blog = () => () => [
         new GunicornService(
           "blog",
@@ -222,7 +223,7 @@ for (const init of ["upstart", "systemd"] as const) {
         /version=v1$/,
         "the site's own app",
       );
-      mounted.destroy();
+      await mounted.destroy();
       assert.equal(host.root("test -e /etc/nginx/gunicorn-upstart/site.d/blog.conf").status, 1);
       assert.equal(curl(`https://127.0.0.1:${httpsPort}/blog/`).status, 404, "the site's app now");
       assert.equal(curl(`https://127.0.0.1:${httpsPort}/`).status, 200);
@@ -232,8 +233,8 @@ for (const init of ["upstart", "systemd"] as const) {
       assert.deepEqual(await replay.up(program({ clientMaxBodySize: "5m" })), []);
     });
 
-    test("destroy removes the site and its certificate and reloads nginx; the port refuses", () => {
-      replay.destroy();
+    test("destroy removes the site and its certificate and reloads nginx; the port refuses", async () => {
+      await replay.destroy();
       assert.equal(host.root("test -e /etc/nginx/conf.d/gunicorn-site.conf").status, 1);
       assert.equal(host.root("test -e /etc/gunicorn-upstart/tls/site.key").status, 1);
       assert.equal(curl(`https://127.0.0.1:${httpsPort}/`).status, 0, "nothing listens");
@@ -258,14 +259,14 @@ for (const init of ["upstart", "systemd"] as const) {
       }
       await replay.up(program());
       assert.equal(host.rootOk("stat -c %a /etc/gunicorn-upstart/tls").trim(), "711");
-      replay.destroy();
+      await replay.destroy();
     });
 
     test("two services share the host's nginx by server name (examples/two-services)", async () => {
       const apps = { shop: makeApp(), blog: makeApp() };
       apps.shop.setVersion("shop-1");
       apps.blog.setVersion("blog-1");
-      const two = new Replay(host);
+      const two = lifecycleEngine(host);
       const certs: Record<string, string | undefined> = {};
       const ran = await two.up(() => {
         const { shop, blog } = twoServices({
@@ -307,7 +308,7 @@ for (const init of ["upstart", "systemd"] as const) {
         assert.equal(r.status, 200, r.body);
         assert.match(r.body, new RegExp(`version=${name}-1$`));
       }
-      two.destroy();
+      await two.destroy();
       assert.equal(host.root("ls /etc/nginx/conf.d/gunicorn-*.conf").status, 2, "no site is left");
     });
   });

@@ -10,14 +10,15 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort } from "../helpers/freePort";
 import { packRelease } from "../../components/appReleasePlan";
-import { phases, Replay, UpFailed } from "./replay";
+import { phases, UpFailed } from "./replay";
 import { APP_USER_SETUP, siteProgram } from "./site";
 import { startTestHost, type TestHost } from "./testHost";
 import { makeApp } from "./app";
+import { lifecycleEngine, type LifecycleEngine } from "./engine";
 
 let host: TestHost;
 let port: number;
-let replay: Replay;
+let replay: LifecycleEngine;
 let app: ReturnType<typeof makeApp>;
 
 function program(settings: { virtualenv?: string } = {}, on: TestHost = host) {
@@ -37,7 +38,7 @@ for (const init of ["upstart", "systemd"] as const) {
     before(async () => {
       host = await startTestHost(APP_USER_SETUP, { init });
       port = await freePort();
-      replay = new Replay(host);
+      replay = lifecycleEngine(host);
       app = makeApp();
       app.setVersion("v1");
     });
@@ -71,7 +72,7 @@ for (const init of ["upstart", "systemd"] as const) {
       assert.ok(packed.archiveBase64.length > 3 << 20, `${packed.archiveBase64.length} bytes`);
       await replay.up(program());
       assert.match(await get(), /version=v1$/);
-      const ran = replay.destroy();
+      const ran = await replay.destroy();
       assert.ok(ran.some((r) => r.name === "site-release-upload" && r.op === "delete"));
       await assert.rejects(get(), "the service is stopped");
       assert.match(
@@ -102,7 +103,7 @@ for (const init of ["upstart", "systemd"] as const) {
         );
         assert.ok(other.mainPid("site") !== undefined, "the new host runs it");
         assert.match(await get(), /version=v1$/);
-        replay.destroy();
+        await replay.destroy();
         assert.equal(other.mainPid("site"), undefined);
       } finally {
         other.stop();

@@ -11,7 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { GunicornServiceArgs } from "../../components";
 import { asRemoteCommand, renderWriteFileScript } from "../../components/render/remoteScripts";
 import { freePort } from "../helpers/freePort";
-import { phases, Replay, UpFailed } from "./replay";
+import { phases, UpFailed } from "./replay";
 import { siteProgram } from "./site";
 import { startTestHost, type TestHost } from "./testHost";
 
@@ -47,10 +47,11 @@ PY
 echo v1 > /home/app/site/mysite/VERSION
 chown -R app:app /home/app
 `;
+import { lifecycleEngine, type LifecycleEngine } from "./engine";
 
 let host: TestHost;
 let port: number;
-let replay: Replay;
+let replay: LifecycleEngine;
 
 function service(extra: Partial<GunicornServiceArgs> = {}): () => pulumi.Output<unknown>[] {
   return siteProgram(host, port, {
@@ -107,7 +108,7 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
     before(async () => {
       host = await startTestHost(APP_SETUP, { init });
       port = await freePort();
-      replay = new Replay(host);
+      replay = lifecycleEngine(host);
     });
     after(() => host?.stop());
 
@@ -233,7 +234,7 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
 
     test("a crashing app fails the up with the Gunicorn log's tail, without hanging, and respawn stops at its limit", async () => {
       const brokenPort = await freePort();
-      const broken = new Replay(host);
+      const broken = lifecycleEngine(host);
       const program = siteProgram(
         host,
         brokenPort,
@@ -290,7 +291,7 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
           .trim();
         assert.equal(starts, "2", "started once and respawned once (respawn limit 1 60)");
       } finally {
-        broken.destroy();
+        await broken.destroy();
       }
     });
 
@@ -351,7 +352,7 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
 
     test("destroy stops the service and removes job, launcher and config; app and logs stay", async () => {
       const master = masterPid();
-      const ran = replay.destroy();
+      const ran = await replay.destroy();
       assert.deepEqual(ops(ran), [
         "delete site-service-lifecycle",
         "delete site-config-write",
@@ -420,7 +421,7 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
       );
       assert.equal(host.mainPid("site"), undefined, "the job was not started");
       host.rootOk(`pkill -f 'python3 -c import socket' || true`);
-      replay.destroy();
+      await replay.destroy();
     });
   });
 }

@@ -6,14 +6,15 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { freePort } from "../helpers/freePort";
-import { phases, Replay, UpFailed } from "./replay";
+import { phases, UpFailed } from "./replay";
 import { APP_USER_SETUP, siteProgram } from "./site";
 import { startTestHost, type TestHost } from "./testHost";
 import { makeApp } from "./app";
+import { lifecycleEngine, type LifecycleEngine } from "./engine";
 
 let host: TestHost;
 let port: number;
-let replay: Replay;
+let replay: LifecycleEngine;
 let app: ReturnType<typeof makeApp>;
 
 function program(extra: { workers?: number } = {}) {
@@ -43,7 +44,7 @@ for (const init of ["upstart", "systemd"] as const) {
     before(async () => {
       host = await startTestHost(APP_USER_SETUP, { init });
       port = await freePort();
-      replay = new Replay(host);
+      replay = lifecycleEngine(host);
       app = makeApp();
       app.setVersion("v1");
     });
@@ -193,7 +194,7 @@ for (const init of ["upstart", "systemd"] as const) {
 
     test("destroy stops the service but leaves the releases (app code) in place", async () => {
       const before = master();
-      replay.destroy();
+      await replay.destroy();
       assert.equal(host.root(`kill -0 ${before}`).status, 1, "the master is gone");
       assert.equal(
         host.rootOk("pgrep -u app -c gunicorn || true").trim(),

@@ -16,11 +16,12 @@ import {
   currentGunicornWheel,
 } from "../helpers/currentGunicorn";
 import { runLoad, type LoadResult } from "../../bench/runLoad";
-import { Replay, UpFailed } from "./replay";
+import { UpFailed } from "./replay";
 import { APP_USER_SETUP, siteProgram } from "./site";
 import { startTestHost, type TestHost } from "./testHost";
 import { makeApp } from "./app";
 import type { GunicornServiceArgs } from "../../components";
+import { lifecycleEngine, type LifecycleEngine } from "./engine";
 
 const GUNICORNS = [
   { label: "Debian's", version: "20.1", venv: "/home/app/venv", job: "debian" },
@@ -63,7 +64,7 @@ for (const init of ["upstart", "systemd"] as const) {
     for (const gunicorn of GUNICORNS) {
       describe(`Gunicorn ${gunicorn.label} ${gunicorn.version}`, () => {
         let port: number;
-        let replay: Replay;
+        let replay: LifecycleEngine;
         let app: ReturnType<typeof makeApp>;
         const name = gunicorn.job;
         const url = () => `http://127.0.0.1:${port}/`;
@@ -103,7 +104,7 @@ for (const init of ["upstart", "systemd"] as const) {
 
         before(async () => {
           port = await freePort();
-          replay = new Replay(host);
+          replay = lifecycleEngine(host);
           app = makeApp();
           app.setVersion("v1");
         });
@@ -205,7 +206,7 @@ for (const init of ["upstart", "systemd"] as const) {
         });
 
         test("destroy stops the service and leaves no Gunicorn process", async () => {
-          replay.destroy();
+          await replay.destroy();
           assert.equal(host.mainPid(name), undefined);
           assert.equal(host.root("pgrep -a -f '[g]unicorn'").stdout.trim(), "");
         });
