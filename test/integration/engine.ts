@@ -318,7 +318,7 @@ export class RealEngine implements LifecycleEngine {
 
   async up(
     program: () => pulumi.Output<unknown>[],
-    options: { interrupt?: { resource: string; afterMs: number } } = {},
+    options: { interrupt?: { resource: string; afterMs: number }; expectNoChanges?: boolean } = {},
   ): Promise<Ran[]> {
     const stack = await this.stackFor();
     reset();
@@ -346,6 +346,7 @@ export class RealEngine implements LifecycleEngine {
         onEvent: rec.onEvent,
         onOutput: (o) => (output += o),
         color: "never",
+        ...(options.expectNoChanges === true ? { expectNoChanges: true } : {}),
       });
     } catch (e) {
       throw this.failure(rec, e, interrupt?.resource);

@@ -4,10 +4,10 @@
 // drain and register steps, a LocalMachine) run here with their `interpreter` (default
 // `/bin/sh -c`) and their `environment`.
 //
-// It stands in for the real engine only because the command provider cannot be had on this
-// machine (the Go module proxy refuses github.com/pulumi/pulumi-command/provider; see
-// scripts/toolchain.sh and the README). The Pulumi CLI itself is real and runs the stack
-// program in test/engine/.
+// It stands in for the real engine only where the command provider cannot be had (no
+// registry here serves it: see scripts/toolchain.sh and the README): the suites get it from
+// lifecycleEngine() in ./engine.ts, which picks the real engine wherever the provider is
+// installed, and parity.test.ts checks this model against the real engine there.
 //
 // Rules followed (from the provider's SDK code and documentation, its issue tracker, and a
 // review of its source):
