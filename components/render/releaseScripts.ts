@@ -46,7 +46,11 @@ export function renderUploadScript(
     "fi",
     'mkdir "$tmp/tree"',
     // Only files, directories and symlinks: root's tar would make device nodes and hard links.
-    'if base64 -d "$tmp/payload" | tar -tvzf - | grep -v "^[-dl]" | grep -q .; then',
+    // The whole listing is read before it is judged: a `grep -q` that stopped at the first odd
+    // entry killed the listing with SIGPIPE, and under pipefail that pipeline's failure read
+    // as "nothing odd" (an archive of many device nodes was unpacked).
+    'odd=$(base64 -d "$tmp/payload" | tar -tvzf - | grep -v "^[-dl]" || true)',
+    'if [ -n "$odd" ]; then',
     '  echo "refusing release $ID: it holds entries other than files, directories and symlinks" >&2',
     "  exit 1",
     "fi",

@@ -4,10 +4,11 @@ import { spawnSync } from "node:child_process";
 /**
  * A release archive (gzipped tar, base64, as the upload reads it) with what our packer never
  * makes, written by Python's tarfile: a `06755` copy of `binary` named `name`, and with `device`
- * also a character device node (`/dev/mem`'s numbers), with `hardlink` also a hard link to it.
+ * also a character device node (`/dev/mem`'s numbers), with `devices` 2000 of them, with
+ * `hardlink` also a hard link to it.
  */
 export function craftedRelease(
-  kind: "setuid" | "device" | "hardlink",
+  kind: "setuid" | "device" | "devices" | "hardlink",
   name = "x",
   binary = "/bin/true",
 ): string {
@@ -19,8 +20,8 @@ export function craftedRelease(
     "    data = open(binary, 'rb').read()",
     "    f = tarfile.TarInfo(name); f.size = len(data); f.mode = 0o6755",
     "    t.addfile(f, io.BytesIO(data))",
-    "    if kind == 'device':",
-    "        d = tarfile.TarInfo('mem'); d.type = tarfile.CHRTYPE; d.devmajor = 1; d.devminor = 1; d.mode = 0o666",
+    "    for i in range({'device': 1, 'devices': 2000}.get(kind, 0)):",
+    "        d = tarfile.TarInfo('mem%d' % i); d.type = tarfile.CHRTYPE; d.devmajor = 1; d.devminor = 1; d.mode = 0o666",
     "        t.addfile(d)",
     "    if kind == 'hardlink':",
     "        h = tarfile.TarInfo('shadow'); h.type = tarfile.LNKTYPE; h.linkname = name",
