@@ -37,10 +37,20 @@ export PATH="$path:$PATH"
 export PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-file://$state}
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 
+# A new stack's config file, Pulumi.<stack>.yaml (ignored by git), gets the salt of this
+# passphrase. One left from another passphrase (a copy from elsewhere, a state directory
+# removed) cannot be used with this one: say so, and what to do.
 stack=${STACK:-dev}
 if [ "${1:-}" != "version" ] && [ "${1:-}" != "plugin" ] && [ "${1:-}" != "about" ]; then
   if ! pulumi stack select --non-interactive "$stack" >/dev/null 2>&1; then
-    pulumi stack init --non-interactive "$stack" >&2
+    if ! out=$(pulumi stack init --non-interactive "$stack" 2>&1); then
+      printf '%s\n' "$out" >&2
+      if [ -f "Pulumi.$stack.yaml" ] && grep -q 'incorrect passphrase' <<<"$out"; then
+        echo "pulumi: Pulumi.$stack.yaml was made with another passphrase (its encryptionsalt), and the stack $stack is not in $PULUMI_BACKEND_URL: set PULUMI_CONFIG_PASSPHRASE_FILE to that passphrase's file, or move Pulumi.$stack.yaml aside to start the stack afresh" >&2
+      fi
+      exit 1
+    fi
+    printf '%s\n' "$out" >&2
   fi
 fi
 exec pulumi "$@"
