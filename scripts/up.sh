@@ -14,6 +14,9 @@ if [ "$status" = 3 ]; then
   exit 3
 fi
 [ "$status" = 0 ] || exit "$status"
+# The local machine (the default target) needs debootstrap and systemd-nspawn here: installed
+# now as root, else the command to run, before anything is deployed.
+bash scripts/local-machine-deps.sh "${STACK:-dev}"
 bash scripts/pulumi.sh up "$@"
 # The site's certificate (self-signed on the local machine), saved for clients to trust.
 cert=$(bash scripts/pulumi.sh stack output tlsCertificate 2>/dev/null || true)

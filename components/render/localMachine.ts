@@ -59,6 +59,19 @@ export function checkLocalMachine(raw: {
   };
 }
 
+/**
+ * What the local machine needs on this computer: each command, and the Debian package that has
+ * it. The one list: the machine's up script checks it, and `npm run up` installs the missing
+ * packages before the engine runs (scripts/local-machine-deps.sh).
+ */
+export const LOCAL_MACHINE_NEEDS: readonly { command: string; debianPackage: string }[] = [
+  { command: "debootstrap", debianPackage: "debootstrap" },
+  { command: "systemd-nspawn", debianPackage: "systemd-container" },
+  { command: "unshare", debianPackage: "util-linux" },
+  { command: "ssh-keygen", debianPackage: "openssh-client" },
+  { command: "ssh", debianPackage: "openssh-client" },
+];
+
 /** The builder of the root file system, shared with the systemd test host. */
 const BUILD_ROOTFS = readFileSync(join(__dirname, "../machine/build-rootfs.sh"), "utf8");
 
@@ -124,11 +137,13 @@ export function renderMachineUp(spec: LocalMachineSpec): string {
     "  exit 1",
     "fi",
     "missing=()",
-    "for tool in debootstrap:debootstrap systemd-nspawn:systemd-container unshare:util-linux ssh-keygen:openssh-client ssh:openssh-client; do",
+    `for tool in ${LOCAL_MACHINE_NEEDS.map((n) => shQuote(`${n.command}:${n.debianPackage}`)).join(" ")}; do`,
     '  command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")',
     "done",
     'if [ "${#missing[@]}" -gt 0 ]; then',
-    '  echo "the local machine needs: apt-get install ${missing[*]}" >&2',
+    "  # Deduplicated: two commands may come from one package.",
+    '  mapfile -t missing < <(printf "%s\\n" "${missing[@]}" | sort -u)',
+    '  echo "the local machine needs these Debian packages on this computer: apt-get install -y ${missing[*]} (npm run up installs them itself as root)" >&2',
     "  exit 1",
     "fi",
     "build_rootfs() {",
