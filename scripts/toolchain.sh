@@ -2,11 +2,14 @@
 # The Pulumi toolchain this project runs on: the CLI, the Node.js language host and the
 # command provider (@pulumi/command's plugin), at the versions pinned below.
 #
-# Finds a `pulumi` CLI on PATH at a compatible version, or else builds the three binaries
-# from the Go module proxy with the ordinary `go` commands into a cache directory outside
-# the repo (keyed by the pinned versions; nothing built goes into git), then registers the
-# command provider as a plugin in PULUMI_HOME. Idempotent; safe to run twice at once (a
-# lock); a run that finds everything cached only checks and returns.
+# Finds a `pulumi` CLI on PATH at a compatible version, or else builds the CLI and the
+# language host from the Go module proxy with the ordinary `go` commands into a cache
+# directory outside the repo (keyed by the pinned versions; nothing built goes into git).
+# The command provider, in PULUMI_HOME, is the first of: the plugin already installed; a
+# `pulumi-resource-command` on PATH; `pulumi plugin install resource command <version>`
+# (Pulumi's plugin downloads, bounded in time); a build from the Go module proxy. A download
+# or module refused is not asked for again for a day. Idempotent; safe to run twice at once
+# (a lock); a run that finds everything cached only checks and returns.
 #
 # Prints, on its last line of stdout, the directories to put first on PATH. Progress (which
 # binary, elapsed time) goes to stderr; on a failure, the last lines of the Go error and
@@ -18,7 +21,8 @@
 #
 # Environment: TOOLCHAIN_QUIET (set: say nothing when all is cached and ready, one line for
 # a known missing plugin), GUNICORN_UPSTART_CACHE (default ~/.cache/gunicorn-upstart), PULUMI_HOME
-# (default <cache>/pulumi-home), GO (default `go`).
+# (default <cache>/pulumi-home), GO (default `go`), TOOLCHAIN_DOWNLOAD_TIMEOUT (seconds the
+# plugin download may take, default 60).
 set -euo pipefail
 
 # The pinned versions: one place.
@@ -120,25 +124,59 @@ command_plugin_installed() {
   "$1" plugin ls 2>/dev/null | awk '$1 == "command" && $2 == "resource" && $3 == "'"$COMMAND_PLUGIN_VERSION"'" { ok = 1 } END { exit !ok }'
 }
 
-# A module the proxy refused is not asked for again for a day: every `npm run pulumi` runs
-# this script, and a refusal is final for the proxy that gave it.
+# A refusal is remembered in a file for a day: every `npm run pulumi` runs this script, and
+# a refusal is final for the server that gave it. Delete the file to ask again sooner.
+refused_today() { [ -n "$(find "$1" -mmin -1440 2>/dev/null)" ]; }
+
+# Each way of getting the provider returns 0 when it has it, 1 when it failed now or was
+# refused earlier today (said on stderr), 2 when it was refused earlier today and
+# TOOLCHAIN_QUIET is set (said nothing).
+remembered_refusal() {
+  local what=$1 refused=$2
+  [ -z "${TOOLCHAIN_QUIET:-}" ] || return 2
+  say "$what refused the command provider $COMMAND_PLUGIN_VERSION earlier today (delete $refused to ask again):"
+  sed 's/^/  | /' "$refused" >&2
+  return 1
+}
+
+# Where Pulumi's plugin downloads work: `pulumi plugin install`, the release Pulumi publishes.
+# Bounded by TOOLCHAIN_DOWNLOAD_TIMEOUT, so a network that drops the connection costs that
+# once a day, not every run.
+download_command_plugin() {
+  local dir="$toolchain/src/command" refused="$toolchain/src/command/download-refused"
+  local log="$toolchain/src/command/download.log" limit=${TOOLCHAIN_DOWNLOAD_TIMEOUT:-60} code=0
+  mkdir -p "$dir"
+  if refused_today "$refused"; then
+    remembered_refusal "Pulumi's plugin downloads" "$refused"
+    return
+  fi
+  say "downloading the command provider $COMMAND_PLUGIN_VERSION: pulumi plugin install resource command $COMMAND_PLUGIN_VERSION (at most $limit s) ..."
+  env -u PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION \
+    timeout "$limit" "$cli" plugin install resource command "$COMMAND_PLUGIN_VERSION" >"$log" 2>&1 || code=$?
+  if [ "$code" = 0 ] && command_plugin_installed "$cli"; then
+    say "downloaded and installed the command provider $COMMAND_PLUGIN_VERSION"
+    return 0
+  fi
+  [ "$code" != 124 ] || echo "no answer in $limit s (timeout)" >>"$log"
+  say "the download failed (not tried again until tomorrow: $refused):"
+  { grep -E '^(warning|error): ' "$log" || tail -n 3 "$log"; } | tail -n 2 | tee "$refused" | sed 's/^/  | /' >&2
+  return 1
+}
+
+# Building it from the Go module proxy.
 build_command_plugin() {
   local dir="$toolchain/src/command" refused="$toolchain/src/command/refused"
   mkdir -p "$dir"
-  if [ -n "$(find "$refused" -mmin -1440 2>/dev/null)" ]; then
-    if [ -n "${TOOLCHAIN_QUIET:-}" ]; then
-      say "no command provider $COMMAND_PLUGIN_VERSION: \`pulumi preview\` and \`up\` of this stack cannot run (\`npm run toolchain\` says why)"
-      return 2
-    fi
-    say "the Go module proxy refused $COMMAND_MODULE@$COMMAND_MODULE_VERSION earlier today:"
-    sed 's/^/  | /' "$refused" >&2
-    return 1
+  if refused_today "$refused"; then
+    remembered_refusal "the Go module proxy ($COMMAND_MODULE@$COMMAND_MODULE_VERSION)" "$refused"
+    return
   fi
   if ! go_step "building the command provider $COMMAND_PLUGIN_VERSION" "$dir" \
     env GOBIN="$dir/bin" "$go" install "$COMMAND_MODULE/cmd/pulumi-resource-command@$COMMAND_MODULE_VERSION"; then
     if grep -q 'not available\|403\|404\|410' "$dir/build.log"; then tail -n 3 "$dir/build.log" >"$refused"; fi
     return 1
   fi
+  "$cli" plugin install resource command "$COMMAND_PLUGIN_VERSION" --file "$dir/bin/pulumi-resource-command" >&2
 }
 
 exec 9>"$cache/toolchain.lock"
@@ -174,19 +212,25 @@ if ! command -v pulumi-language-nodejs >/dev/null 2>&1 && [ ! -x "$bin/pulumi-la
   }
 fi
 
+# The command provider, first found first: already installed; a pulumi-resource-command on
+# PATH; Pulumi's plugin downloads; a build from the Go module proxy.
 if ! command_plugin_installed "$cli"; then
   if command -v pulumi-resource-command >/dev/null 2>&1; then
     "$cli" plugin install resource command "$COMMAND_PLUGIN_VERSION" --file "$(command -v pulumi-resource-command)" >&2
-  elif build_command_plugin; then
-    "$cli" plugin install resource command "$COMMAND_PLUGIN_VERSION" --file "$toolchain/src/command/bin/pulumi-resource-command" >&2
-  elif [ -n "${TOOLCHAIN_QUIET:-}" ] && [ -n "$(find "$toolchain/src/command/refused" -mmin -1440 2>/dev/null)" ]; then
-    status=3
   else
-    say "the command provider $COMMAND_PLUGIN_VERSION is not installed and could not be built from $COMMAND_MODULE@$COMMAND_MODULE_VERSION."
-    say "Every resource of this stack is a @pulumi/command Command, so \`pulumi up\` needs it. Either:"
-    say "  - where the Pulumi plugin downloads work: $cli plugin install resource command $COMMAND_PLUGIN_VERSION (PULUMI_HOME=$PULUMI_HOME)"
-    say "  - or put a pulumi-resource-command $COMMAND_PLUGIN_VERSION binary on PATH and run this again."
-    status=3
+    downloaded=0 built=0
+    download_command_plugin || downloaded=$?
+    if [ "$downloaded" != 0 ]; then build_command_plugin || built=$?; fi
+    if [ "$downloaded" = 2 ] && [ "$built" = 2 ]; then
+      say "no command provider $COMMAND_PLUGIN_VERSION: \`pulumi preview\` and \`up\` of this stack cannot run (\`npm run toolchain\` says why)"
+      status=3
+    elif [ "$downloaded" != 0 ] && [ "$built" != 0 ]; then
+      say "the command provider $COMMAND_PLUGIN_VERSION is not installed: Pulumi's plugin downloads and the Go module proxy ($COMMAND_MODULE@$COMMAND_MODULE_VERSION) both failed."
+      say "Every resource of this stack is a @pulumi/command Command, so \`pulumi up\` needs it. Either:"
+      say "  - where the Pulumi plugin downloads work: $cli plugin install resource command $COMMAND_PLUGIN_VERSION (PULUMI_HOME=$PULUMI_HOME)"
+      say "  - or put a pulumi-resource-command $COMMAND_PLUGIN_VERSION binary on PATH and run this again."
+      status=3
+    fi
   fi
 fi
 
