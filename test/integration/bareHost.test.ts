@@ -75,10 +75,10 @@ describe("from a bare host to a serving site", { timeout: 600_000 }, () => {
   test("one up creates the user, directories and virtualenv, deploys the demo and serves it", async () => {
     assert.notEqual(host.root("id hello").status, 0, "the host starts without the service user");
     const ran = await replay.up(program());
-    assert.deepEqual(ops(ran).slice(0, 2), [
-      "create hello-host-prepare",
-      "create hello-python-install",
-    ]);
+    // The host's preparation comes first; the virtualenv and the file writes then start
+    // together (the real engine starts them in its own order).
+    assert.equal(ops(ran)[0], "create hello-host-prepare");
+    assert.ok(ops(ran).includes("create hello-python-install"), ops(ran).join(", "));
     assert.equal(ops(ran).at(-1), "create hello-service-lifecycle");
     assert.match(
       ran[0]!.stdout,

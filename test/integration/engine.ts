@@ -10,7 +10,7 @@
 // Both answer with the commands that ran, per resource and operation, and fail an `up` with
 // UpFailed naming the resource; assertions are the same on both. The run's first line says
 // which engine runs and why.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -29,14 +29,24 @@ import { SSH_OPTIONS, type TestHost } from "./testHost";
 const ROOT = resolve(__dirname, "../..");
 
 /** What an integration suite needs of an engine. */
+/**
+ * Cuts the SSH session of one resource's command mid-way: the replay kills its ssh client
+ * `afterMs` after the command starts; the real engine, whose SSH client is inside the
+ * provider, has the host kill the connection user's sessions — at `afterMs`, or as soon as
+ * `whenOnHost` (a bash condition, run as root on the host) holds, for a step too quick to
+ * cut by time (the provider sends a 3 MB stdin in well under 300 ms).
+ */
+export interface Interrupt {
+  resource: string;
+  afterMs: number;
+  whenOnHost?: string;
+}
+
 export interface LifecycleEngine {
   /** "real" (Pulumi CLI + command provider) or "replay" (the model in replay.ts). */
   readonly kind: "real" | "replay";
   /** `pulumi up` of the program: the commands that ran, in the order they started. */
-  up(
-    program: () => pulumi.Output<unknown>[],
-    options?: { interrupt?: { resource: string; afterMs: number } },
-  ): Promise<Ran[]>;
+  up(program: () => pulumi.Output<unknown>[], options?: { interrupt?: Interrupt }): Promise<Ran[]>;
   /** `pulumi destroy`: every stored delete command that ran, dependents first. */
   destroy(): Promise<Ran[]>;
   /** Runs a resource's stored update (or create) command again, as is (idempotence checks). */
@@ -123,10 +133,7 @@ export class ReplayEngine implements LifecycleEngine {
   constructor(host?: TestHost) {
     this.replay = new Replay(host);
   }
-  up(
-    program: () => pulumi.Output<unknown>[],
-    options?: { interrupt?: { resource: string; afterMs: number } },
-  ): Promise<Ran[]> {
+  up(program: () => pulumi.Output<unknown>[], options?: { interrupt?: Interrupt }): Promise<Ran[]> {
     useMocks();
     return this.replay.up(program, options);
   }
@@ -172,7 +179,7 @@ function plain(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(plain);
   if (value !== null && typeof value === "object") {
     const o = value as Record<string, unknown>;
-    if ("4dabf18193072939515e22adc298bd5a" in o && typeof o.plaintext === "string") {
+    if ("4dabf18193072939515e22adb298388d" in o && typeof o.plaintext === "string") {
       return plain(JSON.parse(o.plaintext));
     }
     return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, plain(v)]));
@@ -188,6 +195,9 @@ interface StoredResource {
 }
 
 let stackCount = 0;
+
+/** Kills the connection user's sshd sessions on a test host: what a cut connection does. */
+const cutCommand = (host: TestHost) => `pkill -KILL -f '^sshd: ${host.user}[@ ]' || true`;
 
 /**
  * The real engine: each instance is one stack (a file backend in its own temp dir), whose
@@ -318,7 +328,7 @@ export class RealEngine implements LifecycleEngine {
 
   async up(
     program: () => pulumi.Output<unknown>[],
-    options: { interrupt?: { resource: string; afterMs: number }; expectNoChanges?: boolean } = {},
+    options: { interrupt?: Interrupt; expectNoChanges?: boolean } = {},
   ): Promise<Ran[]> {
     const stack = await this.stackFor();
     reset();
@@ -327,7 +337,19 @@ export class RealEngine implements LifecycleEngine {
     let cut: NodeJS.Timeout | undefined;
     let poll: NodeJS.Timeout | undefined;
     const interrupt = options.interrupt;
-    if (interrupt !== undefined) {
+    const watchers: ChildProcess[] = [];
+    if (interrupt?.whenOnHost !== undefined) {
+      // A watcher on each host, as root: it kills the sessions the moment the condition holds
+      // (bounded: it gives up after about 60 s).
+      for (const host of this.hosts.values()) {
+        const [file, ...args] = host.rootArgv();
+        const w = spawn(file!, args, { stdio: ["pipe", "ignore", "ignore"] });
+        w.stdin.end(
+          `for _ in $(seq 12000); do if ${interrupt.whenOnHost}; then ${cutCommand(host)}; exit 0; fi; sleep 0.005; done\n`,
+        );
+        watchers.push(w);
+      }
+    } else if (interrupt !== undefined) {
       // The provider's SSH session is cut from the host's side: its sshd sessions for the
       // connection's user are killed `afterMs` after the engine starts that resource.
       poll = setInterval(() => {
@@ -353,6 +375,7 @@ export class RealEngine implements LifecycleEngine {
     } finally {
       clearInterval(poll);
       clearTimeout(cut);
+      for (const w of watchers) w.kill("SIGKILL");
       this.lastOutput = output;
       writeFileSync(join(this.dir, "last-output.txt"), output);
     }
@@ -453,7 +476,7 @@ export class RealEngine implements LifecycleEngine {
   /** Kills every SSH session of the connection user on each test host (an interrupt). */
   private cutSessions(): void {
     for (const host of this.hosts.values()) {
-      host.root(`pkill -KILL -f '^sshd: ${host.user}[@ ]' || true`);
+      host.root(cutCommand(host));
     }
   }
 }

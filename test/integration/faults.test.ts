@@ -103,7 +103,11 @@ describe("faults on a real host", { timeout: 600_000 }, () => {
     const big = "x".repeat(3_000_000); // long enough to be cut in the middle
     await assert.rejects(
       replay.up(program({ workers: 3, secret: big }), {
-        interrupt: { resource: "site-config-write", afterMs: 300 },
+        interrupt: {
+          resource: "site-config-write",
+          afterMs: 300,
+          whenOnHost: "compgen -G '/etc/gunicorn/.site.conf.py.*' >/dev/null",
+        },
       }),
       (e: unknown) => e instanceof UpFailed && e.resource === "site-config-write",
     );

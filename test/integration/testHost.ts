@@ -69,6 +69,8 @@ export interface TestHost {
   initFile(job: string): string;
   /** The ssh client command line for `spawn`, to interrupt a session mid-way. */
   sshArgv(command: string): string[];
+  /** The ssh command line for `spawn` of a root bash reading its script on stdin. */
+  rootArgv(): string[];
   stop(): void;
 }
 
@@ -207,6 +209,7 @@ export async function startTestHost(
     initFile: (job) =>
       init === "systemd" ? `/etc/systemd/system/${job}.service` : `/etc/init/${job}.conf`,
     sshArgv: (command) => ["ssh", ...base, command],
+    rootArgv: () => ["ssh", ...admin, "sudo -n /bin/bash -s"],
     stop,
   };
 }
