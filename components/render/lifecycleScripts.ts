@@ -311,7 +311,9 @@ export function renderApplyScript(spec: ServiceSpec): string {
     "  exit 2",
     "fi",
     "# Only hashes and a release id: the release id becomes a path, the manifest a root file.",
-    "if printf '%s\\n' \"$manifest\" | grep -qvE '^(restart job=[0-9a-f]{64} launcher=[0-9a-f]{64}|reload config=[0-9a-f]{64}|release [0-9a-f]{16})$'; then",
+    // grep reads it all (no -q: stopping at the first bad line killed printf with SIGPIPE,
+    // and under pipefail that failed pipeline read as "every line is good").
+    "if printf '%s\\n' \"$manifest\" | grep -vE '^(restart job=[0-9a-f]{64} launcher=[0-9a-f]{64}|reload config=[0-9a-f]{64}|release [0-9a-f]{16})$' >/dev/null; then",
     '  echo "gunicorn-upstart: malformed manifest on standard input" >&2',
     "  exit 2",
     "fi",

@@ -260,6 +260,18 @@ describe("lifecycle scripts against a fake initctl", () => {
     assert.deepEqual(r.calls, []);
   });
 
+  test("a manifest with a line that is not a hash is refused, however long it is", () => {
+    // A release id that is a path, then more than a pipe holds: a check that stopped at the
+    // first bad line let its failed pipeline pass for "all good".
+    const tail = `release ../../etc\n${"x".repeat(200_000)}\n`;
+    for (const extra of ["release ../../etc\n", tail]) {
+      const r = run(renderApplyScript(spec), files("j1", "l1", "c1") + extra);
+      assert.equal(r.status, 2, `${extra.length} bytes: ${r.stderr}`);
+      assert.match(r.stderr, /malformed manifest/);
+      assert.deepEqual(r.calls, []);
+    }
+  });
+
   test("stop stops a running job, forgets the applied state, and is idempotent", () => {
     run(renderApplyScript(spec), files("j1", "l1", "c1"));
     const r = run(renderStopScript(spec));
