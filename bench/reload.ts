@@ -1,6 +1,7 @@
 // `npm run bench`: what a change costs the requests in flight, on a real host.
 // Real OpenSSH, Django (Debian's) and Gunicorn on loopback through the component's own launcher
-// and lifecycle (test/integration harness, through the replay, not the real engine; Upstart
+// and lifecycle (the test/integration harness: through the real Pulumi engine wherever the
+// command provider is installed, else the replay — its first line says which; Upstart
 // played by test/host/initctl), once with Debian's Gunicorn 20.1 and once with a current one
 // from PyPI (scripts/test-deps.sh downloads the wheel). Per Gunicorn, under the same bounded
 // load (bench/load.mjs, a separate process):
@@ -25,7 +26,7 @@ import { siteProgram } from "../test/integration/site";
 import { FLEET_SETUP, fleetProgram, startBalancer } from "../test/integration/fleetSite";
 import { startTestHost, type TestHost } from "../test/integration/testHost";
 import { CURRENT_GUNICORN_VENV, currentGunicornSetup } from "../test/helpers/currentGunicorn";
-import { lifecycleEngine } from "../test/integration/engine";
+import { engineChoice, lifecycleEngine } from "../test/integration/engine";
 
 // Long enough for a two-host rolling restart (about 12 s) to finish inside the load.
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
@@ -278,6 +279,7 @@ async function main(): Promise<void> {
       join(__dirname, "results.json"),
       JSON.stringify(
         {
+          engine: engineChoice().kind,
           // The table's columns only (not the plot's).
           cases: cases.map(({ changeStartMs: _s, changeEndMs: _e, buckets: _b, ...row }) => row),
         },
