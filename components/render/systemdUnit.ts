@@ -7,6 +7,17 @@ function literal(text: string): string {
 }
 
 /**
+ * The runtime directory systemd makes for the unit at each start (`RuntimeDirectory=`): owned
+ * by the service user, writable under the sandbox, removed at stop. Gunicorn's control socket
+ * goes there (components/render/gunicornConfig.ts). Under a directory of our own: systemd
+ * chowns an existing runtime directory to the unit's user and removes it at stop, so a job named
+ * like another daemon must not get that daemon's `/run/<name>`.
+ */
+export function runtimeDirectory(spec: ServiceSpec): string {
+  return `/run/gunicorn-upstart/${spec.job}`;
+}
+
+/**
  * Renders `/etc/systemd/system/<job>.service`: the same service as the Upstart job, stanza for
  * stanza — `respawn` is `Restart=always`, `respawn limit COUNT INTERVAL` is
  * `StartLimitBurst=COUNT+1` (the first start and COUNT respawns) / `StartLimitIntervalSec`, `start on runlevel [2345]` is `WantedBy=multi-user.target` (systemd
@@ -14,7 +25,8 @@ function literal(text: string): string {
  * of the same launcher, and a reload sends the same signal to the main PID (Gunicorn's master,
  * since the launcher `exec`s it). `KillMode=mixed`, as Gunicorn's own systemd example: the stop
  * signal goes to the master only, which stops its workers gracefully; whatever is left when
- * `TimeoutStopSec` runs out is killed. Values were validated by `normalizeSpec`; `%` is escaped.
+ * `TimeoutStopSec` runs out is killed. `RuntimeDirectory=`, which the Upstart job has no stanza
+ * for, holds Gunicorn's control socket. Values were validated by `normalizeSpec`; `%` is escaped.
  */
 export function renderSystemdUnit(spec: ServiceSpec): string {
   const unit = [
@@ -48,6 +60,7 @@ export function renderSystemdUnit(spec: ServiceSpec): string {
   if (spec.setgid !== undefined) service.push(`Group=${spec.setgid}`);
   if (spec.umask !== undefined) service.push(`UMask=${spec.umask.padStart(4, "0")}`);
   if (spec.chdir !== undefined) service.push(`WorkingDirectory=${literal(spec.chdir)}`);
+  service.push(`RuntimeDirectory=${runtimeDirectory(spec).slice("/run/".length)}`);
   if (spec.nofile !== undefined) {
     service.push(`LimitNOFILE=${spec.nofile.soft}:${spec.nofile.hard}`);
   }

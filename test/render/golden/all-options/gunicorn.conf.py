@@ -312,6 +312,16 @@ max_requests = 1000
 max_requests_jitter = 50
 on_reload = _warm_on_reload
 capture_output = True
+
+# Gunicorn 25.1+ opens a control socket for gunicornc (older ones ignore these names):
+# off: Upstart gives the job no runtime directory ($RUNTIME_DIRECTORY), and in $HOME it
+# fails when the home is read-only and is shared by every job of the user.
+import os as _os
+if _os.environ.get("RUNTIME_DIRECTORY"):
+    control_socket = _os.environ["RUNTIME_DIRECTORY"] + "/gunicorn.ctl"
+else:
+    control_socket_disable = True
+
 raw_env = [
     "DJANGO_SETTINGS_MODULE=shop.settings.production",
     "GREETING=say \"hi\"\nand \\ leave",

@@ -312,4 +312,14 @@ max_requests = 0
 max_requests_jitter = 0
 on_reload = _warm_on_reload
 capture_output = True
+
+# Gunicorn 25.1+ opens a control socket for gunicornc (older ones ignore these names):
+# off: Upstart gives the job no runtime directory ($RUNTIME_DIRECTORY), and in $HOME it
+# fails when the home is read-only and is shared by every job of the user.
+import os as _os
+if _os.environ.get("RUNTIME_DIRECTORY"):
+    control_socket = _os.environ["RUNTIME_DIRECTORY"] + "/gunicorn.ctl"
+else:
+    control_socket_disable = True
+
 raw_env = []
