@@ -286,6 +286,8 @@ export class RealEngine implements LifecycleEngine {
   private recorder() {
     const ran: Ran[] = [];
     const errors = new Map<string, string>();
+    /** What each command printed, as the provider streams it (a deleted resource has no outputs). */
+    const streamed = new Map<string, string>();
     const failed: { name: string; op: Ran["op"] }[] = [];
     const started = new Map<string, number>();
     const onEvent = (e: EngineEvent) => {
@@ -300,9 +302,10 @@ export class RealEngine implements LifecycleEngine {
         ran.push({ name, op, stdout: "", stderr: "" });
       }
       const diag = e.diagnosticEvent;
-      if (diag !== undefined && diag.severity === "error" && diag.urn !== undefined) {
+      if (diag !== undefined && diag.urn !== undefined) {
         const name = nameOf(diag.urn);
-        errors.set(name, (errors.get(name) ?? "") + diag.message);
+        const into = diag.severity === "error" ? errors : streamed;
+        into.set(name, (into.get(name) ?? "") + diag.message);
       }
       const fail = e.resOpFailedEvent;
       if (fail !== undefined && isCommand(fail.metadata.type)) {
@@ -312,7 +315,15 @@ export class RealEngine implements LifecycleEngine {
         });
       }
     };
-    return { ran, errors, failed, started, onEvent };
+    /** A delete's stdout and stderr are what it streamed: the state keeps no outputs of it. */
+    const fillDeletes = () => {
+      for (const r of ran) {
+        if (r.op !== "delete") continue;
+        r.stdout = streamed.get(r.name) ?? "";
+        r.stderr = r.stdout;
+      }
+    };
+    return { ran, errors, failed, started, onEvent, fillDeletes };
   }
 
   /** UpFailed for the first failed command (the interrupted one when there is one). */
@@ -379,6 +390,7 @@ export class RealEngine implements LifecycleEngine {
       this.lastOutput = output;
       writeFileSync(join(this.dir, "last-output.txt"), output);
     }
+    rec.fillDeletes();
     const state = await this.stored();
     for (const r of rec.ran) {
       if (r.op === "delete") continue;
@@ -424,6 +436,7 @@ export class RealEngine implements LifecycleEngine {
     } finally {
       this.lastOutput = output;
     }
+    rec.fillDeletes();
     return rec.ran;
   }
 
