@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { packRelease } from "./appReleasePlan";
 import { renderUploadScript } from "./render/releaseScripts";
-import { asHelperCommand, asRemoteCommand } from "./render/remoteScripts";
+import { asHelperCommand, loaderCommand, renderStepProgram } from "./render/remoteScripts";
 import type { HelperRef } from "./render/sudoHelper";
 import { childOptions, remoteCommand, runToken, validated } from "./resourceHelpers";
 
@@ -36,12 +36,26 @@ export class AppRelease extends pulumi.ComponentResource {
     const packed = pulumi
       .output(args.source)
       .apply((dir) => validated(name, this, () => packRelease(dir)));
-    const upload = pulumi.all([args.appRoot, packed, args.helper]).apply(([root, p, h]) => {
-      const bytes = Buffer.byteLength(p.archiveBase64);
-      return h
-        ? asHelperCommand(h.path, h.shape, "upload-release", [p.id, bytes])
-        : asRemoteCommand(renderUploadScript(root, p.id, bytes));
-    });
+    const upload = pulumi
+      .all([packed, args.helper])
+      .apply(([p, h]) =>
+        h
+          ? asHelperCommand(h.path, h.shape, "upload-release", [
+              p.id,
+              Buffer.byteLength(p.archiveBase64),
+            ])
+          : loaderCommand("upload"),
+      );
+    const program = pulumi.all([args.appRoot, packed, args.helper]).apply(([root, p, h]) =>
+      h
+        ? undefined
+        : renderStepProgram({
+            upload: {
+              label: `uploading release ${p.id}`,
+              script: renderUploadScript(root, p.id, Buffer.byteLength(p.archiveBase64)),
+            },
+          }),
+    );
     const cmd = remoteCommand(
       `${name}-upload`,
       {
@@ -51,10 +65,10 @@ export class AppRelease extends pulumi.ComponentResource {
         // Releases are the user's app code: destroy leaves them on the host (the delete only
         // reads the stored archive the provider pipes into it).
         delete: "true",
+        program,
         // The archive may hold what the app keeps next to its code (a .env, keys): the state
         // stores it encrypted, like every secret. Its id (a hash) stays readable.
         stdin: pulumi.secret(packed.archiveBase64),
-        logging: "stdoutAndStderr",
       },
       childOptions(this, opts),
     );

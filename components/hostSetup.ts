@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { renderHostSetupScript, type HostSetupSpec } from "./render/hostScripts";
-import { asRemoteCommand } from "./render/remoteScripts";
+import { loaderCommand, renderStepProgram } from "./render/remoteScripts";
 import { childOptions, remoteCommand } from "./resourceHelpers";
 
 /** Arguments of {@link HostSetup}. */
@@ -24,15 +24,19 @@ export class HostSetup extends pulumi.ComponentResource {
 
   constructor(name: string, args: HostSetupArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gunicorn-upstart:index:HostSetup", name, {}, opts);
-    const script = pulumi.output(args.spec).apply((s) => asRemoteCommand(renderHostSetupScript(s)));
+    const program = pulumi.output(args.spec).apply((s) =>
+      renderStepProgram({
+        prepare: { label: "preparing the host", script: renderHostSetupScript(s) },
+      }),
+    );
     const setup = remoteCommand(
       `${name}-prepare`,
       {
         connection: args.connection,
-        create: script,
-        update: script,
+        create: loaderCommand("prepare"),
+        update: loaderCommand("prepare"),
         delete: "true", // kept on destroy, see above
-        logging: "stdoutAndStderr",
+        program,
       },
       childOptions(this, opts),
     );

@@ -6,6 +6,7 @@ import {
   renderMachineUp,
   type LocalMachineSpec,
 } from "./render/localMachine";
+import { localLoaderCommand, loaderInput, renderPlainProgram } from "./render/remoteScripts";
 import { isPlain, validated } from "./resourceHelpers";
 
 /** Arguments of {@link LocalMachine}. */
@@ -29,7 +30,9 @@ export interface LocalMachineArgs {
  *
  * One `local.Command`: create and update boot it unless it runs (after the computer rebooted,
  * an `up` with a change boots it again from its own disk); delete stops it. Its stdout, the
- * connection with the private key, is a secret output: encrypted in the state.
+ * connection with the private key, is a secret output: encrypted in the state. Its commands
+ * are short stubs that load the scripts from standard input (the engine quotes a command into
+ * every error it reports).
  */
 export class LocalMachine extends pulumi.ComponentResource {
   /** The SSH connection to the machine (secret: it holds the private key). */
@@ -50,13 +53,16 @@ export class LocalMachine extends pulumi.ComponentResource {
     if (isPlain(raw)) check(raw);
     const spec: pulumi.Output<LocalMachineSpec> = pulumi.output(raw).apply((r) => check(r));
     // The same script creates and updates: it boots the machine unless it runs.
-    const up = spec.apply(renderMachineUp);
+    const program = spec.apply((s) =>
+      renderPlainProgram({ up: renderMachineUp(s), down: renderMachineDown(s) }),
+    );
     const machine = new command.local.Command(
       `${name}-machine`,
       {
-        create: up,
-        update: up,
-        delete: spec.apply(renderMachineDown),
+        create: localLoaderCommand("up"),
+        update: localLoaderCommand("up"),
+        delete: localLoaderCommand("down"),
+        stdin: program.apply((p) => loaderInput(p)),
         interpreter: ["/bin/bash", "-c"],
         // The stdout holds the private key: never into the next run's environment.
         addPreviousOutputInEnv: false,

@@ -1,9 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
 import { RemoteFile } from "./remoteFile";
-import { renderNginxApplyScript, renderNginxRemoveScript } from "./render/nginxScripts";
+import {
+  nginxApplyLabel,
+  nginxRemoveLabel,
+  renderNginxApplyScript,
+  renderNginxRemoveScript,
+} from "./render/nginxScripts";
 import { nginxFilePath, renderNginxSite, siteUrl } from "./render/nginxSite";
-import { asRemoteCommand } from "./render/remoteScripts";
+import { loaderCommand, renderStepProgram } from "./render/remoteScripts";
 import { hostAddress, remoteCommand, runToken } from "./resourceHelpers";
 import type { ServiceSpec } from "./spec";
 
@@ -65,18 +70,26 @@ export class NginxSite extends pulumi.ComponentResource {
         ),
       );
     }
-    const apply = spec.apply((s) => asRemoteCommand(renderNginxApplyScript(s)));
+    const program = spec.apply((s) =>
+      renderStepProgram({
+        apply: { label: nginxApplyLabel(s), script: renderNginxApplyScript(s) },
+        remove: { label: nginxRemoveLabel(s), script: renderNginxRemoveScript(s) },
+      }),
+    );
     const site = remoteCommand(
       `${name}-site`,
       {
         connection: args.connection,
-        create: apply,
-        update: apply,
-        delete: spec.apply((s) => asRemoteCommand(renderNginxRemoveScript(s))),
+        create: loaderCommand("apply"),
+        update: loaderCommand("apply"),
+        delete: loaderCommand("remove"),
+        program,
         stdin: spec.apply(renderNginxSite),
         // Another host, or another path for the site, is a new site: the old one goes first.
         triggers: [hostAddress(args.connection), spec.apply((s) => `${nginxFilePath(s)} ${s.tls}`)],
-        logging: "stdoutAndStderr",
+        // stderr only: progress lines stream; the certificate (stdout) is an output, not a
+        // progress line.
+        logging: "stderr",
       },
       { parent: this, dependsOn: [...(args.after ?? []), ...before], deleteBeforeReplace: true },
     );

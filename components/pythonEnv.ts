@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { renderPythonEnvScript, type PythonEnvSpec } from "./render/hostScripts";
-import { asRemoteCommand } from "./render/remoteScripts";
+import { loaderCommand, renderStepProgram } from "./render/remoteScripts";
 import { childOptions, remoteCommand, runToken } from "./resourceHelpers";
 
 /** Arguments of {@link PythonEnv}. */
@@ -28,16 +28,20 @@ export class PythonEnv extends pulumi.ComponentResource {
   constructor(name: string, args: PythonEnvArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gunicorn-upstart:index:PythonEnv", name, {}, opts);
     const spec = pulumi.output(args.spec);
-    const script = spec.apply((s) => asRemoteCommand(renderPythonEnvScript(s)));
+    const program = spec.apply((s) =>
+      renderStepProgram({
+        install: { label: `the virtualenv ${s.virtualenv}`, script: renderPythonEnvScript(s) },
+      }),
+    );
     const env = remoteCommand(
       `${name}-install`,
       {
         connection: args.connection,
-        create: script,
-        update: script,
+        create: loaderCommand("install"),
+        update: loaderCommand("install"),
         delete: "true", // the virtualenv is kept on destroy
+        program,
         stdin: args.requirements ?? "",
-        logging: "stdoutAndStderr",
       },
       childOptions(this, opts),
     );

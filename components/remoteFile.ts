@@ -2,8 +2,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import {
   asHelperCommand,
-  asRemoteCommand,
+  loaderCommand,
   renderDeleteFileScript,
+  renderStepProgram,
   renderWriteFileScript,
 } from "./render/remoteScripts";
 import type { HelperRef } from "./render/sudoHelper";
@@ -44,7 +45,8 @@ export interface RemoteFileArgs {
 
 /**
  * One file on a host, written over SSH by `@pulumi/command`: content through stdin (never in
- * the command string), atomic (temp file in the same directory, then `mv`), `sudo` when the SSH
+ * the command string, which is a short stub: the write and delete scripts come on stdin ahead
+ * of the content), atomic (temp file in the same directory, then `mv`), `sudo` when the SSH
  * user is not root, removed on destroy.
  */
 export class RemoteFile extends pulumi.ComponentResource {
@@ -83,23 +85,32 @@ export class RemoteFile extends pulumi.ComponentResource {
     const helper = pulumi.output(args.helper);
     const role = args.role ?? "file";
     const write = pulumi
-      .all([target, bytes, helper])
-      .apply(([t, n, h]) =>
-        h
-          ? asHelperCommand(h.path, h.shape, `write-${role}`, [n])
-          : asRemoteCommand(renderWriteFileScript(t, n)),
+      .all([bytes, helper])
+      .apply(([n, h]) =>
+        h ? asHelperCommand(h.path, h.shape, `write-${role}`, [n]) : loaderCommand("write"),
       );
     const remove = pulumi
-      .all([target, helper, args.systemdReload ?? false])
-      .apply(([t, h, systemdReload]) =>
+      .all([target, helper])
+      .apply(([t, h]) =>
+        h ? asHelperCommand(h.path, h.shape, `delete-${role}`, [t.path]) : loaderCommand("delete"),
+      );
+    // Without the helper, the scripts come on standard input ahead of the content. The byte
+    // count is in the program, which the stored stdin pairs with the content it counts.
+    const program = pulumi
+      .all([target, bytes, helper, args.systemdReload ?? false])
+      .apply(([t, n, h, systemdReload]) =>
         h
-          ? asHelperCommand(h.path, h.shape, `delete-${role}`, [t.path])
-          : asRemoteCommand(
-              renderDeleteFileScript(t.path, {
-                pythonCache: args.pythonCache === true,
-                systemdReload,
-              }),
-            ),
+          ? undefined
+          : renderStepProgram({
+              write: { label: `writing ${t.path}`, script: renderWriteFileScript(t, n) },
+              delete: {
+                label: `removing ${t.path}`,
+                script: renderDeleteFileScript(t.path, {
+                  pythonCache: args.pythonCache === true,
+                  systemdReload,
+                }),
+              },
+            }),
       );
 
     const file = remoteCommand(
@@ -110,12 +121,12 @@ export class RemoteFile extends pulumi.ComponentResource {
         // Same script on update: it replaces the file atomically.
         update: write,
         delete: remove,
+        program,
         stdin: args.content,
         // A new path or host is a new file: the old one is removed first, then the new one
         // written (so a second name of the same host, e.g. localhost for 127.0.0.1, never
         // removes the file it has just written).
         triggers: [target.apply((t) => t.path), hostAddress(args.connection)],
-        logging: "stderr",
       },
       { ...childOptions(this, opts), deleteBeforeReplace: true },
     );

@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { sha256 } from "./render/lifecycleScripts";
-import { drainingStdin } from "./render/remoteScripts";
+import { drainingStdin, loaderInput } from "./render/remoteScripts";
 import { SpecError } from "./spec";
 
 /** Runs `check`; a SpecError becomes `ResourceError("<name>: invalid '<field>': ...")`. */
@@ -36,28 +36,53 @@ export function isPlain(value: unknown): boolean {
 
 type Connection = command.types.input.remote.ConnectionArgs;
 
+/** A remote step: a `remote.Command`'s arguments, and the program its commands load. */
+export interface RemoteStepArgs extends command.remote.CommandArgs {
+  /**
+   * The step's program (`renderStepProgram`): its commands are loader stubs (`loaderCommand`)
+   * that read it from the head of standard input, before `stdin`. Unset when the commands are
+   * the privileged helper's. @default unset
+   */
+  program?: pulumi.Input<string | undefined>;
+}
+
 /**
  * A `remote.Command` as every component here needs it, for what the command provider does
  * beyond the SDK's documentation:
+ * - the command strings are short (a loader stub or a helper call): the provider quotes them
+ *   into every error; the program comes on standard input, ahead of the content, so a `stdin`
+ *   that is secret keeps the whole input secret;
+ * - `logging: "stderr"` (unless given): progress lines stream, results (stdout: a status, a
+ *   certificate) do not;
  * - `addPreviousOutputInEnv: false`: otherwise the provider sends the previous stdout and
  *   stderr as PULUMI_COMMAND_STDOUT/STDERR environment variables on every update and delete,
  *   which a stock sshd (no `AcceptEnv`) refuses, with a warning each time; nothing here reads
  *   them, and they would carry a secret config's content;
- * - `delete` reads its standard input first: the provider pipes the stored `stdin` into
- *   `delete` too (see {@link drainingStdin}).
+ * - `delete` reads its standard input: the provider pipes the stored `stdin` into `delete`
+ *   too (see {@link drainingStdin}; a loaded program's step runner reads it itself).
  */
 export function remoteCommand(
   name: string,
-  args: command.remote.CommandArgs,
+  args: RemoteStepArgs,
   opts: pulumi.CustomResourceOptions,
 ): command.remote.Command {
+  const { program: programInput, ...commandArgs } = args;
+  const program = pulumi.output(programInput);
   return new command.remote.Command(
     name,
     {
-      ...args,
+      logging: "stderr",
+      ...commandArgs,
       addPreviousOutputInEnv: false,
+      stdin: pulumi
+        .all([program, args.stdin ?? ""])
+        .apply(([p, content]) => (p === undefined ? content : loaderInput(p, content))),
       ...(args.delete !== undefined
-        ? { delete: pulumi.output(args.delete).apply(drainingStdin) }
+        ? {
+            delete: pulumi
+              .all([program, args.delete])
+              .apply(([p, d]) => (p === undefined || d === "true" ? drainingStdin(d) : d)),
+          }
         : {}),
     },
     opts,

@@ -1,12 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
 import {
+  applyLabel,
   renderApplyScript,
   renderManifest,
   renderStopScript,
+  sha256,
+  stopLabel,
   type ServiceFiles,
 } from "./render/lifecycleScripts";
-import { asHelperCommand, asRemoteCommand } from "./render/remoteScripts";
+import { asHelperCommand, loaderCommand, renderStepProgram } from "./render/remoteScripts";
 import type { HelperRef } from "./render/sudoHelper";
 import type { ServiceSpec } from "./spec";
 import { hostAddress, remoteCommand } from "./resourceHelpers";
@@ -49,12 +52,16 @@ export interface ServiceLifecycleArgs {
  * starts; any other change is an in-place update (a trigger would replace it, and a
  * replacement runs the old `delete` (stop) after the new `create` (start)).
  *
- * Its update command ends with a comment holding the tokens of the steps that wrote its files
+ * Its update command ends with a comment holding a token of the steps that wrote its files
  * (`writes`). The engine keeps a failed update's previous inputs, so after a change that failed
  * its health gate, reverting it would send exactly the inputs the lifecycle last succeeded
  * with: no update, and the service left as the failed change left it. The rewritten files
  * change their tokens, so the lifecycle runs, and the host's record of the attempted change
  * makes it act.
+ *
+ * Its commands are short stubs (`sudo: "helper"`: the helper's `apply` and `stop`); the scripts
+ * come on standard input ahead of the manifest (see `loaderCommand`), so a failure's message is
+ * the reason and the tail of the step's log, not the script.
  */
 export class ServiceLifecycle extends pulumi.ComponentResource {
   /** What the last create or update did and the master PID: `<job>: reload (master pid 1234)`. */
@@ -74,21 +81,28 @@ export class ServiceLifecycle extends pulumi.ComponentResource {
     );
     const spec = pulumi.output(args.spec);
     const helper = pulumi.output(args.helper);
-    const apply = pulumi
-      .all([spec, helper])
-      .apply(([s, h]) =>
-        h ? asHelperCommand(h.path, h.shape, "apply") : asRemoteCommand(renderApplyScript(s)),
-      );
-    const stop = pulumi
-      .all([spec, helper])
-      .apply(([s, h]) =>
-        h ? asHelperCommand(h.path, h.shape, "stop") : asRemoteCommand(renderStopScript(s)),
-      );
-    // A comment for the shell: read by nothing, it changes when any write ran.
+    const apply = helper.apply((h) =>
+      h ? asHelperCommand(h.path, h.shape, "apply") : loaderCommand("apply"),
+    );
+    const stop = helper.apply((h) =>
+      h ? asHelperCommand(h.path, h.shape, "stop") : loaderCommand("stop"),
+    );
+    const program = pulumi.all([spec, helper]).apply(([s, h]) =>
+      h
+        ? undefined
+        : renderStepProgram({
+            apply: { label: applyLabel(s), script: renderApplyScript(s) },
+            stop: { label: stopLabel(s), script: renderStopScript(s) },
+          }),
+    );
+    // A comment for the shell: read by nothing, it changes when any write ran (one token of
+    // them all, so the command stays short).
     const update = pulumi
       .all([apply, pulumi.all(args.writes ?? [])])
       .apply(([command, writes]) =>
-        writes.length === 0 ? command : `${command} # after ${writes.join(" ")}`,
+        writes.length === 0
+          ? command
+          : `${command} # after ${sha256(writes.join(" ")).slice(0, 16)}`,
       );
     const lifecycle = remoteCommand(
       `${name}-lifecycle`,
@@ -97,9 +111,9 @@ export class ServiceLifecycle extends pulumi.ComponentResource {
         create: apply,
         update,
         delete: stop,
+        program,
         stdin: pulumi.output(args.files).apply(renderManifest),
         triggers: [spec.apply((s) => s.job), hostAddress(args.connection)],
-        logging: "stdoutAndStderr",
       },
       {
         parent: this,

@@ -3,7 +3,7 @@ import { GATE_STABLE_SECONDS, type ServiceSpec } from "../spec";
 import { connectTarget } from "../checks";
 import { shQuote } from "../shell";
 import { logDirs } from "./launcher";
-import { ROOT_ONLY_DIR_FUNCTION } from "./remoteScripts";
+import { ROOT_ONLY_DIR_FUNCTION, STEP_CHANNELS } from "./remoteScripts";
 import { releaseTaskParts } from "./releaseTasks";
 
 /** How long an `up` waits for another one changing the same job on the host. */
@@ -37,6 +37,16 @@ export function renderManifest(files: ServiceFiles): string {
     `reload config=${sha256(files.gunicornConfig)}\n` +
     (files.release !== undefined ? `release ${files.release}\n` : "")
   );
+}
+
+/** The lifecycle's apply, in words, for the line that says it failed. */
+export function applyLabel(spec: ServiceSpec): string {
+  return `the lifecycle of ${spec.job}`;
+}
+
+/** The lifecycle's stop, in words. */
+export function stopLabel(spec: ServiceSpec): string {
+  return `stopping ${spec.job}`;
 }
 
 /** Where the lifecycle records what the running service was started or reloaded with. */
@@ -100,9 +110,15 @@ function initFunctions(spec: ServiceSpec): string[] {
       "init_status() {",
       '  echo "systemctl show $UNIT: $(systemctl show -p ActiveState -p SubState -p Result -p MainPID -p NRestarts "$UNIT" 2>&1 | tr "\\n" " " || true)"',
       "}",
+      "# What the unit's own processes wrote to the journal (the launcher's errors, before Gunicorn",
+      "# has its log; a restarting unit repeats itself, said once); systemd's view is init_status.",
       "init_log() {",
-      '  echo "last lines of the journal for $UNIT:"',
-      '  journalctl -u "$UNIT" -n 10 --no-pager 2>&1 || true',
+      "  local lines",
+      '  lines=$(journalctl _SYSTEMD_UNIT="$UNIT" -n 4 --no-pager -o cat 2>/dev/null | uniq || true)',
+      '  if [ -n "$lines" ]; then',
+      '    echo "last lines $UNIT wrote to the journal:"',
+      '    printf "%s\\n" "$lines"',
+      "  fi",
       "}",
     ];
   }
@@ -139,8 +155,13 @@ function initFunctions(spec: ServiceSpec): string[] {
     "init_status() {",
     '  echo "initctl status: $(initctl status "$JOB" 2>&1 || true)"',
     "}",
+    "# What the job printed before Gunicorn had its log (the launcher's errors): Upstart's",
+    "# console log, root's; a respawning job repeats itself, said once.",
     "init_log() {",
-    "  :",
+    '  if [ -s "/var/log/upstart/$JOB.log" ]; then',
+    '    echo "last lines of /var/log/upstart/$JOB.log:"',
+    '    tail -n 4 -- "/var/log/upstart/$JOB.log" | uniq',
+    "  fi",
     "}",
   ];
 }
@@ -148,6 +169,7 @@ function initFunctions(spec: ServiceSpec): string[] {
 function prelude(spec: ServiceSpec): string[] {
   return [
     "set -euo pipefail",
+    ...STEP_CHANNELS,
     `JOB=${shQuote(spec.job)}`,
     `STATE_FILE=${shQuote(stateFilePath(spec))}`,
     `LOGFILE=${shQuote(spec.logFile)}`,
@@ -261,11 +283,8 @@ function releaseParts(spec: ServiceSpec): string[] {
     '  mv -T -- "$CURRENT.switch" "$CURRENT"',
     "}",
     "preflight() {",
-    "  local out",
-    '  if ! out=$(as_app_user "$VIRTUALENV/bin/python" -c "$PREFLIGHT" "$CONFIG" "$1" "$WSGI_MODULE" 2>&1); then',
-    '    echo "gunicorn-upstart: release $(basename -- "$1") fails to import $WSGI_MODULE; the running release stays:" >&2',
-    '    printf "%s\\n" "$out" | tail -n 20 >&2',
-    "    return 1",
+    '  if ! as_app_user "$VIRTUALENV/bin/python" -c "$PREFLIGHT" "$CONFIG" "$1" "$WSGI_MODULE" >&2; then',
+    '    fail "release $(basename -- "$1") fails to import $WSGI_MODULE; the running release stays"',
     "  fi",
     "}",
     ...releaseTaskParts(spec),
@@ -307,22 +326,21 @@ export function renderApplyScript(spec: ServiceSpec): string {
     "want_reload=$(printf '%s\\n' \"$manifest\" | sed -n 's/^reload //p')",
     "want_release=$(printf '%s\\n' \"$manifest\" | sed -n 's/^release //p')",
     'if [ -z "$want_restart" ] || [ -z "$want_reload" ]; then',
-    '  echo "gunicorn-upstart: no manifest on standard input" >&2',
+    '  reason "no manifest on standard input"',
     "  exit 2",
     "fi",
     "# Only hashes and a release id: the release id becomes a path, the manifest a root file.",
     // grep reads it all (no -q: stopping at the first bad line killed printf with SIGPIPE,
     // and under pipefail that failed pipeline read as "every line is good").
     "if printf '%s\\n' \"$manifest\" | grep -vE '^(restart job=[0-9a-f]{64} launcher=[0-9a-f]{64}|reload config=[0-9a-f]{64}|release [0-9a-f]{16})$' >/dev/null; then",
-    '  echo "gunicorn-upstart: malformed manifest on standard input" >&2',
+    '  reason "malformed manifest on standard input"',
     "  exit 2",
     "fi",
     "# Root switches and prunes releases and records state there: only where root alone can",
     "# change the path (a link the app user swapped in would send rm -rf elsewhere).",
     'for own_dir in "$(dirname -- "$STATE_FILE")" ${APP_ROOT:+"$APP_ROOT"}; do',
     '  if ! unsafe=$(root_only_dir "$own_dir"); then',
-    "    echo \"gunicorn-upstart: refusing to act on $own_dir: $unsafe can be changed by a user other than root; make it root's (app releases and state are root's, the app only reads them)\" >&2",
-    "    exit 1",
+    "    fail \"refusing to act on $own_dir: $unsafe can be changed by a user other than root; make it root's (app releases and state are root's, the app only reads them)\"",
     "  fi",
     "done",
     "# One change of this job at a time on this host: two ups at once (two people, or a fleet",
@@ -330,10 +348,9 @@ export function renderApplyScript(spec: ServiceSpec): string {
     'mkdir -p -- "$(dirname -- "$STATE_FILE")"',
     'exec 9>>"$STATE_FILE.lock"',
     "if ! flock -n 9; then",
-    '  echo "gunicorn-upstart: another up is changing $JOB on this host; waiting for it (at most $LOCK_WAIT s)"',
+    '  say "gunicorn-upstart: another up is changing $JOB on this host; waiting for it (at most $LOCK_WAIT s)"',
     '  if ! flock -w "$LOCK_WAIT" 9; then',
-    '    echo "gunicorn-upstart: another up still holds $STATE_FILE.lock after $LOCK_WAIT s; try again when it is done" >&2',
-    "    exit 1",
+    '    fail "another up still holds $STATE_FILE.lock after $LOCK_WAIT s; try again when it is done"',
     "  fi",
     "fi",
     'had_restart=""',
@@ -352,8 +369,7 @@ export function renderApplyScript(spec: ServiceSpec): string {
     '  previous_release=$(readlink -- "$CURRENT" 2>/dev/null || true)',
     '  if [ "$previous_release" != "releases/$want_release" ]; then',
     '    if [ ! -f "$APP_ROOT/releases/$want_release/.gunicorn-upstart-release" ]; then',
-    '      echo "gunicorn-upstart: release $want_release is not on the host" >&2',
-    "      exit 1",
+    '      fail "release $want_release is not on the host"',
     "    fi",
     '    preflight "$APP_ROOT/releases/$want_release"',
     "    # Migrations, static files and the user's commands, before the new code serves.",
@@ -442,20 +458,28 @@ export function renderApplyScript(spec: ServiceSpec): string {
     "new_workers() {",
     '  comm -13 <(tr " " "\\n" <<<"$before_workers" | sort) <(worker_pids "$1" | tr " " "\\n" | sort) | grep -c . || true',
     "}",
+    "# Why the gate failed, then what the init and Gunicorn say, a few lines each, the likeliest",
+    "# cause last: the step's error shows the last lines of its log (this report, and what the",
+    "# rollback did), and a person reads the end of an error first.",
     "report() {",
-    '  echo "gunicorn-upstart: $JOB did not serve on $BIND within ${START_TIMEOUT}s after $1: $last_problem" >&2',
-    "  init_status >&2",
-    "  init_log >&2",
+    '  reason "$JOB did not serve on $BIND within ${START_TIMEOUT}s after $1: $last_problem"',
+    "  init_status",
     '  if as_app_user test -r "$LOGFILE" 2>/dev/null; then',
-    "    # The cause often scrolls out of the tail behind shutdown tracebacks: name it first.",
-    '    echo "last errors in $LOGFILE:" >&2',
-    '    as_app_user grep -E "^[A-Za-z_.]*(Error|Exception)(:|$)|\\[ERROR\\]" -- "$LOGFILE" | tail -n 5 >&2 || true',
-    '    echo "last lines of $LOGFILE:" >&2',
-    '    as_app_user tail -n 30 -- "$LOGFILE" >&2 || true',
+    '    echo "last lines of $LOGFILE:"',
+    '    as_app_user tail -n 4 -- "$LOGFILE" || true',
+    "    # The cause often scrolls out of the tail behind shutdown tracebacks: named on its own.",
+    "    local errors",
+    '    errors=$(as_app_user grep -E "^[A-Za-z_.]*(Error|Exception)(:|$)|\\[ERROR\\]" -- "$LOGFILE" | tail -n 3 || true)',
+    '    if [ -n "$errors" ]; then',
+    '      echo "last errors in $LOGFILE:"',
+    '      printf "%s\\n" "$errors"',
+    "    fi",
     "  else",
-    '    echo "(no log file at $LOGFILE that $APP_USER can read)" >&2',
+    '    echo "(no log file at $LOGFILE that $APP_USER can read)"',
     "  fi",
-    "}",
+    "  # What the job printed before Gunicorn had its log: a launcher that fails says why there.",
+    "  init_log",
+    "} >&2",
     "",
     'last_problem=""',
     'stable_pid=""',
@@ -481,17 +505,15 @@ export function renderApplyScript(spec: ServiceSpec): string {
     'if [ -n "$ROOT_MASTER" ] && [ "$action" != none ] && [ "$action" != reload ]; then',
     '  for code_dir in "$VIRTUALENV_DIR" "$PROJECT_DIR"; do',
     '    if ! unsafe=$(root_only_dir "$code_dir"); then',
-    '      echo "gunicorn-upstart: $JOB would run its Gunicorn master as root with code from $code_dir, but $unsafe can be changed by a user other than root; make it root\'s, deploy the app as releases, or run the master as the app user (setuid; a port above 1024, or systemd)" >&2',
-    "      exit 1",
+    '      fail "$JOB would run its Gunicorn master as root with code from $code_dir, but $unsafe can be changed by a user other than root; make it root\'s, deploy the app as releases, or run the master as the app user (setuid; a port above 1024, or systemd)"',
     "    fi",
     "  done",
     "fi",
     "# Starting onto a port someone else holds would respawn forever with 'Connection in use'.",
     'if [ "$action" = start ] && holders=$(port_holders) && [ -n "$holders" ]; then',
-    '  echo "gunicorn-upstart: $JOB cannot start: port $READY_PORT on this host is already held by another process:" >&2',
     "  # shellcheck disable=SC2086",
     "  describe_holders $holders >&2",
-    "  exit 1",
+    '  fail "$JOB cannot start: port $READY_PORT on this host is already held by another process:"',
     "fi",
     'mkdir -p -- "$(dirname -- "$STATE_FILE")"',
     'tmp=$(mktemp "$STATE_FILE.XXXXXXXX")',
@@ -499,19 +521,21 @@ export function renderApplyScript(spec: ServiceSpec): string {
     'chmod 0600 "$tmp"',
     'mv -f -- "$tmp" "$STATE_FILE"',
     "# The lock's descriptor is not handed to the service (a process the action starts would",
-    "# hold the lock for as long as it runs).",
+    "# hold the lock for as long as it runs), nor are the step runner's channels (one held open",
+    "# would keep the SSH session from ending).",
     "# Where the Gunicorn log ends before a reload: the gate reads what the master says after it.",
     'log_mark=""',
     'if [ "$action" = reload ]; then',
     '  log_mark=$(as_app_user stat -c %s -- "$LOGFILE" 2>/dev/null || echo 0)',
     "fi",
-    'run_action "$action" 9>&-',
+    'if [ "$action" != none ]; then say "gunicorn-upstart: $JOB: $action, then the health gate (at most ${START_TIMEOUT}s)"; fi',
+    'run_action "$action" 6>&- 7>&- 8>&- 9>&-',
     'if [ "$action" != none ] && ! gate "$action"; then',
     '  report "$action"',
     '  if [ "$switched" = 1 ] && [ -n "$previous_release" ]; then',
     "    # Back to the release that served before; reload it (or start it, if the job died).",
     '    switch_release "$previous_release"',
-    "    if is_running; then init_reload 9>&- || true; else init_start 9>&-; fi",
+    "    if is_running; then init_reload 6>&- 7>&- 8>&- 9>&- || true; else init_start 6>&- 7>&- 8>&- 9>&-; fi",
     '    echo "gunicorn-upstart: rolled $CURRENT back to $previous_release" >&2',
     '  elif [ "$action" = start ]; then',
     "    # A start that never served is not left running (respawning, holding the port): the",
@@ -523,7 +547,8 @@ export function renderApplyScript(spec: ServiceSpec): string {
     "fi",
     'if [ "$action" = none ]; then stable_pid=$(job_pid); fi',
     'if [ -n "$APP_ROOT" ]; then prune_releases "$previous_release"; fi',
-    'echo "gunicorn-upstart: $JOB: $action (master pid $stable_pid)"',
+    "# The last line of the output is the component's status.",
+    'say "gunicorn-upstart: $JOB: $action (master pid $stable_pid)"',
     "",
   ].join("\n");
 }
@@ -537,12 +562,13 @@ export function renderApplyScript(spec: ServiceSpec): string {
 export function renderStopScript(spec: ServiceSpec): string {
   return [
     "set -euo pipefail",
+    ...STEP_CHANNELS,
     `JOB=${shQuote(spec.job)}`,
     `STATE_FILE=${shQuote(stateFilePath(spec))}`,
     ...initFunctions(spec),
     "init_stop",
     'rm -f -- "$STATE_FILE" "$STATE_FILE.lock"',
-    'echo "gunicorn-upstart: $JOB: stopped"',
+    'say "gunicorn-upstart: $JOB: stopped"',
     "",
   ].join("\n");
 }

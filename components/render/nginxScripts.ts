@@ -1,7 +1,7 @@
 import type { ServiceSpec } from "../spec";
 import { shQuote } from "../shell";
 import { ACME_WEBROOT, nginxFilePath, nginxSitePath } from "./nginxSite";
-import { ROOT_ONLY_DIR_FUNCTION, RUN_ID_LINE } from "./remoteScripts";
+import { ROOT_ONLY_DIR_FUNCTION, RUN_ID_LINE, STEP_CHANNELS } from "./remoteScripts";
 
 /**
  * The scripts of the nginx site (run as root over SSH): install it (with a self-signed
@@ -10,6 +10,16 @@ import { ROOT_ONLY_DIR_FUNCTION, RUN_ID_LINE } from "./remoteScripts";
  * where systemd runs, else directly (Ubuntu 14.04's nginx is a SysV service, and the test's
  * Upstart stand-in host has no init for it).
  */
+
+/** The site's apply, in words, for the line that says it failed. */
+export function nginxApplyLabel(spec: ServiceSpec): string {
+  return `the nginx site of ${spec.job}`;
+}
+
+/** The site's removal, in words. */
+export function nginxRemoveLabel(spec: ServiceSpec): string {
+  return `removing the nginx site of ${spec.job}`;
+}
 
 /** The Host header (and TLS server name) the check through nginx uses. */
 export function siteHost(spec: ServiceSpec): string {
@@ -21,6 +31,7 @@ export function siteHost(spec: ServiceSpec): string {
 function prelude(spec: ServiceSpec): string[] {
   return [
     "set -euo pipefail",
+    ...STEP_CHANNELS,
     'PATH="$PATH:/usr/sbin:/sbin"',
     `JOB=${shQuote(spec.job)}`,
     // This service's file: its own site, or its locations mounted on another job's site.
@@ -41,7 +52,8 @@ function prelude(spec: ServiceSpec): string[] {
     "  fi",
     "}",
     "# A graceful reload: new workers with the new sites, old ones finish their requests. A",
-    "# stopped nginx is started.",
+    "# stopped nginx is started (without the step runner's channels: nginx would hold them, and",
+    "# the SSH session, open).",
     "nginx_reload() {",
     "  if under_systemd; then",
     "    systemctl enable nginx >/dev/null 2>&1 || true",
@@ -49,7 +61,7 @@ function prelude(spec: ServiceSpec): string[] {
     "  elif nginx_running; then",
     "    nginx -s reload",
     "  else",
-    "    nginx",
+    "    nginx 6>&- 7>&- 8>&-",
     "  fi",
     "}",
   ];
@@ -60,7 +72,8 @@ function prelude(spec: ServiceSpec): string[] {
  * is put back (nginx never reloads a configuration it refuses) and the `up` fails with nginx's
  * words. After the reload, the health path must answer through nginx (HTTPS with tls, whose
  * plain HTTP port must redirect) within `startTimeout`; otherwise the previous site comes back
- * too. Prints the certificate (public) for the component's `tlsCertificate` output.
+ * too. Prints the certificate (public) for the component's `tlsCertificate` output, as a
+ * result (stdout), which the component does not stream.
  */
 export function renderNginxApplyScript(spec: ServiceSpec): string {
   const cn = siteHost(spec);
@@ -83,8 +96,7 @@ export function renderNginxApplyScript(spec: ServiceSpec): string {
     ...ROOT_ONLY_DIR_FUNCTION,
     "if ! command -v nginx >/dev/null 2>&1; then",
     "  cat > /dev/null",
-    '  echo "gunicorn-upstart: nginx is not installed on this host: prepareHost installs it with nginx on, or apt-get install nginx" >&2',
-    "  exit 1",
+    '  fail "nginx is not installed on this host: prepareHost installs it with nginx on, or apt-get install nginx"',
     "fi",
     "# Root writes the site, the certificate, the key and the ACME directory only where root alone",
     "# can change the path (a link swapped in would make root write, chmod, or nginx read a file",
@@ -92,8 +104,7 @@ export function renderNginxApplyScript(spec: ServiceSpec): string {
     'for dir in "$(dirname -- "$SITE")" "$(dirname -- "$CERT")" "$(dirname -- "$KEY")" "$ACME"; do',
     '  if ! unsafe=$(root_only_dir "$dir"); then',
     "    cat > /dev/null",
-    '    echo "gunicorn-upstart: refusing the nginx site of $JOB: $unsafe can be changed by a user other than root" >&2',
-    "    exit 1",
+    '    fail "refusing the nginx site of $JOB: $unsafe can be changed by a user other than root"',
     "  fi",
     "done",
     'mkdir -p -- "$(dirname -- "$SITE")"',
@@ -103,8 +114,7 @@ export function renderNginxApplyScript(spec: ServiceSpec): string {
     `HOST_SITE=${shQuote(spec.nginxMountOn !== undefined ? nginxSitePath({ ...spec, job: spec.nginxMountOn }) : "")}`,
     'if [ -n "$MOUNT_ON" ] && [ ! -f "$HOST_SITE" ]; then',
     "  cat > /dev/null",
-    '  echo "gunicorn-upstart: $JOB mounts on the nginx site of $MOUNT_ON, which is not on this host ($HOST_SITE): deploy $MOUNT_ON with nginx first (lifecycleAfter: its nginxSite)" >&2',
-    "  exit 1",
+    '  fail "$JOB mounts on the nginx site of $MOUNT_ON, which is not on this host ($HOST_SITE): deploy $MOUNT_ON with nginx first (lifecycleAfter: its nginxSite)"',
     "fi",
     "",
     "# A self-signed certificate, made once (kept across ups: clients that trust it keep doing so).",
@@ -115,18 +125,17 @@ export function renderNginxApplyScript(spec: ServiceSpec): string {
     "  # The names go into the certificate's subjectAltName (clients check those, not the CN);",
     "  # a config file rather than -addext, which OpenSSL before 1.1.1 (Ubuntu 14.04) lacks.",
     '  printf "[req]\\ndistinguished_name = dn\\n[dn]\\n[san]\\nsubjectAltName = %s\\nbasicConstraints = critical,CA:TRUE\\n" "$SUBJECT_ALT_NAMES" > "$work/openssl.cnf"',
-    '  if ! out=$( (umask 077; openssl req -x509 -nodes -newkey rsa:2048 -sha256 -days 825 -subj "/CN=$HOST_HEADER" -config "$work/openssl.cnf" -extensions san -keyout "$work/key" -out "$work/cert") 2>&1); then',
+    '  if ! (umask 077; openssl req -x509 -nodes -newkey rsa:2048 -sha256 -days 825 -subj "/CN=$HOST_HEADER" -config "$work/openssl.cnf" -extensions san -keyout "$work/key" -out "$work/cert") >&2 2>&1; then',
     '    rm -rf -- "$work"',
     "    cat > /dev/null",
-    '    echo "gunicorn-upstart: making a self-signed certificate failed: $out" >&2',
-    "    exit 1",
+    '    fail "making a self-signed certificate failed"',
     "  fi",
     '  chmod 0600 "$work/key"',
     '  chmod 0644 "$work/cert"',
     '  mv -f -- "$work/key" "$KEY"',
     '  mv -f -- "$work/cert" "$CERT"',
     '  rm -rf -- "$work"',
-    '  echo "gunicorn-upstart: made a self-signed certificate for $SUBJECT_ALT_NAMES"',
+    '  say "gunicorn-upstart: made a self-signed certificate for $SUBJECT_ALT_NAMES"',
     "fi",
     "",
     "# The new site replaces the old only once nginx accepts it.",
@@ -143,12 +152,11 @@ export function renderNginxApplyScript(spec: ServiceSpec): string {
     'mv -f -- "$tmp" "$SITE"',
     "if ! out=$(nginx -t 2>&1); then",
     "  restore_site",
-    '  echo "gunicorn-upstart: nginx refuses the site of $JOB; the previous one stays:" >&2',
-    '  printf "%s\\n" "$out" | tail -n 20 >&2',
+    '  printf "%s\\n" "$out" >&2',
     '  if printf "%s" "$out" | grep -q "duplicate default server"; then',
     '    echo "another site is the default server of that port (Debian\'s own: rm /etc/nginx/sites-enabled/default), or give this one a serverName" >&2',
     "  fi",
-    "  exit 1",
+    '  fail "nginx refuses the site of $JOB; the previous one stays:"',
     "fi",
     "nginx_reload",
     "",
@@ -181,9 +189,9 @@ export function renderNginxApplyScript(spec: ServiceSpec): string {
     '    { [ "$status" -lt "$HEALTHY_BELOW" ] && [ "$redirect" = 301 ]; } 2>/dev/null && break',
     "  fi",
     '  if [ "$SECONDS" -ge "$deadline" ]; then',
-    '    echo "gunicorn-upstart: nginx does not serve $JOB within ${START_TIMEOUT}s: $problem" >&2',
+    '    reason "nginx does not serve $JOB within ${START_TIMEOUT}s: $problem"',
     '    echo "last lines of /var/log/nginx/error.log:" >&2',
-    "    tail -n 15 /var/log/nginx/error.log >&2 2>/dev/null || true",
+    "    tail -n 10 /var/log/nginx/error.log >&2 2>/dev/null || true",
     "    restore_site",
     "    if nginx -t >/dev/null 2>&1; then nginx_reload || true; fi",
     '    echo "gunicorn-upstart: put the previous nginx site of $JOB back" >&2',
@@ -191,9 +199,10 @@ export function renderNginxApplyScript(spec: ServiceSpec): string {
     "  fi",
     "  sleep 0.5",
     "done",
-    'echo "gunicorn-upstart: nginx serves $JOB ($problem)"',
-    "# The certificate (public) for the tlsCertificate output: the site's own, not a mount's.",
-    '[ "$TLS" = off ] || [ -n "$MOUNT_ON" ] || cat -- "$CERT"',
+    'say "gunicorn-upstart: nginx serves $JOB ($problem)"',
+    "# The certificate (public) for the tlsCertificate output: the site's own, not a mount's. A",
+    "# result: the command's output has it, the person watching the up does not get it streamed.",
+    '[ "$TLS" = off ] || [ -n "$MOUNT_ON" ] || cat -- "$CERT" >&7',
     RUN_ID_LINE,
     "",
   ].join("\n");
@@ -212,11 +221,10 @@ export function renderNginxRemoveScript(spec: ServiceSpec): string {
     "  if out=$(nginx -t 2>&1); then",
     "    nginx_reload",
     "  else",
-    '    echo "gunicorn-upstart: removed the nginx site of $JOB, but nginx refuses what is left, so it was not reloaded:" >&2',
-    '    printf "%s\\n" "$out" | tail -n 5 >&2',
+    '    say "gunicorn-upstart: removed the nginx site of $JOB, but nginx refuses what is left, so it was not reloaded: $(printf "%s\\n" "$out" | grep -m 1 "emerg" || printf "%s\\n" "$out" | tail -n 1)"',
     "  fi",
     "fi",
-    'echo "gunicorn-upstart: removed the nginx site of $JOB"',
+    'say "gunicorn-upstart: removed the nginx site of $JOB"',
     "",
   ].join("\n");
 }

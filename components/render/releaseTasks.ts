@@ -7,7 +7,8 @@ import { shQuote } from "../shell";
  * --noinput` and the user's `releaseCommands`. Each runs as the app user (never root), in the
  * new release, with the virtualenv's Python first on PATH and the app environment read from the
  * Gunicorn config's `raw_env` (the one place it is kept). A task that fails fails the `up`
- * with its output, before anything switches: the running release keeps serving.
+ * with the last lines of its output, before anything switches: the running release keeps
+ * serving.
  *
  * Old code keeps serving while `migrate` changes the schema, and with a fleet, while the
  * other hosts still run it: migrations must be backward compatible (expand, then contract in
@@ -79,18 +80,19 @@ export function releaseTaskParts(spec: ServiceSpec): string[] {
     "# shellcheck disable=SC2016",
     `RELEASE_COMMANDS=(${spec.releaseCommands.map(shQuote).join(" ")})`,
     `TASK_DRIVER=${shQuote(TASK_DRIVER)}`,
-    "# One task of release $1 as the app user; its output is shown, and on failure the up fails",
-    "# with its last lines while the running release stays.",
+    "# One task of release $1 as the app user: a progress line; its output goes to the step's log",
+    "# and, once it succeeded, its last lines to the step's output (kept, not streamed); on",
+    "# failure the up fails with them while the running release stays.",
     "release_task() {",
-    "  local release=$1 label=$2 out",
+    "  local release=$1 label=$2 out status=0",
     "  shift 2",
-    '  echo "gunicorn-upstart: release $(basename -- "$release"): $label"',
-    '  if ! out=$(as_app_user "$VIRTUALENV/bin/python" -c "$TASK_DRIVER" "$CONFIG" "$release" "$@" 2>&1); then',
-    '    echo "gunicorn-upstart: release $(basename -- "$release"): $label failed; the running release stays:" >&2',
-    '    printf "%s\\n" "$out" | tail -n 30 >&2',
-    "    return 1",
+    '  say "gunicorn-upstart: release $(basename -- "$release"): $label"',
+    '  out=$(as_app_user "$VIRTUALENV/bin/python" -c "$TASK_DRIVER" "$CONFIG" "$release" "$@" 2>&1) || status=$?',
+    '  if [ -n "$out" ]; then printf "%s\\n" "$out" >&2; fi',
+    '  if [ "$status" != 0 ]; then',
+    '    fail "release $(basename -- "$release"): $label failed; the running release stays"',
     "  fi",
-    '  if [ -n "$out" ]; then printf "%s\\n" "$out" | tail -n 30 | sed "s/^/  /"; fi',
+    '  if [ -n "$out" ]; then printf "%s\\n" "$out" | tail -n 30 | sed "s/^/  /" >&7; fi',
     "}",
     "release_tasks() {",
     "  local release=$1 command",

@@ -2,20 +2,194 @@ import { shQuote } from "../shell";
 import { dirnameOf } from "./launcher";
 
 /**
- * Wraps a bash script into the command string `remote.Command` runs through the SSH user's
- * login shell. As root it runs bash directly; otherwise through `sudo -n` (no password prompt:
- * a prompt would hang `pulumi up`, so a missing sudo rule fails at once instead). Standard
- * input passes through both, which is how file content reaches the host.
+ * What the engine shows a person. The command provider quotes the whole `create`, `update` or
+ * `delete` string into every error it reports (three times in `pulumi up`'s output), streams
+ * the lines a command prints while it runs, and makes a failure's message of everything the
+ * command printed. So:
+ * - the command strings are short fixed stubs ({@link loaderCommand}); the program they run
+ *   comes at the head of standard input ({@link loaderInput}), before the file content;
+ * - every operation runs under the step runner ({@link STEP_RUNNER}), which keeps what the
+ *   commands it runs print in a log and prints, on failure, one reason line (which step, which
+ *   host, what failed) and the log's last lines; progress lines go to stderr, which the
+ *   components stream (`logging: "stderr"`); results (the lifecycle's status, a run id, a
+ *   certificate) go to stdout, kept as the command's output and never streamed.
+ */
+
+/** Root runs the command as is; anyone else through `sudo -n` (never a password prompt). */
+const SUDO_PREFIX = 'if [ "$(id -u)" -eq 0 ]; then set --; else set -- sudo -n; fi; ';
+
+/**
+ * The loader: reads a byte count line, then exactly that many bytes (`read -N` under the C
+ * locale counts bytes, and reads a pipe unbuffered, so nothing after the program is taken), and
+ * runs them with bash, with the rest of standard input (the file content) as the program's
+ * standard input. No program (an empty or short stdin) fails; it never runs a partial one.
+ * LC_ALL is set as a shell variable for the read only, then unset: the program runs in the
+ * login's own locale.
+ */
+const LOADER =
+  'IFS= read -r n&&LC_ALL=C&&IFS= read -rN "$n" p&&unset LC_ALL&&exec /bin/bash -c "$p" "$0" "$@";' +
+  'echo "$0: no program on standard input">&2;exit 2';
+
+/**
+ * The command string of operation `op` of a step whose program comes on standard input
+ * ({@link loaderInput}): the same short line for every resource, as root, or through `sudo -n`
+ * for anyone else (a prompt would hang `pulumi up`, so a missing sudo rule fails at once).
+ */
+export function loaderCommand(op: string): string {
+  return `${SUDO_PREFIX}exec "$@" /bin/bash -c ${shQuote(LOADER)} gunicorn-upstart ${shQuote(op)}`;
+}
+
+/**
+ * The loader as a `local.Command`'s command (interpreter `/bin/bash -c`): the same stub, without
+ * sudo, for a program run on the computer where `pulumi up` runs.
+ */
+export function localLoaderCommand(op: string): string {
+  return `exec /bin/bash -c ${shQuote(LOADER)} gunicorn-upstart ${shQuote(op)}`;
+}
+
+/** Standard input for {@link loaderCommand}: the program's byte count, the program, the content. */
+export function loaderInput(program: string, content = ""): string {
+  return `${Buffer.byteLength(program, "utf8")}\n${program}${content}`;
+}
+
+/** How many lines of a failed step's log its error shows, after the reason. */
+export const FAILURE_TAIL_LINES = 20;
+
+/** How long a line of that tail may be; longer ones are cut. */
+const FAILURE_LINE_CHARS = 300;
+
+/**
+ * Shell functions every operation's script starts with: its channels to the person and to the
+ * engine (see {@link STEP_RUNNER}). `say`: a progress line, streamed live and kept in the
+ * command's output; `reason`: why the step fails (the first one counts); `fail`: a reason, then
+ * exit 1. Run bare (no runner), progress and reasons go to stderr and results to stdout.
+ * File descriptors 6 to 8: 3 is the health checks' socket, 9 the lifecycle's lock.
+ */
+export const STEP_CHANNELS = [
+  "# Channels of the step runner: 6 progress, 7 results, 8 the reason of a failure.",
+  "{ true >&6; } 2>/dev/null || exec 6>&2",
+  "{ true >&7; } 2>/dev/null || exec 7>&1",
+  "{ true >&8; } 2>/dev/null || exec 8>&2",
+  "say() {",
+  "  printf '%s\\n' \"$*\" >&6",
+  "  printf '%s\\n' \"$*\" >&7",
+  "}",
+  "reason() {",
+  "  printf '%s\\n' \"$*\" >&8",
+  "}",
+  "fail() {",
+  '  reason "$@"',
+  "  exit 1",
+  "}",
+];
+
+/**
+ * The step runner, a shell function: `run_step LABEL SCRIPT [ARGS]` runs SCRIPT with bash
+ * (`$0` is LABEL, then ARGS), standard input passed on, and sorts what it prints:
+ * - what the script and the commands it runs print (fd 1 and 2) goes to a log, not to the
+ *   person: apt-get, pip, migrations, Gunicorn's log tail;
+ * - progress lines (`say`, fd 6) go to stderr as they come (the components stream stderr);
+ * - results (fd 7) go to stdout once the script succeeded;
+ * - on failure, stdout gets one line, `gunicorn-upstart: LABEL on HOST failed: REASON` (the
+ *   script's first `reason`, else its exit status and the log's last line), then the log's last
+ *   {@link FAILURE_TAIL_LINES} lines, each cut at {@link FAILURE_LINE_CHARS} characters. On stdout,
+ *   so the engine shows it once, in the error, and does not stream it as well.
+ * What the script left of standard input is read (the provider pipes a resource's stored stdin
+ * into its delete too; a session that exits with 2 MB of it unread fails with EOF).
+ */
+export const STEP_RUNNER = [
+  "# Safe under set -e (the helper's): no failure here ends the function before it has told why.",
+  "run_step() {",
+  "  local label=$1 script=$2 work status=0 why",
+  "  shift 2",
+  "  if ! work=$(mktemp -d 2>/dev/null); then",
+  "    # No room for a log: run it with its output as it comes.",
+  '    /bin/bash -c "$script" "$label" "$@" 6>&2 7>&1 8>&2 || status=$?',
+  "    cat >/dev/null || true",
+  '    return "$status"',
+  "  fi",
+  '  /bin/bash -c "$script" "$label" "$@" 6>&2 7>"$work/out" 8>"$work/reason" >"$work/log" 2>&1 || status=$?',
+  "  cat >/dev/null || true",
+  '  if [ "$status" -eq 0 ]; then',
+  '    cat -- "$work/out"',
+  "  else",
+  '    why=$(head -n 1 -- "$work/reason" || true)',
+  '    [ -n "$why" ] || why="exited with status $status: $(grep -v "^[[:space:]]*$" -- "$work/log" | tail -n 1 || true)"',
+  `    printf 'gunicorn-upstart: %s on %s failed: %s\\n' "$label" "$(uname -n)" "$(printf '%s' "$why" | cut -c 1-${FAILURE_LINE_CHARS})"`,
+  `    tail -n ${FAILURE_TAIL_LINES} -- "$work/log" | cut -c 1-${FAILURE_LINE_CHARS}`,
+  "  fi",
+  '  rm -rf -- "$work"',
+  '  return "$status"',
+  "}",
+];
+
+/**
+ * The program {@link loaderCommand} loads for one resource: the step runner, and a script per
+ * operation, run under it as `label`. Only the operation named by the command runs.
+ */
+export function renderStepProgram(ops: Record<string, { label: string; script: string }>): string {
+  const cases = Object.entries(ops).flatMap(([op, { label, script }]) => [
+    `  ${shQuote(op)})`,
+    `    run_step ${shQuote(label)} ${shQuote(script)} "$@"`,
+    "    ;;",
+  ]);
+  return [
+    "# gunicorn-upstart: one step's operations, loaded from standard input by its command.",
+    "set -u",
+    ...STEP_RUNNER,
+    "op=${1:-}",
+    "shift || true",
+    'case "$op" in',
+    ...cases,
+    "  *)",
+    `    echo "gunicorn-upstart: unknown operation '$op'" >&2`,
+    "    exit 2",
+    "    ;;",
+    "esac",
+    "",
+  ].join("\n");
+}
+
+/**
+ * A program of operations that run as they are, without the step runner: for a script whose
+ * standard output is its result and whose messages are already few (the local machine's).
+ */
+export function renderPlainProgram(ops: Record<string, string>): string {
+  const cases = Object.entries(ops).flatMap(([op, script]) => [
+    `  ${shQuote(op)})`,
+    `    exec /bin/bash -c ${shQuote(script)} ${shQuote(op)} "$@"`,
+    "    ;;",
+  ]);
+  return [
+    "# gunicorn-upstart: one step's operations, loaded from standard input by its command.",
+    "op=${1:-}",
+    "shift || true",
+    'case "$op" in',
+    ...cases,
+    "  *)",
+    `    echo "gunicorn-upstart: unknown operation '$op'" >&2`,
+    "    exit 2",
+    "    ;;",
+    "esac",
+    "",
+  ].join("\n");
+}
+
+/**
+ * A bash script as one command string, the script quoted into it, run as root (through `sudo -n`
+ * for anyone else). For running a script by hand or in a test; the components never use it:
+ * the engine would quote the whole script into every error (see {@link loaderCommand}).
  */
 export function asRemoteCommand(script: string): string {
   return `${SUDO_PREFIX}exec "$@" /bin/bash -c ${shQuote(script)}`;
 }
 
 /**
- * The command string for a `delete`: it reads its standard input to the end first. The
- * command provider pipes a resource's stored `stdin` into `delete` too (a file's content, a
- * whole release), and a command that exits without reading it fails the SSH session with EOF
- * once the unread part exceeds the channel's window (about 2 MB): destroy would fail.
+ * The command string for a `delete` that is not a loaded program (the helper's, or `true`):
+ * it reads its standard input to the end first. The command provider pipes a resource's
+ * stored `stdin` into `delete` too (a file's content, a whole release), and a command that
+ * exits without reading it fails the SSH session with EOF once the unread part exceeds the
+ * channel's window (about 2 MB): destroy would fail. A loaded program's runner reads it itself.
  */
 export function drainingStdin(command: string): string {
   return command === "true" ? "cat >/dev/null" : `cat >/dev/null; ${command}`;
@@ -25,13 +199,12 @@ export function drainingStdin(command: string): string {
  * The last line of every script whose run the service's lifecycle must follow (file writes,
  * release uploads, the virtualenv build): a random run id, so the command's stdout differs
  * on every run. The lifecycle's update command carries a hash of those outputs: when any of
- * them ran in an `up`, the lifecycle runs too (see ServiceLifecycle).
+ * them ran in an `up`, the lifecycle runs too (see ServiceLifecycle). A result (fd 7 of the
+ * step runner); stdout when the script runs bare.
  */
 export const RUN_ID_LINE =
-  'echo "gunicorn-upstart: run $(od -An -N8 -tx1 /dev/urandom | tr -d " \\n")"';
-
-/** Root runs the command as is; anyone else through `sudo -n` (never a password prompt). */
-const SUDO_PREFIX = 'if [ "$(id -u)" -eq 0 ]; then set --; else set -- sudo -n; fi; ';
+  'run_id=$(od -An -N8 -tx1 /dev/urandom | tr -d " \\n"); ' +
+  'echo "gunicorn-upstart: run $run_id" 2>/dev/null >&7 || echo "gunicorn-upstart: run $run_id"';
 
 /**
  * The command string for one operation of a job's privileged helper (`sudo: "helper"`):
@@ -73,7 +246,7 @@ export interface FileTarget {
 export interface WriteOptions {
   /**
    * Shell lines run after the byte check, before the file replaces the old one; they read the
-   * new content from `"$tmp"` and `exit 1` with a message to refuse it (the old file stays).
+   * new content from `"$tmp"` and `fail` with a message to refuse it (the old file stays).
    */
   check?: string[];
   /** Shell lines run once the file is in place (the helper records what it wrote). */
@@ -111,8 +284,7 @@ export const ROOT_ONLY_DIR_FUNCTION = [
 const ROOT_ONLY_DIR_CHECK = [
   ...ROOT_ONLY_DIR_FUNCTION,
   'if ! unsafe=$(root_only_dir "$dir"); then',
-  '  echo "refusing to write $path: $unsafe can be changed by a user other than root, who could swap the file for a link while root writes it; put the file in a directory only root can change" >&2',
-  "  exit 1",
+  '  fail "refusing to write $path: $unsafe can be changed by a user other than root, who could swap the file for a link while root writes it; put the file in a directory only root can change"',
   "fi",
 ];
 
@@ -132,6 +304,7 @@ export function renderWriteFileScript(
   const check = options.check === undefined ? [] : [...options.check, ""];
   return [
     "set -euo pipefail",
+    ...STEP_CHANNELS,
     `path=${shQuote(target.path)}`,
     `dir=${shQuote(dirnameOf(target.path))}`,
     `expected_bytes=${expectedBytes}`,
@@ -142,8 +315,7 @@ export function renderWriteFileScript(
     'cat > "$tmp"',
     'actual_bytes=$(wc -c < "$tmp")',
     'if [ "$actual_bytes" -ne "$expected_bytes" ]; then',
-    '  echo "refusing to replace $path: received $actual_bytes of $expected_bytes bytes" >&2',
-    "  exit 1",
+    '  fail "refusing to replace $path: received $actual_bytes of $expected_bytes bytes"',
     "fi",
     ...check,
     `chown -- ${shQuote(`${target.owner}:${target.group}`)} "$tmp"`,
@@ -169,6 +341,7 @@ export function renderDeleteFileScript(
 ): string {
   const lines = [
     "set -euo pipefail",
+    ...STEP_CHANNELS,
     `path=${path === FIRST_ARG ? '"$1"' : shQuote(path)}`,
     ...(options.prelude ?? []),
     'rm -f -- "$path"',

@@ -2,11 +2,12 @@ import { createHash } from "node:crypto";
 import { renderUploadScript } from "./releaseScripts";
 import { shQuote } from "../shell";
 import type { ServiceSpec } from "../spec";
-import { renderApplyScript, renderStopScript } from "./lifecycleScripts";
+import { applyLabel, renderApplyScript, renderStopScript, stopLabel } from "./lifecycleScripts";
 import {
   FIRST_ARG,
   renderDeleteFileScript,
   renderWriteFileScript,
+  STEP_RUNNER,
   type FileTarget,
 } from "./remoteScripts";
 import { initNoun } from "./launcher";
@@ -61,17 +62,18 @@ export function fixedContentCheck(content: string): string[] {
   const sum = createHash("sha256").update(content, "utf8").digest("hex");
   return [
     `if [ "$(sha256sum < "$tmp" | cut -d " " -f 1)" != ${sum} ]; then`,
-    '  echo "refusing $path: it runs as root, so its content is fixed when the helper is installed; render and install the helper again" >&2',
-    "  exit 1",
+    '  fail "refusing $path: it runs as root, so its content is fixed when the helper is installed; render and install the helper again"',
     "fi",
   ];
 }
 
-/** One operation of the helper: its name, what its arguments are, and its script. */
+/** One operation of the helper: its name, what its arguments are, its script and what it does. */
 interface Operation {
   name: string;
   args: ("count" | "release" | "path")[];
   script: string;
+  /** The step, in words, for the line that says it failed ("writing /etc/init/x.conf"). */
+  label: string;
 }
 
 /**
@@ -96,14 +98,19 @@ function fileOperations(
   deletion: { pythonCache?: boolean; systemdReload?: boolean } = {},
 ): Operation[] {
   const record = shQuote(helperRecordPath(spec));
+  const lock = shQuote(`${helperRecordPath(spec)}.lock`);
   return [
     {
       name: `write-${role}`,
       args: ["count"],
+      label: `writing ${target.path}`,
       script: renderWriteFileScript(target, FIRST_ARG, {
         ...(check ? { check } : {}),
         after: [
           `mkdir -p -- ${shQuote(spec.stateDir)}`,
+          // The engine runs a stack's writes and deletes at the same time: one at a time here.
+          `exec 8>> ${lock}`,
+          "flock 8",
           `grep -qxF -- "$path" ${record} 2>/dev/null || printf '%s\\n' "$path" >> ${record}`,
         ],
       }),
@@ -111,14 +118,19 @@ function fileOperations(
     {
       name: `delete-${role}`,
       args: ["path"],
+      label: `removing the ${role} file`,
       script: renderDeleteFileScript(FIRST_ARG, {
         ...deletion,
         prelude: [
           `if [ "$path" != ${shQuote(target.path)} ] && ! grep -qxF -- "$path" ${record} 2>/dev/null; then`,
-          "  printf 'gunicorn-upstart: left %s on the host: no helper of this job wrote it; remove it as root if it is no longer needed\\n' \"$path\" >&2",
+          '  say "gunicorn-upstart: left $path on the host: no helper of this job wrote it; remove it as root if it is no longer needed"',
           "  exit 0",
           "fi",
           `if [ -f ${record} ]; then`,
+          // Deletes run at the same time on destroy (the real engine showed two of them racing
+          // on one temp file): the record is rewritten under a lock.
+          `  exec 8>> ${lock}`,
+          "  flock 8",
           `  { grep -vxF -- "$path" ${record} || true; } > ${record}.new`,
           `  mv -f -- ${record}.new ${record}`,
           "fi",
@@ -145,14 +157,20 @@ function operations(spec: ServiceSpec): Operation[] {
     ops.push({
       name: "upload-release",
       args: ["release", "count"],
+      label: `uploading a release of ${spec.job}`,
       script: renderUploadScript(spec.appRoot, FIRST_ARG, "$2"),
     });
   }
   // The stop runs on destroy: the helper and its rule are the admin's to remove, so say so.
   const notice = `gunicorn-upstart: ${spec.job} is stopped and its files go next; the helper ${helperPath(spec.job)} and the sudoers rule ${sudoersPath(spec.job)} stay: remove them as root when the job is gone for good`;
   ops.push(
-    { name: "apply", args: [], script: renderApplyScript(spec) },
-    { name: "stop", args: [], script: `${renderStopScript(spec)}echo ${shQuote(notice)} >&2\n` },
+    { name: "apply", args: [], label: applyLabel(spec), script: renderApplyScript(spec) },
+    {
+      name: "stop",
+      args: [],
+      label: stopLabel(spec),
+      script: `${renderStopScript(spec)}say ${shQuote(notice)}\n`,
+    },
   );
   return ops;
 }
@@ -175,7 +193,8 @@ const ARG_CHECKS = {
 /**
  * Renders the helper: a bash program that takes the shape it was rendered for (a stale helper
  * fails with what to do), an operation and that operation's arguments, checks them, and runs
- * the operation's fixed script with bash. Standard input passes through to the script.
+ * the operation's fixed script with bash under the step runner (its chatter in a log; on
+ * failure, a reason line and the log's tail). Standard input passes through to the script.
  */
 export function renderSudoHelper(spec: ServiceSpec): RenderedHelper {
   const ops = operations(spec);
@@ -184,7 +203,7 @@ export function renderSudoHelper(spec: ServiceSpec): RenderedHelper {
     `  ${op.name})`,
     `    expect_args ${op.args.length} "$@"`,
     ...op.args.map((kind, i) => `    ${ARG_CHECKS[kind](i + 1)}`),
-    `    exec /bin/bash -c ${shQuote(op.script)} ${op.name} "$@"`,
+    `    run_step ${shQuote(op.label)} ${shQuote(op.script)} "$@"`,
     "    ;;",
   ]);
   const body = [
@@ -195,6 +214,7 @@ export function renderSudoHelper(spec: ServiceSpec): RenderedHelper {
     '  echo "$(basename -- "$0"): $1" >&2',
     '  exit "${2:-2}"',
     "}",
+    ...STEP_RUNNER,
     "expect_args() {",
     "  local want=$1",
     "  shift",

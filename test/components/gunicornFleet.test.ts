@@ -15,6 +15,7 @@ import {
   settle,
   valueOf,
 } from "../helpers/pulumiMocks";
+import { contentOf, programOf } from "../helpers/loaded";
 
 const vm = {
   publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample me@laptop",
@@ -183,7 +184,7 @@ describe("GunicornFleet", () => {
       [80, 443],
     );
     assert.match(await valueOf(fleet.url), /^https:\/\/.*\/$/);
-    const config = String(inputs("web-0-config-write").stdin);
+    const config = contentOf(inputs("web-0-config-write"));
     assert.match(config, /^forwarded_allow_ips = "\*"$/m);
   });
 
@@ -198,7 +199,7 @@ describe("GunicornFleet", () => {
       ),
     );
     const deps = await dependencies();
-    const script = async (i: number) => String(inputs(`web-${i}-service-lifecycle`).update);
+    const script = async (i: number) => programOf(inputs(`web-${i}-service-lifecycle`));
     assert.match(await script(0), /^MIGRATE=1$/m);
     for (const i of [1, 2, 3]) {
       assert.match(await script(i), /^MIGRATE=/m);
@@ -222,8 +223,7 @@ describe("GunicornFleet", () => {
     );
     const deps = await dependencies();
     for (const i of [0, 1, 2, 3]) {
-      const update = inputs(`web-${i}-service-lifecycle`).update;
-      assert.match(String(update), /^MIGRATE=1$/m, `host ${i}`);
+      assert.match(programOf(inputs(`web-${i}-service-lifecycle`)), /^MIGRATE=1$/m, `host ${i}`);
     }
     assert.ok(!deps.get("web-1-service-lifecycle")!.has("web-0-service-lifecycle"));
   });
@@ -267,7 +267,7 @@ describe("GunicornFleet", () => {
       (inputs("web-1-register").environment as Record<string, string>).TARGET_PORT,
       "8002",
     );
-    assert.match(String(inputs("web-1-config-write").stdin), /127\.0\.0\.1:8002/);
+    assert.match(contentOf(inputs("web-1-config-write")), /127\.0\.0\.1:8002/);
     assert.equal(registered.filter((r) => r.type.startsWith("aws:")).length, 0);
   });
 

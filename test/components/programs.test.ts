@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import { parse } from "yaml";
 import type { Recorded } from "../helpers/pulumiMocks";
 import { isMarkedSecret } from "../helpers/secrets";
+import { contentOf, programOf } from "../helpers/loaded";
 import { nginxTest, throwawayCertificate } from "../helpers/nginx";
 
 const ROOT = resolve(__dirname, "../..");
@@ -103,7 +104,7 @@ describe("the stack program (index.ts)", () => {
     ]);
     const python = r.result!.resources.find((x) => x.name === "app-python-install")!;
     assert.equal(
-      python.inputs.stdin,
+      contentOf(python.inputs),
       readFileSync(join(ROOT, "examples/hello-django/requirements.txt"), "utf8"),
     );
     // nginx in front by default (HTTPS with a certificate made on the host); Gunicorn on loopback.
@@ -147,8 +148,8 @@ describe("the stack program (index.ts)", () => {
     const stdin = r.result!.resources.find((x) => x.name === "app-config-write")!.inputs
       .stdin as Record<string, string>;
     assert.ok(isMarkedSecret(stdin), "the config file content is a secret input");
-    assert.match(stdin.value!, /"SECRET_KEY=hunter2-secret"/);
-    assert.match(stdin.value!, /"DJANGO_SETTINGS_MODULE=mysite.settings"/);
+    assert.match(contentOf({ stdin }), /"SECRET_KEY=hunter2-secret"/);
+    assert.match(contentOf({ stdin }), /"DJANGO_SETTINGS_MODULE=mysite.settings"/);
   });
 
   test("with no config it runs on the local machine (systemd), with the machine's own key", () => {
@@ -158,9 +159,10 @@ describe("the stack program (index.ts)", () => {
     assert.ok(names.includes("app-machine-machine"), names.join(", "));
     assert.ok(!names.some((n) => n.startsWith("app-vm")), "no VM");
     const machine = r.result!.resources.find((x) => x.name === "app-machine-machine")!;
-    assert.match(String(machine.inputs.create), /PORT=2222\n/);
-    assert.match(String(machine.inputs.create), /systemd-nspawn/);
-    assert.match(String(machine.inputs.delete), /rm -rf -- "\$DIR"/);
+    assert.match(programOf(machine.inputs), /PORT=2222\n/);
+    assert.match(programOf(machine.inputs), /systemd-nspawn/);
+    assert.match(programOf(machine.inputs), /'down'\)\n.*rm -rf -- "\$DIR"/s);
+    assert.match(String(machine.inputs.delete), /gunicorn-upstart 'down'$/);
     assert.equal(machine.inputs.addPreviousOutputInEnv, false, "its stdout holds the key");
     const job = r.result!.resources.find((x) => x.name === "app-job-write")!;
     assert.equal((job.inputs.triggers as string[])[0], "/etc/systemd/system/hello.service");
@@ -288,7 +290,7 @@ describe("the stack program (index.ts)", () => {
     ])
       assert.ok(names.includes(n), n);
     assert.equal(r.result!.outputs.shopUrl, "https://10.0.0.5/");
-    const site = (n: string) => String(r.result!.resources.find((x) => x.name === n)!.inputs.stdin);
+    const site = (n: string) => contentOf(r.result!.resources.find((x) => x.name === n)!.inputs);
     assert.match(site("shop-nginx-site"), /server_name shop\.example\.com;/);
     assert.match(site("blog-nginx-site"), /proxy_pass http:\/\/127\.0\.0\.1:8002;/);
     assert.doesNotMatch(site("blog-nginx-site"), /default_server/, "named sites share the ports");
@@ -376,7 +378,7 @@ describe("Pulumi.yaml and the offline render", () => {
     for (const role of ["job", "launcher", "config", "logrotate"]) {
       const res = program.result!.resources.find((x) => x.name === `app-${role}-write`)!;
       const path = (res.inputs.triggers as string[])[0]!;
-      assert.equal(readFileSync(join(out, path), "utf8"), res.inputs.stdin, role);
+      assert.equal(readFileSync(join(out, path), "utf8"), contentOf(res.inputs), role);
     }
   });
 

@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { RemoteFile } from "../../components";
 import { recorded, recorder, reset, settle, valueOf } from "../helpers/pulumiMocks";
 import { isMarkedSecret } from "../helpers/secrets";
+import { contentOf, programOf } from "../helpers/loaded";
 
 const connection = { host: "10.0.0.5", user: "deploy", privateKey: pulumi.secret("K") };
 
@@ -35,8 +36,9 @@ describe("RemoteFile", () => {
       assert.equal(typeof cmd[key], "string", `${key} is a readable, non-secret string`);
       assert.ok(!String(cmd[key]).includes("abc123"));
     }
-    assert.match(String(cmd.create), /expected_bytes=12/);
-    assert.match(String(cmd.create), /chmod -- '\\''0640'\\''/);
+    assert.match(programOf(cmd), /expected_bytes=12/);
+    assert.match(programOf(cmd), /chmod -- '\\''0640'\\''/);
+    assert.equal(contentOf(cmd), "TOKEN=abc123", "the content follows the program on stdin");
     assert.equal(await pulumi.isSecret(f.content), true);
     assert.equal(await valueOf(f.path), "/etc/app/env");
     assert.deepEqual(
@@ -55,8 +57,8 @@ describe("RemoteFile", () => {
     await valueOf(f.path);
     await settle();
     const cmd = recorded.find((r) => r.name === "motd-write")!.inputs;
-    assert.match(String(cmd.create), /chown -- '\\''root:root'\\''/);
-    assert.match(String(cmd.create), /chmod -- '\\''0644'\\''/);
+    assert.match(programOf(cmd), /chown -- '\\''root:root'\\''/);
+    assert.match(programOf(cmd), /chmod -- '\\''0644'\\''/);
   });
 
   test("refuses a relative path, a bad mode or owner, naming the field, before writing anything", () => {

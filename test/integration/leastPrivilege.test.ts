@@ -175,8 +175,13 @@ for (const init of ["upstart", "systemd"] as const) {
             asHelperCommand(helper.path, helper.shape, "write-job", [Buffer.byteLength(content)]),
             content,
           );
-          assert.equal(r.status, 1, `${label}: ${r.stderr}`);
-          assert.match(r.stderr, /its content is fixed when the helper is installed/, label);
+          assert.equal(r.status, 1, `${label}: ${r.stdout}${r.stderr}`);
+          // The step runner's failure: on stdout, the reason first.
+          assert.match(
+            r.stdout,
+            /^gunicorn-upstart: writing \S+ on \S+ failed: refusing \S+: it runs as root, so its content is fixed when the helper is installed/,
+            label,
+          );
         }
         const rotate = `${renderLogrotate(spec)}\n/etc/shadow {\n  postrotate\n    id\n  endscript\n}\n`;
         const r = host.ssh(
@@ -186,7 +191,7 @@ for (const init of ["upstart", "systemd"] as const) {
           rotate,
         );
         assert.equal(r.status, 1);
-        assert.match(r.stderr, /its content is fixed when the helper is installed/);
+        assert.match(r.stdout, /its content is fixed when the helper is installed/);
         assert.equal(host.rootOk(`sha256sum ${jobPath}`), before);
         assert.equal(host.rootOk(`cat ${logrotatePath(spec)}`), renderLogrotate(spec));
         assert.equal(
@@ -274,10 +279,13 @@ for (const init of ["upstart", "systemd"] as const) {
           .rootOk("cat /var/lib/gunicorn-upstart/site.applied")
           .replace(/launcher=[0-9a-f]{64}/, `launcher=${"0".repeat(64)}`);
         const r = host.ssh(asHelperCommand(helper.path, helper.shape, "apply"), manifest);
-        assert.equal(r.status, 1, r.stderr);
-        assert.match(r.stderr, /did not serve on .* after restart/);
-        assert.match(r.stderr, /no log file at \/var\/log\/site\/gunicorn\.log that app can read/);
-        assert.doesNotMatch(r.stderr, /^root:/m, "no line of /etc/shadow");
+        assert.equal(r.status, 1, r.stdout + r.stderr);
+        assert.match(
+          r.stdout,
+          /^gunicorn-upstart: the lifecycle of site on \S+ failed: site did not serve on .* after restart/,
+        );
+        assert.match(r.stdout, /no log file at \/var\/log\/site\/gunicorn\.log that app can read/);
+        assert.doesNotMatch(r.stdout + r.stderr, /^root:/m, "no line of /etc/shadow");
         assert.equal(host.rootOk("stat -c '%U %a' /etc/shadow"), shadow, "nor was it re-owned");
       });
 

@@ -232,6 +232,38 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
       assert.match(await get(`http://127.0.0.1:${port}/`), /^pid=\d+ version=v1$/);
     });
 
+    test("a restart onto a virtualenv that does not exist fails with a short message: the reason first, then the line that names the cause", async () => {
+      // What a person reads when `up` fails: the engine's error holds the command (a short
+      // stub), what the step printed live (a few progress lines), then the step's reason and
+      // the tail of its log. Never the script, and bounded however much the step printed.
+      await assert.rejects(
+        replay.up(service({ workers: 4, virtualenv: "/opt/typo2" })),
+        (e: unknown) => {
+          assert.ok(e instanceof UpFailed, String(e));
+          assert.equal(e.resource, "site-service-lifecycle");
+          const lines = e.stderr.trimEnd().split("\n");
+          assert.ok(lines.length <= 40, `${lines.length} lines:\n${e.stderr}`);
+          assert.match(lines[0]!, /^Process exited with status 1: running "/);
+          assert.ok(lines[0]!.length < 400, `the command is short: ${lines[0]}`);
+          const reason = lines.findIndex((l) =>
+            /^gunicorn-upstart: the lifecycle of site on /.test(l),
+          );
+          assert.ok(reason > 0 && reason <= 4, `the reason comes first:\n${e.stderr}`);
+          assert.match(
+            lines[reason]!,
+            /failed: site did not serve on 127\.0\.0\.1:\d+ within 30s after restart: the job is not running$/,
+          );
+          assert.match(e.stderr, /\/opt\/typo2\/bin\/activate: No such file or directory/);
+          assert.doesNotMatch(e.stderr, /set -euo pipefail|root_only_dir|run_step/, "no script");
+          return true;
+        },
+      );
+      // Fixed, the next up restarts onto the virtualenv that is there, and serves.
+      const ran = await replay.up(service({ workers: 4, virtualenv: "/home/app/venv2" }));
+      assert.match(ran.at(-1)!.stdout, /site: (re)?start \(master pid \d+\)/);
+      assert.match(await get(`http://127.0.0.1:${port}/`), /^pid=\d+ version=v1$/);
+    });
+
     test("a crashing app fails the up with the Gunicorn log's tail, without hanging, and respawn stops at its limit", async () => {
       const brokenPort = await freePort();
       const broken = lifecycleEngine(host);

@@ -32,6 +32,9 @@
 // - The provider's SSH session fails with EOF when the command exits leaving stdin unread
 //   beyond one channel window (2 MiB in golang.org/x/crypto/ssh); modelled here by counting
 //   what the command left unread.
+// - A command that fails is reported as the provider words it (remote/commandOutputs.go,
+//   local/commandOutputs.go): `<exit status>: running <the command, Go-quoted>:` and then all
+//   it printed, stdout and stderr as they came (here: in the order this process read them).
 // Not replayed: PULUMI_COMMAND_STDOUT/STDERR in the environment (the component turns them
 // off with addPreviousOutputInEnv: false, asserted under mocks).
 import { spawn, spawnSync } from "node:child_process";
@@ -80,10 +83,21 @@ export class UpFailed extends Error {
   constructor(
     public readonly resource: string,
     public readonly op: string,
+    /** The failure's message as the engine reports it: the command provider's error. */
     public readonly stderr: string,
   ) {
     super(`${resource}: ${op} failed:\n${stderr}`);
   }
+}
+
+/**
+ * The provider's error for a command that exited with `status` (`fmt.Errorf("%w: running
+ * %q:\n%s", err, cmd, stdout+stderr)`; %q approximated by a JSON string).
+ */
+function providerError(status: number | null, command: string, output: string): string {
+  const exit =
+    status === null ? "Process exited without exit status" : `Process exited with status ${status}`;
+  return `${exit}: running ${JSON.stringify(command)}:\n${output}`;
 }
 
 /** The inputs of a command resource as the engine stores them. */
@@ -198,9 +212,11 @@ export class Replay {
   private finish(
     c: CommandState,
     op: Ran["op"],
+    command: string,
     status: number | null,
     stdout: string,
     rawStderr: string,
+    output: string,
     error?: Error,
   ): Ran {
     const { stderr, unread } =
@@ -209,7 +225,7 @@ export class Replay {
       throw new UpFailed(
         c.name,
         op,
-        `${c.kind === "local" ? stdout : ""}${stderr}${error ? String(error) : ""}`,
+        `${providerError(status, command, c.kind === "remote" ? splitUnread(output).stderr : output)}${error ? String(error) : ""}`,
       );
     if (unread > CHANNEL_WINDOW)
       throw new UpFailed(
@@ -230,8 +246,9 @@ export class Replay {
       });
       let stdout = "";
       let stderr = "";
-      child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-      child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+      let output = ""; // both, as they come: what the provider's error holds
+      child.stdout.setEncoding("utf8").on("data", (d: string) => ((stdout += d), (output += d)));
+      child.stderr.setEncoding("utf8").on("data", (d: string) => ((stderr += d), (output += d)));
       child.stdin.on("error", () => undefined); // EPIPE: judged by the unread count
       const interrupted = this.interrupt?.resource === c.name;
       if (interrupted) {
@@ -257,7 +274,7 @@ export class Replay {
       child.on("close", (status) => {
         clearTimeout(timer);
         try {
-          resolve(this.finish(c, op, status, stdout, stderr));
+          resolve(this.finish(c, op, command, status, stdout, stderr, output));
         } catch (e) {
           reject(e);
         }
@@ -276,7 +293,8 @@ export class Replay {
       killSignal: "SIGKILL",
       maxBuffer: 64 << 20,
     });
-    return this.finish(c, op, r.status, r.stdout ?? "", r.stderr ?? "", r.error);
+    const [stdout, stderr] = [r.stdout ?? "", r.stderr ?? ""];
+    return this.finish(c, op, command, r.status, stdout, stderr, stdout + stderr, r.error);
   }
 
   /** `pulumi up` of the program: returns the commands that ran, in the order they started. */

@@ -23,7 +23,7 @@ import {
 import { renderLauncher } from "../../components/render/launcher";
 import { renderUpstartJob } from "../../components/render/upstartJob";
 import { renderGunicornConfig } from "../../components/render/gunicornConfig";
-import { asRemoteCommand, renderWriteFileScript } from "../../components/render/remoteScripts";
+import { renderStepProgram, renderWriteFileScript } from "../../components/render/remoteScripts";
 import { renderApplyScript } from "../../components/render/lifecycleScripts";
 import { shQuote } from "../../components/shell";
 
@@ -243,7 +243,7 @@ describe("hostile input", () => {
     accepted.forEach((spec, i) => assert.deepEqual(outputs[i], expectedArgv(spec)));
   });
 
-  test("paths and names in the remote scripts round-trip through the SSH command wrapper and bash", () => {
+  test("paths and names in the remote scripts round-trip through the loaded program and bash", () => {
     const accepted: { spec: ServiceSpec; script: string }[] = [];
     fc.assert(
       fc.property(hostilePath, hostile, (path, job) => {
@@ -259,10 +259,19 @@ describe("hostile input", () => {
         const apply = renderApplyScript(spec)
           .split("\n")
           .filter((l) => /^(JOB|LOGFILE|STATE_FILE)=/.test(l));
-        const script = [...write, ...apply, `printf '%s\\0' "$path" "$dir" "$JOB" "$LOGFILE"`].join(
-          "\n",
-        );
-        accepted.push({ spec, script: asRemoteCommand(script) });
+        // Printed as a result (fd 7): the step runner keeps the script's own stdout in its log.
+        const script = [
+          ...write,
+          ...apply,
+          `printf '%s\\0' "$path" "$dir" "$JOB" "$LOGFILE" >&7`,
+        ].join("\n");
+        // What the loader runs once it has read the program from stdin (here, no stdin: the
+        // step runner reads what is left of it, which would be the rest of the batch).
+        const program = renderStepProgram({ run: { label: `writing ${spec.logFile}`, script } });
+        accepted.push({
+          spec,
+          script: `bash -c ${shQuote(program)} gunicorn-upstart run </dev/null`,
+        });
         void job;
       }),
       { numRuns: Math.ceil(RUNS / 4), seed: SEED },

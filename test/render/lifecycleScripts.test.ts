@@ -18,11 +18,19 @@ import { tmpdir, userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import { normalizeSpec, type ServiceSpec } from "../../components/spec";
 import {
+  applyLabel,
   renderApplyScript,
   renderManifest,
   renderStopScript,
   stateFilePath,
+  stopLabel,
 } from "../../components/render/lifecycleScripts";
+import {
+  FAILURE_TAIL_LINES,
+  loaderCommand,
+  loaderInput,
+  renderStepProgram,
+} from "../../components/render/remoteScripts";
 import { freePort } from "../helpers/freePort";
 
 const FAKE_BIN = resolve(__dirname, "../fixtures/bin");
@@ -35,10 +43,11 @@ let server: string;
 function run(
   script: string,
   stdin = "",
+  shell = "bash",
 ): { status: number | null; stdout: string; stderr: string; calls: string[] } {
   const callsFile = join(dir, "calls.log");
   writeFileSync(callsFile, "");
-  const r = spawnSync("bash", ["-c", script], {
+  const r = spawnSync(shell, ["-c", script], {
     input: stdin,
     encoding: "utf8",
     timeout: 30_000,
@@ -57,6 +66,21 @@ function run(
 const files = (job: string, launcher: string, gunicornConfig: string) =>
   renderManifest({ job, launcher, gunicornConfig });
 
+/**
+ * One operation of the lifecycle as the component runs it: its command (the loader stub) with
+ * the program and the manifest on stdin. Progress comes on stderr; results, or on failure the
+ * reason and the log's tail, on stdout.
+ */
+function lifecycle(op: "apply" | "stop", manifest = "") {
+  const program = renderStepProgram({
+    apply: { label: applyLabel(spec), script: renderApplyScript(spec) },
+    stop: { label: stopLabel(spec), script: renderStopScript(spec) },
+  });
+  return run(loaderCommand(op), loaderInput(program, manifest), "sh");
+}
+const apply = (manifest: string) => lifecycle("apply", manifest);
+const stop = () => lifecycle("stop");
+
 describe("lifecycle scripts against a fake initctl", () => {
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), "lifecycle-"));
@@ -74,12 +98,12 @@ describe("lifecycle scripts against a fake initctl", () => {
     server = `exec python3 ${FAKE_MASTER} ${port}`;
   });
   afterEach(() => {
-    run(renderStopScript(spec));
+    stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
   test("create starts the job and waits until it serves", () => {
-    const r = run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    const r = apply(files("j1", "l1", "c1"));
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(r.calls, ["reload-configuration", "start site"]);
     assert.match(r.stdout, /gunicorn-upstart: site: start \(master pid \d+\)/);
@@ -87,16 +111,16 @@ describe("lifecycle scripts against a fake initctl", () => {
   });
 
   test("an update with the same content does nothing to the running job", () => {
-    run(renderApplyScript(spec), files("j1", "l1", "c1"));
-    const r = run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    apply(files("j1", "l1", "c1"));
+    const r = apply(files("j1", "l1", "c1"));
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(r.calls, []);
     assert.match(r.stdout, /site: none/);
   });
 
   test("a Gunicorn config change reloads without a restart", () => {
-    const first = run(renderApplyScript(spec), files("j1", "l1", "c1"));
-    const r = run(renderApplyScript(spec), files("j1", "l1", "c2"));
+    const first = apply(files("j1", "l1", "c1"));
+    const r = apply(files("j1", "l1", "c2"));
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(r.calls, ["reload site"]);
     const pid = (s: string) => /master pid (\d+)/.exec(s)?.[1];
@@ -104,9 +128,9 @@ describe("lifecycle scripts against a fake initctl", () => {
   });
 
   test("a launcher or job change stops and starts the job", () => {
-    run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    apply(files("j1", "l1", "c1"));
     for (const next of [files("j1", "l2", "c1"), files("j2", "l2", "c2")]) {
-      const r = run(renderApplyScript(spec), next);
+      const r = apply(next);
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual(r.calls, ["reload-configuration", "stop site", "start site"]);
       assert.match(r.stdout, /site: restart/);
@@ -114,9 +138,9 @@ describe("lifecycle scripts against a fake initctl", () => {
   });
 
   test("a job that died is started again even when nothing changed", () => {
-    run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    apply(files("j1", "l1", "c1"));
     run("initctl stop site");
-    const r = run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    const r = apply(files("j1", "l1", "c1"));
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(r.calls, ["reload-configuration", "start site"]);
   });
@@ -124,19 +148,26 @@ describe("lifecycle scripts against a fake initctl", () => {
   test("a service that never serves fails with the job status and the log tail, within the timeout", () => {
     server = "exec sleep 60";
     const started = Date.now();
-    const r = run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    const r = apply(files("j1", "l1", "c1"));
     const seconds = (Date.now() - started) / 1000;
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /did not serve on 127\.0\.0\.1:\d+ within 4s after start/);
-    assert.match(r.stderr, /initctl status: site start\/running/);
-    assert.match(r.stderr, /\[ERROR\] Exception in worker process/);
+    // The reason first: which step, which host, what failed; then the tail of the step's log.
+    const [first, ...tail] = r.stdout.trimEnd().split("\n");
+    assert.match(
+      first!,
+      /^gunicorn-upstart: the lifecycle of site on \S+ failed: site did not serve on 127\.0\.0\.1:\d+ within 4s after start: /,
+    );
+    assert.ok(tail.length <= FAILURE_TAIL_LINES, `${tail.length} lines of log`);
+    assert.match(r.stdout, /initctl status: site start\/running/);
+    assert.match(r.stdout, /\[ERROR\] Exception in worker process/);
+    assert.doesNotMatch(r.stdout + r.stderr, /set -euo pipefail|root_only_dir/, "no script text");
     assert.ok(seconds < 10, `gave up after ${seconds}s`);
     assert.equal(
       readFileSync(stateFilePath(spec), "utf8"),
       files("j1", "l1", "c1"),
       "a failed start records what it attempted",
     );
-    assert.match(r.stderr, /stopped site, which never served/);
+    assert.match(r.stdout, /stopped site, which never served/);
     assert.equal(r.calls.at(-1), "stop site", "the job is not left running");
     assert.doesNotMatch(run("initctl status site").stdout, /start\//);
   });
@@ -154,14 +185,14 @@ describe("lifecycle scripts against a fake initctl", () => {
     try {
       await new Promise((ok) => squatter.stdout.once("data", ok));
       const started = Date.now();
-      const r = run(renderApplyScript(spec), files("j1", "l1", "c1"));
+      const r = apply(files("j1", "l1", "c1"));
       assert.equal(r.status, 1);
       assert.match(
-        r.stderr,
+        r.stdout.split("\n")[0]!,
         new RegExp(`cannot start: port ${port} on this host is already held by another process`),
       );
       assert.match(
-        r.stderr,
+        r.stdout,
         new RegExp(`pid ${squatter.pid}, user \\w+: \\S*python3 -c import socket`),
       );
       assert.deepEqual(r.calls, [], "nothing was started");
@@ -179,10 +210,10 @@ describe("lifecycle scripts against a fake initctl", () => {
     chmodSync(dir, 0o755);
     spawnSync("chown", ["nobody", venv]);
     spec = { ...spec, setuid: "root", virtualenv: venv };
-    const r = run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    const r = apply(files("j1", "l1", "c1"));
     assert.equal(r.status, 1);
     assert.match(
-      r.stderr,
+      r.stdout,
       new RegExp(
         `would run its Gunicorn master as root with code from ${venv}, but ${venv} \\(uid 65534`,
       ),
@@ -190,7 +221,7 @@ describe("lifecycle scripts against a fake initctl", () => {
     assert.deepEqual(r.calls, [], "nothing was started");
     // Root's own directories are fine: the same start goes ahead.
     spawnSync("chown", ["root", venv]);
-    const ok = run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    const ok = apply(files("j1", "l1", "c1"));
     assert.equal(ok.status, 0, ok.stderr);
   });
 
@@ -200,9 +231,9 @@ describe("lifecycle scripts against a fake initctl", () => {
     mkdirSync(state);
     spawnSync("chown", ["nobody", state]);
     spec = { ...spec, stateDir: state };
-    const r = run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    const r = apply(files("j1", "l1", "c1"));
     assert.equal(r.status, 1);
-    assert.match(r.stderr, new RegExp(`refusing to act on ${state}: ${state} \\(uid 65534`));
+    assert.match(r.stdout, new RegExp(`refusing to act on ${state}: ${state} \\(uid 65534`));
     assert.deepEqual(r.calls, [], "nothing was started");
     assert.equal(existsSync(stateFilePath(spec)), false);
   });
@@ -216,10 +247,10 @@ describe("lifecycle scripts against a fake initctl", () => {
     symlinkSync(secret, spec.logFile);
     chmodSync(dir, 0o755);
     spec = { ...spec, user: "nobody" };
-    const r = run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    const r = apply(files("j1", "l1", "c1"));
     assert.equal(r.status, 1);
-    assert.doesNotMatch(r.stderr, /TOP SECRET/);
-    assert.match(r.stderr, /no log file at .* that nobody can read/);
+    assert.doesNotMatch(r.stdout + r.stderr, /TOP SECRET/);
+    assert.match(r.stdout, /no log file at .* that nobody can read/);
   });
 
   test("reverting a change that failed its health gate acts again, though the manifest is the last good one", () => {
@@ -227,13 +258,13 @@ describe("lifecycle scripts against a fake initctl", () => {
     // master that never serves) is reverted, the lifecycle gets the manifest it last
     // succeeded with. The host must not take that for "nothing changed".
     const good = server;
-    run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    apply(files("j1", "l1", "c1"));
     server = "exec sleep 60";
-    const bad = run(renderApplyScript(spec), files("j1", "l2", "c1"));
+    const bad = apply(files("j1", "l2", "c1"));
     assert.equal(bad.status, 1);
     assert.match(bad.stdout + bad.stderr, /after restart/);
     server = good;
-    const r = run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    const r = apply(files("j1", "l1", "c1"));
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(r.calls, ["reload-configuration", "stop site", "start site"]);
     assert.match(r.stdout, /site: restart \(master pid \d+\)/);
@@ -241,21 +272,21 @@ describe("lifecycle scripts against a fake initctl", () => {
 
   test("a service that answers 5xx fails the health gate, naming the status", () => {
     server = `STATUS=503 ${server}`;
-    const r = run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    const r = apply(files("j1", "l1", "c1"));
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /after start: GET \/ answered 503/);
+    assert.match(r.stdout, /after start: GET \/ answered 503/);
   });
 
   test("a health path and threshold can be configured", () => {
     spec = { ...spec, healthCheckPath: "/healthz", healthyStatusBelow: 400 };
     server = `STATUS=404 ${server}`;
-    const r = run(renderApplyScript(spec), files("j1", "l1", "c1"));
+    const r = apply(files("j1", "l1", "c1"));
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /GET \/healthz answered 404/);
+    assert.match(r.stdout, /GET \/healthz answered 404/);
   });
 
   test("no manifest on stdin is refused before anything is touched", () => {
-    const r = run(renderApplyScript(spec), "");
+    const r = apply("");
     assert.equal(r.status, 2);
     assert.deepEqual(r.calls, []);
   });
@@ -265,20 +296,20 @@ describe("lifecycle scripts against a fake initctl", () => {
     // first bad line let its failed pipeline pass for "all good".
     const tail = `release ../../etc\n${"x".repeat(200_000)}\n`;
     for (const extra of ["release ../../etc\n", tail]) {
-      const r = run(renderApplyScript(spec), files("j1", "l1", "c1") + extra);
-      assert.equal(r.status, 2, `${extra.length} bytes: ${r.stderr}`);
-      assert.match(r.stderr, /malformed manifest/);
+      const r = apply(files("j1", "l1", "c1") + extra);
+      assert.equal(r.status, 2, `${extra.length} bytes: ${r.stdout}`);
+      assert.match(r.stdout, /failed: malformed manifest on standard input\n/);
       assert.deepEqual(r.calls, []);
     }
   });
 
   test("stop stops a running job, forgets the applied state, and is idempotent", () => {
-    run(renderApplyScript(spec), files("j1", "l1", "c1"));
-    const r = run(renderStopScript(spec));
+    apply(files("j1", "l1", "c1"));
+    const r = stop();
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(r.calls, ["stop site"]);
     assert.equal(existsSync(stateFilePath(spec)), false);
-    const again = run(renderStopScript(spec));
+    const again = stop();
     assert.equal(again.status, 0, again.stderr);
     assert.deepEqual(again.calls, []);
   });

@@ -1,5 +1,7 @@
-// The file write script, run for real through the same command string `remote.Command` gets:
-// content through stdin, atomic replace, owner and mode, and a short read never replaces a file.
+// The file write script, run for real through the same command string `remote.Command` gets
+// (the loader stub, the program and the content on stdin): content through stdin, atomic
+// replace, owner and mode, and a short read never replaces a file. And what every step prints:
+// progress on stderr, results on stdout, a failure as its reason and the tail of its log.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -18,17 +20,28 @@ import {
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import {
-  asRemoteCommand,
   drainingStdin,
+  FAILURE_TAIL_LINES,
+  loaderCommand,
+  loaderInput,
   renderDeleteFileScript,
+  renderStepProgram,
   renderWriteFileScript,
+  STEP_CHANNELS,
 } from "../../components/render/remoteScripts";
 
 const me = userInfo().username;
 const myGroup = spawnSync("id", ["-gn"], { encoding: "utf8" }).stdout.trim();
 
-function runRemote(script: string, stdin: string) {
-  return spawnSync("sh", ["-c", asRemoteCommand(script)], { input: stdin, encoding: "utf8" });
+/** Runs `script` as the components do: the loader's command, the program and `stdin` after it. */
+function runRemote(script: string, stdin: string, env: NodeJS.ProcessEnv = process.env) {
+  const program = renderStepProgram({ run: { label: "the step", script } });
+  return spawnSync("sh", ["-c", loaderCommand("run")], {
+    input: loaderInput(program, stdin),
+    encoding: "utf8",
+    env,
+    maxBuffer: 64 << 20,
+  });
 }
 
 describe("RemoteFile scripts", () => {
@@ -104,8 +117,8 @@ describe("RemoteFile scripts", () => {
       );
       assert.equal(r.status, 1, `${label} was written`);
       assert.match(
-        r.stderr,
-        /refusing to write .*can be changed by a user other than root, who could swap the file/,
+        r.stdout,
+        /^gunicorn-upstart: the step on \S+ failed: refusing to write .*can be changed by a user other than root, who could swap the file/,
         label,
       );
       assert.equal(existsSync(path), false, label);
@@ -134,7 +147,7 @@ describe("RemoteFile scripts", () => {
       content.slice(0, 10),
     );
     assert.equal(r.status, 1);
-    assert.match(r.stderr, new RegExp(`received 10 of ${bytes} bytes`));
+    assert.match(r.stdout, new RegExp(`received 10 of ${bytes} bytes`));
     assert.equal(readFileSync(path, "utf8"), "old content\n");
     assert.deepEqual(readdirSync(dir), ["job.conf"], "the temp file is removed");
   });
@@ -180,17 +193,20 @@ describe("RemoteFile scripts", () => {
       content,
     );
     assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /chown/);
+    // No reason given by the script: its exit status and the last line of its log.
+    assert.match(
+      r.stdout,
+      /^gunicorn-upstart: the step on \S+ failed: exited with status 1: chown: /,
+    );
     assert.equal(readFileSync(path, "utf8"), "old\n");
     assert.deepEqual(readdirSync(dir), ["f"]);
   });
 
-  test("the command string holds no content: only the path, owner, mode and byte count", () => {
-    const cmd = asRemoteCommand(
-      renderWriteFileScript({ path: "/etc/x", owner: "root", group: "root", mode: "0644" }, bytes),
-    );
-    assert.ok(!cmd.includes("line one"));
-    assert.match(cmd, new RegExp(`expected_bytes=${bytes}`));
+  test("the command string holds neither content nor script: the program comes on stdin", () => {
+    const cmd = loaderCommand("write");
+    assert.ok(Buffer.byteLength(cmd) < 300, cmd);
+    assert.doesNotMatch(cmd, /\n|expected_bytes|line one/);
+    assert.equal(loaderCommand("delete"), cmd.replace("'write'", "'delete'"), "one stub for all");
   });
 });
 
@@ -200,15 +216,17 @@ describe("deletes and the stored stdin the provider pipes into them", () => {
   // destroy fails. Here a pipe shows the same thing: the writer gets EPIPE.
   const threeMB = "x".repeat(3 << 20);
 
-  test("a delete reads all of a 3 MB stdin, then removes the file", () => {
+  test("a delete reads all of a 3 MB stdin (its step runner does), and removes the file", () => {
     const dir = mkdtempSync(join(tmpdir(), "delete-"));
     const path = join(dir, "config.py");
     writeFileSync(path, "workers = 3\n");
-    const r = spawnSync(
-      "sh",
-      ["-c", drainingStdin(asRemoteCommand(renderDeleteFileScript(path)))],
-      { input: threeMB, encoding: "utf8" },
-    );
+    const program = renderStepProgram({
+      delete: { label: "removing it", script: renderDeleteFileScript(path) },
+    });
+    const r = spawnSync("sh", ["-c", loaderCommand("delete")], {
+      input: loaderInput(program, threeMB),
+      encoding: "utf8",
+    });
     assert.equal(r.error, undefined, "all of stdin was read");
     assert.equal(r.status, 0, r.stderr);
     assert.equal(existsSync(path), false);
@@ -225,5 +243,82 @@ describe("deletes and the stored stdin the provider pipes into them", () => {
       "EPIPE",
       "without it the writer fails, as the provider's SSH session does",
     );
+  });
+});
+
+describe("the loader and the step runner: what a person sees of a step", () => {
+  const bash = (script: string) => ["set -euo pipefail", ...STEP_CHANNELS, script, ""].join("\n");
+
+  test("the loader reads exactly its program, in any locale: what follows reaches the script byte for byte", () => {
+    // Multibyte characters in the program: a UTF-8 locale would count characters, not bytes.
+    const script = bash('say "d\u00e9j\u00e0 \u4e2d"\ncat > "$1"');
+    const out = join(mkdtempSync(join(tmpdir(), "loader-")), "out");
+    const content = "\u00e9\u4e2d\u0000 and the rest\n".repeat(1000);
+    const program = renderStepProgram({ run: { label: "copying", script } });
+    for (const locale of ["C", "C.UTF-8"]) {
+      const r = spawnSync("sh", ["-c", `${loaderCommand("run")} ${out}`], {
+        input: loaderInput(program, content),
+        encoding: "utf8",
+        env: { ...process.env, LANG: locale, LC_ALL: locale },
+      });
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.equal(readFileSync(out, "utf8"), content, locale);
+      assert.equal(
+        r.stderr.trim().split("\n").pop(),
+        "d\u00e9j\u00e0 \u4e2d",
+        "progress on stderr",
+      );
+    }
+  });
+
+  test("a missing or cut program runs nothing", () => {
+    const program = renderStepProgram({ run: { label: "x", script: bash("touch /tmp/never") } });
+    for (const stdin of ["", "12\nshort", loaderInput(program).slice(0, -10)]) {
+      const r = spawnSync("sh", ["-c", loaderCommand("run")], { input: stdin, encoding: "utf8" });
+      assert.equal(r.status, 2, JSON.stringify(stdin.slice(0, 40)));
+      assert.match(r.stderr, /no program on standard input/);
+    }
+  });
+
+  test("a failed step prints its reason first, then at most the last lines of its log, however much it printed", () => {
+    const script = bash(
+      [
+        'say "gunicorn-upstart: working"',
+        'for i in $(seq 5000); do echo "chatter line $i of a long build"; done',
+        'echo "the detail that matters" >&2',
+        'fail "the thing broke: no such file /opt/typo2/bin/activate"',
+      ].join("\n"),
+    );
+    const r = runRemote(script, "");
+    assert.equal(r.status, 1);
+    const lines = r.stdout.trimEnd().split("\n");
+    assert.match(
+      lines[0]!,
+      /^gunicorn-upstart: the step on \S+ failed: the thing broke: no such file \/opt\/typo2\/bin\/activate$/,
+    );
+    assert.ok(lines.length <= 1 + FAILURE_TAIL_LINES, `${lines.length} lines`);
+    assert.equal(lines.at(-1), "the detail that matters");
+    assert.doesNotMatch(r.stdout, /chatter line 1 /, "the start of the log is not shown");
+    assert.equal(r.stderr, "gunicorn-upstart: working\n", "only progress is streamed");
+    assert.doesNotMatch(r.stdout + r.stderr, /set -euo pipefail|fail \(\)|for i in/, "no script");
+  });
+
+  test("a step that fails without saying why: its exit status and its log's last line are the reason", () => {
+    const r = runRemote(bash('echo "noise"\nls /no/such/dir'), "");
+    assert.equal(r.status, 2);
+    assert.match(
+      r.stdout.split("\n")[0]!,
+      /^gunicorn-upstart: the step on \S+ failed: exited with status 2: ls: cannot access '\/no\/such\/dir'/,
+    );
+  });
+
+  test("results (fd 7) reach stdout only when the step succeeds; its chatter never does", () => {
+    const ok = runRemote(bash('echo chatter\nsay "progress"\necho "a result" >&7'), "");
+    assert.equal(ok.status, 0, ok.stdout);
+    assert.equal(ok.stdout, "progress\na result\n");
+    assert.equal(ok.stderr, "progress\n");
+    const bad = runRemote(bash('echo "a result" >&7\nfail "no"'), "");
+    assert.equal(bad.status, 1);
+    assert.doesNotMatch(bad.stdout, /a result/);
   });
 });

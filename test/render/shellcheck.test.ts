@@ -1,5 +1,6 @@
 // Every generated shell script passes `bash -n` and `shellcheck`: the launcher, the file
-// write/delete scripts, the lifecycle scripts, and the command strings wrapping them.
+// write/delete scripts, the lifecycle scripts, the programs that run them (the step runner),
+// and the command strings that load those.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -9,9 +10,12 @@ import { renderLauncher } from "../../components/render/launcher";
 import { renderApplyScript, renderStopScript } from "../../components/render/lifecycleScripts";
 import {
   asHelperCommand,
-  asRemoteCommand,
   FIRST_ARG,
+  localLoaderCommand,
+  loaderCommand,
   renderDeleteFileScript,
+  renderPlainProgram,
+  renderStepProgram,
   renderWriteFileScript,
 } from "../../components/render/remoteScripts";
 import { recipeSettings } from "../helpers/recipe";
@@ -44,8 +48,9 @@ const specs: Record<string, ServiceSettings> = {
   systemd: { init: "systemd", releases: true, setuid: "user" },
 };
 
-// SC2016 (no expansion in single quotes) and SC1003 (nested quote escapes) are what the wrapper wants: the script is passed to
-// `bash -c` as one literal word. The script itself is checked on its own, without exclusions.
+// SC2016 (no expansion in single quotes) and SC1003 (nested quote escapes) are what a program
+// embedding scripts wants: each is passed to `bash -c` as one literal word. The script itself
+// is checked on its own, without exclusions.
 function check(label: string, script: string, shell: "bash" | "sh", exclude: string[] = []): void {
   const syntax = spawnSync(shell, ["-n"], { input: script, encoding: "utf8" });
   assert.equal(syntax.status, 0, `${label}: ${shell} -n: ${syntax.stderr}`);
@@ -96,7 +101,12 @@ for (const [name, settings] of Object.entries(specs)) {
     for (const [label, script] of Object.entries(scripts)) {
       check(label, script, "bash", literal);
       if (label !== "launcher" && label !== "manage command")
-        check(`${label} as a remote command`, asRemoteCommand(script), "sh", ["SC2016", "SC1003"]);
+        check(
+          `${label} as a loaded program`,
+          renderStepProgram({ run: { label: `it's ${label}`, script } }),
+          "bash",
+          ["SC2016", "SC1003"],
+        );
     }
     // The helper embeds the scripts the same way the remote command does.
     const helper = renderSudoHelper(normalizeSpec({ ...settings, sudo: "helper", setuid: "app" }));
@@ -108,3 +118,10 @@ for (const [name, settings] of Object.entries(specs)) {
     );
   });
 }
+
+test("the loader commands and a plain program pass sh -n, bash -n and shellcheck", () => {
+  // The loader runs its program's words as a literal bash -c script: SC2016 is the intent.
+  check("the loader command", loaderCommand("apply"), "sh", ["SC2016"]);
+  check("the local loader command", localLoaderCommand("up"), "bash", ["SC2016"]);
+  check("a plain program", renderPlainProgram({ up: "echo up\n" }), "bash", ["SC2016"]);
+});

@@ -100,6 +100,15 @@ describe("the helper's argument checks", () => {
     assert.equal(r.status, 3);
     assert.match(r.stderr, /installed for shape [0-9a-f]{16} of the job shop.*npm run render/);
   });
+  test("an operation that fails says why first, on stdout, under the step runner (exit status kept)", () => {
+    // The lifecycle refuses an empty manifest before it touches anything.
+    const r = run(helper.shape, "apply");
+    assert.equal(r.status, 2, r.stdout + r.stderr);
+    assert.match(
+      r.stdout,
+      /^gunicorn-upstart: the lifecycle of shop on \S+ failed: no manifest on standard input\n$/,
+    );
+  });
   test("unknown operations, missing, extra and malformed arguments fail (exit 2)", () => {
     const cases: [string[], RegExp][] = [
       [[], /usage/],
