@@ -133,10 +133,14 @@ export function renderStepProgram(ops: Record<string, { label: string; script: s
     `    run_step ${shQuote(label)} ${shQuote(script)} "$@"`,
     "    ;;",
   ]);
+  return operationSwitch(["set -u", ...STEP_RUNNER], cases);
+}
+
+/** The program's body: `prelude`, then the operation named by `$1` runs with the rest. */
+function operationSwitch(prelude: string[], cases: string[]): string {
   return [
     "# gunicorn-upstart: one step's operations, loaded from standard input by its command.",
-    "set -u",
-    ...STEP_RUNNER,
+    ...prelude,
     "op=${1:-}",
     "shift || true",
     'case "$op" in',
@@ -160,19 +164,7 @@ export function renderPlainProgram(ops: Record<string, string>): string {
     `    exec /bin/bash -c ${shQuote(script)} ${shQuote(op)} "$@"`,
     "    ;;",
   ]);
-  return [
-    "# gunicorn-upstart: one step's operations, loaded from standard input by its command.",
-    "op=${1:-}",
-    "shift || true",
-    'case "$op" in',
-    ...cases,
-    "  *)",
-    `    echo "gunicorn-upstart: unknown operation '$op'" >&2`,
-    "    exit 2",
-    "    ;;",
-    "esac",
-    "",
-  ].join("\n");
+  return operationSwitch([], cases);
 }
 
 /**

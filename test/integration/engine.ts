@@ -24,7 +24,7 @@ import {
 } from "@pulumi/pulumi/automation";
 import { reset, useMocks } from "../helpers/pulumiMocks";
 import { Replay, UpFailed, type Ran } from "./replay";
-import { SSH_OPTIONS, type TestHost } from "./testHost";
+import type { TestHost } from "./testHost";
 
 const ROOT = resolve(__dirname, "../..");
 
@@ -468,20 +468,13 @@ export class RealEngine implements LifecycleEngine {
     const conn = s.inputs.connection as Record<string, unknown>;
     const host = this.hosts.get(Number(conn.port));
     if (host === undefined) throw new Error(`${name}: ${String(conn.port)} is not a test host`);
-    const r = spawnSync(
-      "ssh",
-      [
-        "-i",
-        host.keyFile,
-        "-p",
-        String(host.port),
-        ...SSH_OPTIONS,
-        "-T",
-        `${host.user}@127.0.0.1`,
-        command,
-      ],
-      { input: stdin, encoding: "utf8", timeout: 300_000, maxBuffer: 64 << 20 },
-    );
+    const [file, ...args] = host.sshArgv(command);
+    const r = spawnSync(file!, args, {
+      input: stdin,
+      encoding: "utf8",
+      timeout: 300_000,
+      maxBuffer: 64 << 20,
+    });
     if (r.status !== 0) throw new UpFailed(name, "update", r.stderr);
     return { name, op: "update", stdout: r.stdout, stderr: r.stderr };
   }
