@@ -90,7 +90,14 @@ export function engineChoice(): EngineChoice {
       timeout: 1_800_000,
     });
     const path = r.stdout.trim().split("\n").pop() ?? "";
-    const said = r.stderr.trim().split("\n").filter(Boolean).slice(-2).join(" ");
+    // What the toolchain said of what is missing (not its closing "ready in ..." line).
+    const said = r.stderr
+      .trim()
+      .split("\n")
+      .filter((l) => l !== "" && !l.startsWith("toolchain: ready"))
+      .map((l) => l.replace(/^toolchain: /, ""))
+      .slice(-2)
+      .join(" ");
     if (r.status === 0) {
       choice = {
         kind: "real",
