@@ -37,11 +37,7 @@ let commandHook: CommandHook | undefined;
 export function setCommandHook(hook: CommandHook | undefined): void {
   commandHook = hook;
 }
-const COMMAND_TYPES = [
-  "command:remote:Command",
-  "command:local:Command",
-  "command:remote:CopyToRemote",
-];
+const COMMAND_TYPES = ["command:remote:Command", "command:local:Command"];
 
 /**
  * Installs the mock runtime. Called on import, and again by the replay before each `up`: the
