@@ -1,10 +1,25 @@
 /**
- * App releases, pure parts: a deterministic archive of the app's local directory (the same
+ * App releases, local parts: a deterministic archive of the app's local directory (the same
  * tree always gives the same bytes, so an unchanged app means a no-op `up`), its release id,
- * and the host-side upload script. A release is unpacked into `<appRoot>/releases/<id>`; the
- * lifecycle switches `<appRoot>/current` to it and reloads (see lifecycleScripts.ts).
+ * and the file the archive is kept in locally, named by its hash, for the command provider to
+ * copy to the host (the state then keeps that file's path and hash, never its content). A
+ * release is unpacked into `<appRoot>/releases/<id>`; the lifecycle switches
+ * `<appRoot>/current` to it and reloads (see lifecycleScripts.ts).
  */
-import { existsSync, readdirSync, readFileSync, lstatSync, readlinkSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import { homedir } from "node:os";
 import { join, posix } from "node:path";
 import { gzipSync } from "node:zlib";
 import { createHash } from "node:crypto";
@@ -202,10 +217,14 @@ function entryBlocks(e: Entry): Buffer[] {
   return out;
 }
 
-/** A packed release: its id (content hash) and the gzipped tar as base64 text for stdin. */
+/** A packed release: its id (content hash) and the gzipped tar. */
 export interface PackedRelease {
+  /** 16 hex digits of the tar's sha256: the release's directory name on the host. */
   id: string;
-  archiveBase64: string;
+  /** The gzipped tar, as copied to the host. */
+  archive: Buffer;
+  /** sha256 of {@link archive} (hex): the host checks it before it unpacks anything. */
+  sha256: string;
   files: number;
   bytes: number;
 }
@@ -228,10 +247,59 @@ export function packRelease(dir: string): PackedRelease {
   parts.push(Buffer.alloc(1024, 0));
   const tar = Buffer.concat(parts);
   const id = createHash("sha256").update(tar).digest("hex").slice(0, 16);
+  const archive = gzipSync(tar, { level: 9 });
   return {
     id,
-    archiveBase64: gzipSync(tar, { level: 9 }).toString("base64"),
+    archive,
+    sha256: createHash("sha256").update(archive).digest("hex"),
     files: entries.filter((e) => e.kind === "file").length,
     bytes: tar.length,
   };
+}
+
+/**
+ * Where archives wait for the command provider to copy them: this user's cache, outside any
+ * project (`$GUNICORN_UPSTART_CACHE/releases`, default `~/.cache/gunicorn-upstart/releases`,
+ * the rule of scripts/cache-dir.sh, which the installed package does not ship).
+ */
+export function releaseCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  const cache =
+    env.GUNICORN_UPSTART_CACHE ??
+    join(env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "gunicorn-upstart");
+  return join(cache, "releases");
+}
+
+/** Archives nobody has packed for this long are removed; every run rewrites what it needs. */
+export const RELEASE_CACHE_KEEP_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Keeps the archive in `dir` as `<sha256>.tar.gz` and returns its path: the same app gives
+ * the same path and bytes, so the asset's hash (all the state holds of it) is unchanged and
+ * an unchanged app copies nothing. Written to a temp file and renamed (a concurrent `up`
+ * reading the file sees a whole archive), private to this user (the app may hold keys); a
+ * file already there with the same bytes is only touched. Files untouched for
+ * {@link RELEASE_CACHE_KEEP_MS} are removed: the engine reads an archive only in the run
+ * whose program wrote or touched it, so removing older ones loses nothing.
+ */
+export function cacheRelease(packed: PackedRelease, dir: string = releaseCacheDir()): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const path = join(dir, `${packed.sha256}.tar.gz`);
+  const now = new Date();
+  if (existsSync(path) && readFileSync(path).equals(packed.archive)) {
+    utimesSync(path, now, now);
+  } else {
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, packed.archive, { mode: 0o600 });
+    renameSync(tmp, path);
+  }
+  for (const name of readdirSync(dir)) {
+    const other = join(dir, name);
+    if (other === path) continue;
+    try {
+      if (now.getTime() - statSync(other).mtimeMs > RELEASE_CACHE_KEEP_MS) rmSync(other);
+    } catch {
+      // Another run removed it first.
+    }
+  }
+  return path;
 }

@@ -8,8 +8,10 @@ import { normalizeSpec } from "../../components/spec";
 import { renderServiceFiles } from "../../components/render/hostFiles";
 import { renderManifest } from "../../components/render/lifecycleScripts";
 import { packRelease } from "../../components/appReleasePlan";
+import { releaseUploadPath } from "../../components/render/releaseScripts";
+import { loaderCommand } from "../../components/render/remoteScripts";
 import { renderSudoHelper } from "../../components/render/sudoHelper";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -23,10 +25,12 @@ import {
   settle,
   valueOf,
   inputsByName,
+  dependencyNames,
   type Recorded,
 } from "../helpers/pulumiMocks";
 import { isMarkedSecret, unwrapSecret } from "../helpers/secrets";
 import { contentOf, programOf } from "../helpers/loaded";
+import { createHash } from "node:crypto";
 
 const PRIVATE_KEY =
   "-----BEGIN OPENSSH PRIVATE KEY-----\nprivate-key-material\n-----END OPENSSH PRIVATE KEY-----";
@@ -385,15 +389,32 @@ describe("GunicornService", () => {
     assert.ok(release, "an AppRelease component");
     assert.equal(parentName(release), "app");
     const upload = byName("app-release-upload").inputs;
-    const id = packRelease(dir).id;
+    const { id, sha256, archive } = packRelease(dir);
     assert.match(programOf(upload), new RegExp(`ID='\\\\''${id}'\\\\''`));
-    assert.equal(
-      upload.delete,
-      "cat >/dev/null",
-      "releases are app code: kept on destroy; the stored archive piped in is read",
+    assert.match(programOf(upload), new RegExp(`expected_sha256='\\\\''${sha256}'\\\\''`));
+    assert.equal(upload.delete, "cat >/dev/null", "releases are app code: kept on destroy");
+    // The archive is no command's input (the provider would keep it in the state, encrypted
+    // and base64, as input and output): a copy of a local file carries it, the state keeps
+    // the file's path and hash. The upload's stdin is its program, nothing after it.
+    assert.equal(contentOf(upload), "");
+    assert.ok(!isMarkedSecret(upload.stdin), "nothing secret in it");
+    const copy = byName("app-release-copy");
+    assert.equal(copy.type, "command:remote:CopyToRemote");
+    assert.equal(parentName(registered.find((r) => r.name === "app-release-copy")!), "app-release");
+    const source = (await copy.inputs.source) as pulumi.asset.FileAsset;
+    const local = await source.path;
+    assert.ok(readFileSync(local).equals(archive), "the asset is the packed archive");
+    assert.match(local, new RegExp(`/${sha256}\\.tar\\.gz$`), "named by its hash");
+    // In the SSH user's own directory, where the upload step (as root) reads it as that user.
+    const uploadPath = releaseUploadPath("/srv/site");
+    assert.equal(copy.inputs.remotePath, uploadPath);
+    assert.ok(programOf(upload).includes(uploadPath), "where the upload step reads it");
+    assert.deepEqual(copy.inputs.triggers, ["10.0.0.5:22"]);
+    assert.equal(upload.create, loaderCommand("upload"), "the stock stub");
+    const uploadDeps = await dependencyNames(
+      registered.find((r) => r.name === "app-release-upload")!,
     );
-    assert.ok(isMarkedSecret(upload.stdin), "the archive is a secret in the state");
-    assert.equal(contentOf(upload), packRelease(dir).archiveBase64);
+    assert.deepEqual(uploadDeps, ["app-release-copy"], "the upload waits for the copy");
     const lifecycle = registered.find((r) => r.name === "app-service-lifecycle")!;
     const deps = (lifecycle.opts.dependsOn as pulumi.Resource[]).map(
       (d) => (d as unknown as { __name: string }).__name,
@@ -417,17 +438,34 @@ describe("GunicornService", () => {
     assert.equal(await valueOf(svc.release!.releaseId), id);
   });
 
-  test("an app change changes only the release upload and the lifecycle's release line", async () => {
+  test("an app change changes only the release's copy and upload and the lifecycle's release line", async () => {
     const dir = mkdtempSync(join(tmpdir(), "app-"));
+    // The copy's asset as the engine compares it: by the hash of the file's content.
+    const assetHash = async () => {
+      const source = (await byName("app-release-copy").inputs.source) as pulumi.asset.FileAsset;
+      return createHash("sha256")
+        .update(readFileSync(await source.path))
+        .digest("hex");
+    };
     writeFileSync(join(dir, "views.py"), "v = 1\n");
     await evaluate(hostArgs({ appSource: dir }));
     const before = inputsByName();
+    const hashBefore = await assetHash();
+    reset();
+    await evaluate(hostArgs({ appSource: dir }));
+    assert.deepEqual(inputsByName(), before, "an unchanged app: the same inputs");
+    assert.equal(await assetHash(), hashBefore, "and the same asset");
     reset();
     writeFileSync(join(dir, "views.py"), "v = 2\n");
     await evaluate(hostArgs({ appSource: dir }));
     const after = inputsByName();
     const changed = [...before.keys()].filter((k) => before.get(k) !== after.get(k));
-    assert.deepEqual(changed.sort(), ["app-release-upload", "app-service-lifecycle"]);
+    if ((await assetHash()) !== hashBefore) changed.push("app-release-copy");
+    assert.deepEqual(changed.sort(), [
+      "app-release-copy",
+      "app-release-upload",
+      "app-service-lifecycle",
+    ]);
   });
 
   test("no command sends its previous output as environment, and every delete reads the stdin the provider pipes into it", async () => {
@@ -480,10 +518,11 @@ describe("GunicornService", () => {
       "app-config-write",
       "app-logrotate-write",
       "app-manage-write",
-      "app-release-upload",
+      "app-release-copy",
     ]) {
       assert.deepEqual(deps(write), ["app-host"], `${write} waits for the user and group`);
     }
+    assert.deepEqual(deps("app-release-upload"), ["app-release-copy"]);
     assert.deepEqual(deps("app-service-lifecycle"), [
       "app-job",
       "app-launcher",
@@ -611,7 +650,9 @@ describe("GunicornService", () => {
       assert.ok(seen.includes("app-service-lifecycle create apply"));
       assert.ok(seen.includes("app-service-lifecycle delete stop"));
       assert.ok(
-        seen.some((l) => /^app-release-upload create upload-release [0-9a-f]{16} \d+$/.test(l)),
+        seen.some((l) =>
+          /^app-release-upload create upload-release [0-9a-f]{16} [0-9a-f]{64}$/.test(l),
+        ),
       );
       const out = await valueOf(svc.sudoHelper);
       assert.deepEqual(out, { path: helper.path, content: helper.content });

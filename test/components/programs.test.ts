@@ -98,6 +98,7 @@ describe("the stack program (index.ts)", () => {
       "app-python",
       "app-python-install",
       "app-release",
+      "app-release-copy",
       "app-release-upload",
       "app-service",
       "app-service-lifecycle",

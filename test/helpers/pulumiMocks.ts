@@ -37,7 +37,11 @@ let commandHook: CommandHook | undefined;
 export function setCommandHook(hook: CommandHook | undefined): void {
   commandHook = hook;
 }
-const COMMAND_TYPES = ["command:remote:Command", "command:local:Command"];
+const COMMAND_TYPES = [
+  "command:remote:Command",
+  "command:local:Command",
+  "command:remote:CopyToRemote",
+];
 
 /**
  * Installs the mock runtime. Called on import, and again by the replay before each `up`: the

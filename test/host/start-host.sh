@@ -46,6 +46,8 @@ KbdInteractiveAuthentication no
 PubkeyAuthentication yes
 AuthorizedKeysFile .ssh/authorized_keys
 MaxStartups 50
+# SFTP, as a stock sshd has it: the command provider copies release archives over it.
+Subsystem sftp /usr/lib/openssh/sftp-server
 CONF
 
 if [ -n "$setup" ]; then bash "$setup"; fi

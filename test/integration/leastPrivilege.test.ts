@@ -9,6 +9,7 @@
 // systemd (a Debian container booted by systemd-nspawn), where the unit must keep `User=app`.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { GunicornServiceArgs } from "../../components";
 import { normalizeSpec, type ServiceSettings, type ServiceSpec } from "../../components/spec";
@@ -21,6 +22,7 @@ import {
 } from "../../components/render/sudoHelper";
 import { asHelperCommand } from "../../components/render/remoteScripts";
 import { shQuote } from "../../components/shell";
+import { releaseUploadPath } from "../../components/render/releaseScripts";
 import { craftedRelease } from "../helpers/craftedRelease";
 import { jobEscalations } from "../helpers/escalations";
 import { freePort } from "../helpers/freePort";
@@ -133,10 +135,11 @@ for (const init of ["upstart", "systemd"] as const) {
           "create site-launcher-write",
           "create site-logrotate-write",
           "create site-manage-write",
+          "create site-release-copy",
           "create site-release-upload",
           "create site-service-lifecycle",
         ]);
-        assert.match(ran[6]!.stdout, /site: start \(master pid \d+\)/);
+        assert.match(ran.at(-1)!.stdout, /site: start \(master pid \d+\)/);
         const res = await fetch(`http://127.0.0.1:${port}/`);
         assert.match(await res.text(), /^pid=\d+ version=v1$/);
         const master = masterPid();
@@ -160,7 +163,11 @@ for (const init of ["upstart", "systemd"] as const) {
       test("a new release is uploaded, switched to and served by a reload", async () => {
         app.setVersion("v2");
         const ran = await replay.up(program({ workers: 3 }));
-        assert.deepEqual(ops(ran), ["update site-release-upload", "update site-service-lifecycle"]);
+        assert.deepEqual(ops(ran), [
+          "update site-release-copy",
+          "update site-release-upload",
+          "update site-service-lifecycle",
+        ]);
         const res = await fetch(`http://127.0.0.1:${port}/`);
         assert.match(await res.text(), /version=v2$/);
       });
@@ -208,12 +215,16 @@ for (const init of ["upstart", "systemd"] as const) {
       test("a release with a setuid-root binary leaves no setuid or setgid file under the app root", () => {
         const { helper } = helperFor({ workers: 3 });
         const archive = craftedRelease("setuid", "rootshell", "/bin/sh");
+        const sha256 = createHash("sha256").update(Buffer.from(archive, "base64")).digest("hex");
+        // The deploy user's copy, where the helper reads it (as deploy).
+        const copy = releaseUploadPath("/srv/site");
+        const put = host.ssh(`mkdir -p "$(dirname ${copy})" && base64 -d > ${copy}`, archive);
+        assert.equal(put.status, 0, put.stderr);
         const r = host.ssh(
           asHelperCommand(helper.path, helper.shape, "upload-release", [
             "00000000000000aa",
-            Buffer.byteLength(archive),
+            sha256,
           ]),
-          archive,
         );
         assert.equal(r.status, 0, r.stderr);
         assert.equal(host.rootOk("find /srv/site -perm /6000"), "");
@@ -225,6 +236,28 @@ for (const init of ["upstart", "systemd"] as const) {
         assert.match(who.stdout, /^uid=\d+\(deploy\)/);
         assert.doesNotMatch(who.stdout, /euid=0/);
         host.rootOk("rm -rf /srv/site/releases/00000000000000aa");
+      });
+
+      test("the helper reads the deploy user's copy as deploy: a link to a root-only file is refused", () => {
+        const { helper } = helperFor({ workers: 3 });
+        const copy = releaseUploadPath("/srv/site");
+        // The hash of what root alone could read there: were root to read it, it would match.
+        const sha256 = host.rootOk("sha256sum /etc/shadow").split(" ")[0]!;
+        host.ssh(`mkdir -p "$(dirname ${copy})" && ln -sfn /etc/shadow ${copy}`);
+        const r = host.ssh(
+          asHelperCommand(helper.path, helper.shape, "upload-release", [
+            "00000000000000ab",
+            sha256,
+          ]),
+        );
+        assert.equal(r.status, 1, r.stdout + r.stderr);
+        assert.match(
+          r.stdout + r.stderr,
+          /cannot read its copy as the SSH user: cat: .*uploads\/srv_site-[0-9a-f]{8}\.tar\.gz: Permission denied/,
+        );
+        assert.doesNotMatch(r.stdout + r.stderr, /^root:/m, "no line of /etc/shadow");
+        assert.equal(host.root("test -e /srv/site/releases/00000000000000ab").status, 1);
+        host.ssh(`rm -f ${copy}`);
       });
 
       test("a change the installed helper does not cover fails at once with what to do; nothing changes", async () => {

@@ -58,9 +58,18 @@ for (const init of ["upstart", "systemd"] as const) {
         "create site-launcher-write",
         "create site-logrotate-write",
         "create site-manage-write",
+        "create site-release-copy",
         "create site-release-upload",
         "create site-service-lifecycle",
       ]);
+      // The archive went over SFTP into the deploy user's own directory, and is gone once
+      // root unpacked it.
+      assert.equal(
+        host.rootOk(
+          "stat -c '%U' /home/deploy/.gunicorn-upstart/uploads; ls -A /home/deploy/.gunicorn-upstart/uploads",
+        ),
+        "deploy\n",
+      );
       assert.match(current(), /^releases\/[0-9a-f]{16}$/);
       assert.match(await body(), /version=v1$/);
       const out = ran.at(-1)!.stdout;
@@ -95,8 +104,12 @@ for (const init of ["upstart", "systemd"] as const) {
       const releaseBefore = current();
       app.setVersion("v2");
       const ran = await replay.up(program());
-      assert.deepEqual(ops(ran), ["update site-release-upload", "update site-service-lifecycle"]);
-      assert.match(ran[1]!.stdout, /site: reload \(master pid \d+\)/);
+      assert.deepEqual(ops(ran), [
+        "update site-release-copy",
+        "update site-release-upload",
+        "update site-service-lifecycle",
+      ]);
+      assert.match(ran.at(-1)!.stdout, /site: reload \(master pid \d+\)/);
       assert.equal(master(), before, "not restarted");
       assert.notEqual(current(), releaseBefore);
       assert.match(await body(), /version=v2$/);
@@ -159,7 +172,15 @@ for (const init of ["upstart", "systemd"] as const) {
       // upload, so the upload runs, and the lifecycle after it, which finds nothing to do.
       app.setVersion("v2");
       const ran = await replay.up(program());
-      assert.deepEqual(ops(ran), ["update site-release-upload", "update site-service-lifecycle"]);
+      assert.deepEqual(ops(ran), [
+        "update site-release-copy",
+        "update site-release-upload",
+        "update site-service-lifecycle",
+      ]);
+      assert.match(
+        ran.find((r) => r.name === "site-release-upload")!.stdout,
+        /already on the host/,
+      );
       assert.match(ran.at(-1)!.stdout, /site: none \(master pid \d+\)/);
       app.break500();
       await assert.rejects(replay.up(program()), (e: unknown) => {

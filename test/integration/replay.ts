@@ -2,7 +2,8 @@
 // `@pulumi/command` (1.2) would do, against a test host, running the component's own command
 // strings unchanged over real SSH with the same stdin; `local.Command` resources (a fleet's
 // drain and register steps, a LocalMachine) run here with their `interpreter` (default
-// `/bin/sh -c`) and their `environment`.
+// `/bin/sh -c`) and their `environment`; `remote.CopyToRemote` resources (a release's archive)
+// copy their file asset over SFTP as the connection's user.
 //
 // It stands in for the real engine only where the command provider cannot be had (no
 // registry here serves it: see scripts/toolchain.sh and the README): the suites get it from
@@ -35,10 +36,16 @@
 // - A command that fails is reported as the provider words it (remote/commandOutputs.go,
 //   local/commandOutputs.go): `<exit status>: running <the command, Go-quoted>:` and then all
 //   it printed, stdout and stderr as they came (here: in the order this process read them).
+// - A CopyToRemote copies its file on create (SFTP, creating the remote path's parents); a
+//   change in `triggers` replaces it (created again: the provider marks them replaceOnChanges);
+//   any other change is an update that copies again only when the asset's hash or the remote
+//   path changed (provider/pkg/provider/remote/copyController.go). Assets compare by their hash,
+//   not their local path (the engine's Asset.Equals). It has no delete.
 // Not replayed: PULUMI_COMMAND_STDOUT/STDERR in the environment (the component turns them
 // off with addPreviousOutputInEnv: false, asserted under mocks).
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -51,8 +58,13 @@ const CHANNEL_WINDOW = 2 << 20;
 
 interface CommandState {
   name: string;
-  /** remote.Command (over SSH to the test host) or local.Command (here, with `environment`). */
-  kind: "remote" | "local";
+  /**
+   * remote.Command (over SSH to the test host), local.Command (here, with `environment`) or
+   * remote.CopyToRemote (`copy`).
+   */
+  kind: "remote" | "local" | "copy";
+  /** A CopyToRemote's asset (its hash, the sha256 of the file, is what the engine compares). */
+  copy?: { hash: string; remotePath: string; localPath: string };
   environment: Record<string, string>;
   /** local.Command's `interpreter`, default `/bin/sh -c`. */
   interpreter: string[];
@@ -101,12 +113,24 @@ function providerError(status: number | null, command: string, output: string): 
 }
 
 /** The inputs of a command resource as the engine stores them. */
-function commandState(args: pulumi.runtime.MockResourceArgs): CommandState {
+async function commandState(args: pulumi.runtime.MockResourceArgs): Promise<CommandState> {
   const inputs = args.inputs as Record<string, unknown>;
   const opts = registered.find((r) => r.name === args.name)?.opts;
+  let copy: CommandState["copy"];
+  if (args.type === "command:remote:CopyToRemote") {
+    const localPath = await (inputs.source as { path: Promise<string> }).path;
+    const hash = createHash("sha256").update(readFileSync(localPath)).digest("hex");
+    copy = { hash, remotePath: String(inputs.remotePath), localPath };
+  }
   return {
     name: args.name,
-    kind: args.type === "command:local:Command" ? "local" : "remote",
+    kind:
+      args.type === "command:local:Command"
+        ? "local"
+        : args.type === "command:remote:CopyToRemote"
+          ? "copy"
+          : "remote",
+    ...(copy !== undefined ? { copy } : {}),
     environment: (unwrapSecret(inputs.environment) ?? {}) as Record<string, string>,
     interpreter: (inputs.interpreter as string[] | undefined) ?? ["/bin/sh", "-c"],
     create: String(inputs.create),
@@ -119,7 +143,11 @@ function commandState(args: pulumi.runtime.MockResourceArgs): CommandState {
   };
 }
 
-const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+/** Equal as the engine sees them: a file asset by its hash, not where the file is. */
+const same = (a: unknown, b: unknown) => {
+  const key = (k: string, v: unknown) => (k === "localPath" ? undefined : v);
+  return JSON.stringify(a, key) === JSON.stringify(b, key);
+};
 
 /**
  * Runs the command in the remote user's login shell, then counts what it left of stdin: the
@@ -297,6 +325,43 @@ export class Replay {
     return this.finish(c, op, command, r.status, stdout, stderr, stdout + stderr, r.error);
   }
 
+  /** A CopyToRemote's copy: its file over SFTP, as the connection's user, parents made. */
+  private copyFile(c: CommandState, op: Ran["op"]): Promise<Ran> {
+    const host = this.hostOf(c);
+    const { remotePath, localPath } = c.copy!;
+    const quoted = (p: string) => `"${p.replace(/["\\]/g, "\\$&")}"`;
+    const parents = remotePath
+      .split("/")
+      .slice(0, -1)
+      .map((_, i, parts) => `-mkdir ${quoted(parts.slice(0, i + 1).join("/"))}`);
+    const batch = [...parents, `put ${quoted(localPath)} ${quoted(remotePath)}`, ""].join("\n");
+    return new Promise((resolve, reject) => {
+      const child = spawn(
+        "sftp",
+        [
+          "-b",
+          "-",
+          "-i",
+          host.keyFile,
+          "-P",
+          String(host.port),
+          ...SSH_OPTIONS,
+          `${host.user}@127.0.0.1`,
+        ],
+        { stdio: ["pipe", "pipe", "pipe"] },
+      );
+      let stderr = "";
+      child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+      child.stdout.resume();
+      child.stdin.end(batch);
+      child.on("close", (status) =>
+        status === 0
+          ? resolve({ name: c.name, op, stdout: "", stderr: "" })
+          : reject(new UpFailed(c.name, op, `sftp: ${stderr}`)),
+      );
+    });
+  }
+
   /** `pulumi up` of the program: returns the commands that ran, in the order they started. */
   async up(
     program: () => pulumi.Output<unknown>[],
@@ -313,7 +378,8 @@ export class Replay {
     const failed = new Promise<void>((resolve) => (signalFailure = resolve));
 
     // One registration: what the engine would do with this resource, then its outputs.
-    const step = async (c: CommandState): Promise<Record<string, unknown>> => {
+    const step = async (pending: Promise<CommandState>): Promise<Record<string, unknown>> => {
+      const c = await pending;
       desired.add(c.name);
       const old = this.state.get(c.name);
       const started = (op: Ran["op"]) => {
@@ -326,6 +392,15 @@ export class Replay {
         if (!this.order.includes(c.name)) this.order.push(c.name);
         return { stdout: r.stdout, stderr: r.stderr };
       };
+      if (c.kind === "copy") {
+        if (old === undefined || !same(old.inputs.triggers, c.triggers)) {
+          return keep(started("create")(await this.copyFile(c, "create")));
+        }
+        if (same(old.inputs, c)) return { stdout: old.stdout, stderr: old.stderr };
+        const op = started("update");
+        const nothing: Ran = { name: c.name, op: "update", stdout: "", stderr: "" };
+        return keep(op(same(old.inputs.copy, c.copy) ? nothing : await this.copyFile(c, "update")));
+      }
       if (old === undefined) {
         return keep(started("create")(await this.run(c, "create", c.create, c.stdin)));
       }

@@ -1,22 +1,26 @@
-// Releases, pure parts: the archive is deterministic and faithful, and the upload script
-// (run for real under bash) unpacks it completely or not at all.
+// Releases, local parts: the archive is deterministic and faithful, kept in the local cache by
+// its hash, and the upload script (run for real under bash) unpacks it completely or not at
+// all, only once its sha256 is the one packed; the SSH user's command hands its copy over.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import {
   chmodSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   statSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { packRelease } from "../../components/appReleasePlan";
-import { renderUploadScript } from "../../components/render/releaseScripts";
+import { cacheRelease, packRelease, RELEASE_CACHE_KEEP_MS } from "../../components/appReleasePlan";
+import { releaseUploadPath, renderUploadScript } from "../../components/render/releaseScripts";
 import { SpecError } from "../../components/spec";
 import { craftedRelease } from "../helpers/craftedRelease";
 
@@ -36,11 +40,8 @@ function app(): string {
 }
 
 /** The paths in a packed release, sorted. */
-function listed(packed: { archiveBase64: string }): string[] {
-  const r = spawnSync("tar", ["-tzf", "-"], {
-    input: Buffer.from(packed.archiveBase64, "base64"),
-    encoding: "utf8",
-  });
+function listed(packed: { archive: Buffer }): string[] {
+  const r = spawnSync("tar", ["-tzf", "-"], { input: packed.archive, encoding: "utf8" });
   return r.stdout
     .split("\n")
     .filter((l) => l !== "")
@@ -48,18 +49,41 @@ function listed(packed: { archiveBase64: string }): string[] {
     .sort();
 }
 
-const upload = (root: string, id: string, payload: string) =>
-  spawnSync("bash", ["-c", renderUploadScript(root, id, Buffer.byteLength(payload))], {
-    input: payload,
+const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+
+/**
+ * Runs the upload script as root, as when the SSH user is root (no SUDO_UID: the copy is in
+ * root's HOME, a temp dir here), with `payload` as the copy (none when undefined), expecting
+ * the sha256 of `expected`. Returns the result and where the copy was.
+ */
+function upload(root: string, id: string, payload: Buffer | undefined, expected = payload) {
+  const home = mkdtempSync(join(tmpdir(), "home-"));
+  const copy = join(home, releaseUploadPath(root));
+  if (payload !== undefined) {
+    mkdirSync(join(copy, ".."), { recursive: true });
+    writeFileSync(copy, payload);
+  }
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
+  delete env.SUDO_UID;
+  const r = spawnSync("bash", ["-c", renderUploadScript(root, id, sha256(expected!))], {
+    env,
     encoding: "utf8",
   });
+  return { ...r, copy };
+}
+
+/** A crafted archive (see craftedRelease) as bytes. */
+const crafted = (...args: Parameters<typeof craftedRelease>) =>
+  Buffer.from(craftedRelease(...args), "base64");
 
 describe("releases", () => {
   test("the same tree always packs to the same bytes and id; any change gives a new id", () => {
     const dir = app();
     const a = packRelease(dir);
     const b = packRelease(dir);
-    assert.equal(a.archiveBase64, b.archiveBase64);
+    assert.ok(a.archive.equals(b.archive));
+    assert.equal(a.sha256, sha256(a.archive));
+    assert.equal(a.sha256, b.sha256);
     assert.equal(a.id, b.id);
     assert.match(a.id, /^[0-9a-f]{16}$/);
     writeFileSync(join(dir, "mysite/settings.py"), "DEBUG = True\n");
@@ -70,7 +94,7 @@ describe("releases", () => {
     const dir = app();
     const packed = packRelease(dir);
     const root = mkdtempSync(join(tmpdir(), "root-"));
-    const r = upload(root, packed.id, packed.archiveBase64);
+    const r = upload(root, packed.id, packed.archive);
     assert.equal(r.status, 0, r.stderr);
     const out = join(root, "releases", packed.id);
     assert.deepEqual(
@@ -141,9 +165,9 @@ describe("releases", () => {
   test("uploading a release already on the host changes nothing", () => {
     const packed = packRelease(app());
     const root = mkdtempSync(join(tmpdir(), "root-"));
-    assert.equal(upload(root, packed.id, packed.archiveBase64).status, 0);
+    assert.equal(upload(root, packed.id, packed.archive).status, 0);
     writeFileSync(join(root, "releases", packed.id, "marker"), "kept\n");
-    const again = upload(root, packed.id, packed.archiveBase64);
+    const again = upload(root, packed.id, packed.archive);
     assert.equal(again.status, 0);
     assert.match(again.stdout, /already on the host/);
     assert.equal(readFileSync(join(root, "releases", packed.id, "marker"), "utf8"), "kept\n");
@@ -152,17 +176,47 @@ describe("releases", () => {
   test("a truncated upload is refused and leaves no release directory behind", () => {
     const packed = packRelease(app());
     const root = mkdtempSync(join(tmpdir(), "root-"));
-    const r = spawnSync(
-      "bash",
-      ["-c", renderUploadScript(root, packed.id, Buffer.byteLength(packed.archiveBase64))],
-      {
-        input: packed.archiveBase64.slice(0, 100),
-        encoding: "utf8",
-      },
-    );
+    const r = upload(root, packed.id, packed.archive.subarray(0, 100), packed.archive);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /refusing release/);
+    assert.match(
+      r.stderr,
+      /refusing release [0-9a-f]{16}: the archive that arrived \(100 bytes, sha256 [0-9a-f]{64}\) is not the one this up packed/,
+    );
     assert.deepEqual(readdirSync(join(root, "releases")), []);
+    assert.ok(existsSync(r.copy), "the copy stays for the next try");
+  });
+
+  test("an archive other than the one packed is refused by its sha256 before anything is unpacked", () => {
+    const root = mkdtempSync(join(tmpdir(), "root-"));
+    const packed = packRelease(app());
+    // Another archive, one tar would unpack happily: it never gets that far.
+    const r = upload(root, packed.id, crafted("setuid"), packed.archive);
+    assert.equal(r.status, 1);
+    assert.match(
+      r.stderr,
+      new RegExp(`is not the one this up packed \\(sha256 ${packed.sha256}\\)`),
+    );
+    assert.deepEqual(readdirSync(join(root, "releases")), []);
+  });
+
+  test("the copy is unpacked, then removed; without one the upload says what to do, unless the release is already there", () => {
+    const root = mkdtempSync(join(tmpdir(), "root-"));
+    const packed = packRelease(app());
+    const none = upload(root, packed.id, undefined, packed.archive);
+    assert.equal(none.status, 1);
+    assert.match(
+      none.stderr,
+      /cannot read its copy as the SSH user: cat: .*uploads\/.*\.tar\.gz: No such file or directory .*--replace on the release's copy resource/,
+    );
+    assert.deepEqual(readdirSync(join(root, "releases")), []);
+    const r = upload(root, packed.id, packed.archive);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /release [0-9a-f]{16} unpacked/);
+    assert.ok(!existsSync(r.copy), "the copy is removed once unpacked");
+    // The upload run again without its copy (a new key, a reinstalled helper): nothing to do.
+    const again = upload(root, packed.id, undefined, packed.archive);
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stdout, /already on the host/);
   });
 
   test("an app root another user can change is refused before root makes anything in it", (t) => {
@@ -170,7 +224,7 @@ describe("releases", () => {
     const root = mkdtempSync(join(tmpdir(), "root-"));
     spawnSync("chown", ["nobody", root]);
     const packed = packRelease(app());
-    const r = upload(root, packed.id, packed.archiveBase64);
+    const r = upload(root, packed.id, packed.archive);
     assert.equal(r.status, 1);
     assert.match(
       r.stderr,
@@ -182,7 +236,7 @@ describe("releases", () => {
   test("no setuid or setgid bit survives an unpack (root's tar would keep it)", () => {
     const root = mkdtempSync(join(tmpdir(), "root-"));
     const id = "00000000000000aa";
-    const r = upload(root, id, craftedRelease("setuid"));
+    const r = upload(root, id, crafted("setuid"));
     assert.equal(r.status, 0, r.stderr);
     const mode = statSync(join(root, "releases", id, "x")).mode;
     assert.equal(mode & 0o7000, 0, `mode ${mode.toString(8)}`);
@@ -195,11 +249,49 @@ describe("releases", () => {
     // at the first one let its failure pass for "none").
     for (const kind of ["device", "devices", "hardlink"] as const) {
       const root = mkdtempSync(join(tmpdir(), "root-"));
-      const r = upload(root, "00000000000000bb", craftedRelease(kind));
+      const r = upload(root, "00000000000000bb", crafted(kind));
       assert.equal(r.status, 1, `${kind}: ${r.stderr}`);
       assert.match(r.stderr, /entries other than files, directories and symlinks/);
       assert.deepEqual(readdirSync(join(root, "releases")), [], kind);
     }
+  });
+
+  test("the archive is kept in the local cache by its hash: the same app, the same file; old ones go", () => {
+    const cache = mkdtempSync(join(tmpdir(), "cache-"));
+    const dir = app();
+    const path = cacheRelease(packRelease(dir), cache);
+    assert.equal(path, join(cache, `${packRelease(dir).sha256}.tar.gz`));
+    assert.ok(readFileSync(path).equals(packRelease(dir).archive));
+    assert.equal(statSync(path).mode & 0o777, 0o600, "private: the app may hold keys");
+    assert.equal(statSync(cache).mode & 0o777, 0o700);
+    // Packed again, the same path (and so the same asset hash in the state); touched.
+    const old = new Date(Date.now() - 2 * RELEASE_CACHE_KEEP_MS);
+    utimesSync(path, old, old);
+    assert.equal(cacheRelease(packRelease(dir), cache), path);
+    assert.ok(statSync(path).mtimeMs > old.getTime());
+    // A file changed under it is written again; archives nobody packed lately are removed.
+    writeFileSync(path, "damaged");
+    const stale = join(cache, `${"0".repeat(64)}.tar.gz`);
+    const recent = join(cache, `${"1".repeat(64)}.tar.gz`);
+    writeFileSync(stale, "old");
+    utimesSync(stale, old, old);
+    writeFileSync(recent, "another stack's, just packed");
+    writeFileSync(join(dir, "manage.py"), "print('v2')\n");
+    const next = cacheRelease(packRelease(dir), cache);
+    assert.notEqual(next, path);
+    assert.equal(cacheRelease(packRelease(app()), cache), path);
+    assert.ok(readFileSync(path).equals(packRelease(app()).archive));
+    assert.ok(!existsSync(stale));
+    assert.ok(existsSync(recent));
+  });
+
+  test("each app root has its own copy, in the SSH user's uploads directory", () => {
+    assert.match(
+      releaseUploadPath("/srv/site"),
+      /^\.gunicorn-upstart\/uploads\/srv_site-[0-9a-f]{8}\.tar\.gz$/,
+    );
+    assert.notEqual(releaseUploadPath("/srv/a_b"), releaseUploadPath("/srv/a/b"));
+    assert.doesNotMatch(releaseUploadPath("/srv/x y/'$(id)'"), /[^\w./-]/);
   });
 
   test("a missing app directory is refused naming appSource", () => {

@@ -85,7 +85,7 @@ for (const [name, settings] of Object.entries(specs)) {
           indexUrl: "https://pypi.example/simple",
         }),
       ),
-      upload: renderUploadScript(spec.appRoot ?? "/srv/x y", "0123456789abcdef", 4096),
+      upload: renderUploadScript(spec.appRoot ?? "/srv/x y", "0123456789abcdef", "ab".repeat(32)),
       "delete with bytecode cache": renderDeleteFileScript(spec.gunicornConfigPath, {
         pythonCache: true,
       }),
@@ -113,7 +113,10 @@ for (const [name, settings] of Object.entries(specs)) {
     check("sudo helper", helper.content, "bash", ["SC2016", "SC1003"]);
     check(
       "a helper call",
-      asHelperCommand(helper.path, helper.shape, "upload-release", ["0123456789abcdef", 10]),
+      asHelperCommand(helper.path, helper.shape, "upload-release", [
+        "0123456789abcdef",
+        "ab".repeat(32),
+      ]),
       "sh",
     );
   });

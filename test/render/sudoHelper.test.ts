@@ -121,7 +121,9 @@ describe("the helper's argument checks", () => {
       [[helper.shape, "write-job", "1234567890123"], /expected a byte count/],
       [[helper.shape, "apply", "--debug"], /apply takes 0 argument/],
       [[helper.shape, "upload-release", "../../etc/x", "10"], /expected a release id/],
-      [[helper.shape, "upload-release", "0123456789abcdef", "$(id)"], /expected a byte count/],
+      [[helper.shape, "upload-release", "0123456789abcdef", "$(id)"], /expected a sha256/],
+      [[helper.shape, "upload-release", "0123456789abcdef", "10"], /expected a sha256/],
+      [[helper.shape, "upload-release", "0123456789abcdef", "A".repeat(64)], /expected a sha256/],
     ];
     for (const [args, message] of cases) {
       const r = run(...args);
