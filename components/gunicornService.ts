@@ -20,6 +20,7 @@ import {
   checkEnv,
   normalizeSpec,
   parseBind,
+  runsMasterAsRoot,
   type ServiceSettings,
   type ServiceSpec,
   checkSudoFor,
@@ -118,7 +119,9 @@ export function hostSetupSpec(s: ServiceSpec, prep: HostPreparation): HostSetupS
   // Releases are unpacked by root and only read by the app; a plain project dir is the app's.
   if (s.appRoot !== undefined) add(s.appRoot, "root", s.group, "0755");
   else add(s.projectDir, s.user, s.group, "0755");
-  for (const dir of logDirs(s)) add(dir, s.user, s.group, "0750");
+  // A root master follows links when it opens and chowns its logs: their directory is then
+  // root's alone, or the app user could aim them at any file.
+  for (const dir of logDirs(s)) add(dir, runsMasterAsRoot(s) ? "root" : s.user, s.group, "0750");
   // Uploads: the app writes them, nginx (another user) reads them.
   if (s.mediaRoot !== undefined) add(s.mediaRoot, s.user, s.group, "0755");
   return {
@@ -138,6 +141,7 @@ export function hostSetupSpec(s: ServiceSpec, prep: HostPreparation): HostSetupS
 export function pythonEnvSpec(s: ServiceSpec, env: PythonEnvOptions): PythonEnvSpec {
   return {
     virtualenv: s.virtualenv,
+    user: s.user,
     python: env.python ?? "python3",
     systemSitePackages: env.systemSitePackages ?? false,
     packages: env.packages ?? ["gunicorn"],

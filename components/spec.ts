@@ -90,6 +90,15 @@ export function appEnvironment(
 }
 
 /** The job file (Upstart) or unit file (systemd) of a job. */
+/**
+ * Whether the Gunicorn master runs as root: no `setuid` (Upstart with a port below 1024, where
+ * only root can bind it) or `setuid: root`. Such a master opens, appends to and `chown`s its log
+ * files (following links, at every start and reopen), so every path it opens must be root's alone.
+ */
+export function runsMasterAsRoot(spec: Pick<ServiceSpec, "setuid">): boolean {
+  return spec.setuid === undefined || spec.setuid === "root";
+}
+
 export function jobFilePath(job: string, init: Init = "upstart"): string {
   return init === "systemd" ? `/etc/systemd/system/${job}.service` : `/etc/init/${job}.conf`;
 }
@@ -149,7 +158,7 @@ export function normalizeSpec(s: ServiceSettings): ServiceSpec {
   }
   if (spec.nginx) checkNginxSpec(spec);
   if (spec.init === "systemd") checkSystemdSpec(spec);
-  if (spec.sudo === "helper" && (spec.setuid === undefined || spec.setuid === "root")) {
+  if (spec.sudo === "helper" && runsMasterAsRoot(spec)) {
     // The helper lets the SSH user write the job file; only a job that drops to a non-root
     // user keeps that from being root for everything.
     throw new SpecError(

@@ -1,5 +1,5 @@
 import { shQuote, shQuoteAll } from "../shell";
-import { RUN_ID_LINE, STEP_CHANNELS } from "./remoteScripts";
+import { ROOT_ONLY_DIR_FUNCTION, RUN_ID_LINE, STEP_CHANNELS } from "./remoteScripts";
 
 /** A directory the host setup makes when it is missing (existing ones are left as they are). */
 /** OS packages a bare host needs for a virtualenv, by the init (i.e. the Ubuntu release). */
@@ -100,11 +100,26 @@ export function renderHostSetupScript(spec: HostSetupSpec): string {
     '  say "gunicorn-upstart: created user $SERVICE_USER"',
     "fi",
     "",
+    ...ROOT_ONLY_DIR_FUNCTION,
+    "# Root makes a directory (and gives it away) only where root alone can change the path: in",
+    "# a directory of another user's, that user could swap the name for a link to /etc between",
+    "# the test and the install, and root would hand /etc over. There the directory is made by",
+    "# the user who owns that parent, when it is the one it is for; anything else is refused.",
     "make_dir() {",
-    '  if [ ! -d "$1" ]; then',
+    "  local unsafe parent",
+    '  [ -d "$1" ] && return 0',
+    '  if unsafe=$(root_only_dir "$1"); then',
     '    install -d -o "$2" -g "$3" -m "$4" -- "$1"',
-    '    say "gunicorn-upstart: created $1"',
+    "  else",
+    "    parent=$1",
+    '    while [ ! -e "$parent" ]; do parent=$(dirname -- "$parent"); done',
+    '    if [ "$(stat -c %U -- "$parent")" != "$2" ] || [ "$2" = root ]; then',
+    '      fail "refusing to make $1 as root: $unsafe can be changed by a user other than root, who could swap it for a link; make it yourself, or choose a place under directories only root can change"',
+    "    fi",
+    '    (cd / && sudo -n -u "$2" -- mkdir -p -m "$4" -- "$1")',
+    '    (cd / && sudo -n -u "$2" -- chgrp -- "$3" "$1") || say "gunicorn-upstart: $1 keeps the group of $2 (not a member of $3)"',
     "  fi",
+    '  say "gunicorn-upstart: created $1"',
     "}",
     ...dirs,
     "",
@@ -114,6 +129,12 @@ export function renderHostSetupScript(spec: HostSetupSpec): string {
 /** The app's Python environment. */
 export interface PythonEnvSpec {
   virtualenv: string;
+  /**
+   * The app's user: where another user than root can change the virtualenv's path, the
+   * virtualenv is made and pip runs as this user, never as root (root would run a planted
+   * `bin/python`). Unset: such a virtualenv is refused.
+   */
+  user?: string;
   /** The interpreter that makes the virtualenv (its version is part of what triggers a rebuild). */
   python: string;
   systemSitePackages: boolean;
@@ -145,27 +166,45 @@ export function renderPythonEnvScript(spec: PythonEnvSpec): string {
     `PIP_OPTIONS=(${shQuoteAll(pipOptions)})`,
     `EXTRA_PACKAGES=(${shQuoteAll(spec.packages)})`,
     "",
+    `APP_USER=${shQuote(spec.user ?? "")}`,
+    ...ROOT_ONLY_DIR_FUNCTION,
+    "export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1",
+    "# Root runs the virtualenv's Python only where root alone can change the virtualenv: in a",
+    "# path another user can change, that user could plant bin/python and have root run it at the",
+    "# next requirements change. There it is the app user that makes it and runs pip.",
+    'if unsafe=$(root_only_dir "$VENV"); then',
+    "  builder=root",
+    '  as_builder() { "$@"; }',
+    "else",
+    '  [ -n "$APP_USER" ] || fail "refusing to build $VENV as root: $unsafe can be changed by a user other than root; put it under directories only root can change"',
+    "  builder=$APP_USER",
+    '  app_home=$(getent passwd "$APP_USER" | cut -d: -f6)',
+    "  as_builder() {",
+    '    (cd / && sudo -n -u "$APP_USER" -- env HOME="${app_home:-/}" PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_NO_CACHE_DIR=1 "$@")',
+    "  }",
+    "fi",
     'python_path=$(command -v "$PYTHON") || fail "no $PYTHON on the host"',
     'want_version=$("$python_path" -c "import sys; print(sys.version.split()[0])")',
-    'have_version=$("$VENV/bin/python" -c "import sys; print(sys.version.split()[0])" 2>/dev/null || true)',
+    'have_version=$(as_builder "$VENV/bin/python" -c "import sys; print(sys.version.split()[0])" 2>/dev/null || true)',
     'if [ "$have_version" != "$want_version" ]; then',
     '  [ -z "$have_version" ] || say "gunicorn-upstart: rebuilding $VENV for Python $want_version (was $have_version)"',
-    '  mkdir -p -- "$(dirname -- "$VENV")"',
-    '  rm -rf -- "$VENV"',
-    '  "$python_path" -m venv ${VENV_OPTIONS[@]+"${VENV_OPTIONS[@]}"} "$VENV"',
+    '  as_builder mkdir -p -- "$(dirname -- "$VENV")" || fail "cannot make $(dirname -- "$VENV") as $builder"',
+    '  as_builder rm -rf -- "$VENV"',
+    '  as_builder "$python_path" -m venv ${VENV_OPTIONS[@]+"${VENV_OPTIONS[@]}"} "$VENV" >&2 || fail "cannot make the virtualenv $VENV as $builder"',
     "fi",
     "# Old pips (Ubuntu 14.04 ships 1.5) know neither python_requires nor these options: upgrade",
     "# them first, to the last pip that still runs on Python 3.4.",
-    "export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1",
-    'pip_major=$("$VENV/bin/python" -m pip --version 2>/dev/null | sed -n "s/^pip \\([0-9]*\\).*/\\1/p")',
+    'pip_major=$(as_builder "$VENV/bin/python" -m pip --version 2>/dev/null | sed -n "s/^pip \\([0-9]*\\).*/\\1/p")',
     'if [ -n "$pip_major" ] && [ "$pip_major" -lt 9 ]; then',
-    '  "$VENV/bin/python" -m pip install ${PIP_OPTIONS[@]+"${PIP_OPTIONS[@]}"} --upgrade "pip<19.2" >&2',
+    '  as_builder "$VENV/bin/python" -m pip install ${PIP_OPTIONS[@]+"${PIP_OPTIONS[@]}"} --upgrade "pip<19.2" >&2',
     "fi",
     "requirements=$(mktemp)",
     "trap 'rm -f -- \"$requirements\"' EXIT",
     'cat > "$requirements"',
-    'say "gunicorn-upstart: pip install into $VENV"',
-    'if ! "$VENV/bin/python" -m pip install ${PIP_OPTIONS[@]+"${PIP_OPTIONS[@]}"} -r "$requirements" ${EXTRA_PACKAGES[@]+"${EXTRA_PACKAGES[@]}"} >&2; then',
+    "# Only the builder reads it (a private index's token may be in it).",
+    '[ "$builder" = root ] || chown -- "$builder" "$requirements"',
+    'say "gunicorn-upstart: pip install into $VENV (as $builder)"',
+    'if ! as_builder "$VENV/bin/python" -m pip install ${PIP_OPTIONS[@]+"${PIP_OPTIONS[@]}"} -r "$requirements" ${EXTRA_PACKAGES[@]+"${EXTRA_PACKAGES[@]}"} >&2; then',
     '  fail "pip install into $VENV failed; its last lines:"',
     "fi",
     'say "gunicorn-upstart: $VENV ready with Python $want_version"',

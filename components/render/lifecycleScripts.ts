@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { GATE_STABLE_SECONDS, type ServiceSpec } from "../spec";
+import { GATE_STABLE_SECONDS, runsMasterAsRoot, type ServiceSpec } from "../spec";
 import { connectTarget } from "../checks";
 import { shQuote } from "../shell";
 import { logDirs } from "./launcher";
@@ -173,7 +173,7 @@ function prelude(spec: ServiceSpec): string[] {
     `JOB=${shQuote(spec.job)}`,
     `STATE_FILE=${shQuote(stateFilePath(spec))}`,
     `LOGFILE=${shQuote(spec.logFile)}`,
-    `ROOT_MASTER=${spec.setuid === undefined || spec.setuid === "root" ? 1 : "''"}`,
+    `ROOT_MASTER=${runsMasterAsRoot(spec) ? 1 : "''"}`,
     `VIRTUALENV_DIR=${shQuote(spec.virtualenv)}`,
     `PROJECT_DIR=${shQuote(spec.projectDir)}`,
     `APP_USER=${shQuote(spec.user)}`,
@@ -490,13 +490,23 @@ export function renderApplyScript(spec: ServiceSpec): string {
     "# The log directories, when missing: the master runs as the app user and cannot make one",
     "# under /var/log, nor can a sandboxed unit. Root makes it only where root alone can change",
     "# the path; under a directory of the app user's, the app user makes it.",
+    "# A root master opens, appends to and chowns its log files by name, following links, at",
+    "# every start and reopen: a log directory the app user can change would let it aim them at",
+    "# any file (a link to /etc/passwd, given to the app user). So with a root master every log",
+    "# directory is root's alone (root:group 0750: workers reopen the files, never make them).",
     'if [ "$action" != none ] && [ "$action" != reload ]; then',
     '  for log_dir in "${LOG_DIRS[@]}"; do',
-    '    [ -d "$log_dir" ] && continue',
-    '    if root_only_dir "$(dirname -- "$log_dir")" >/dev/null; then',
-    '      install -d -o "$APP_USER" -g "$APP_GROUP" -m 0750 -- "$log_dir"',
-    "    else",
-    '      as_app_user mkdir -p -- "$log_dir" || true',
+    '    if [ -n "$ROOT_MASTER" ]; then',
+    '      if ! unsafe=$(root_only_dir "$log_dir"); then',
+    '        fail "$JOB would run its Gunicorn master as root writing its logs in $log_dir, but $unsafe can be changed by a user other than root (a link planted there makes root give any file to the app user); make it root\'s (chown root:$APP_GROUP and chmod 0750 each directory, and check what is in it), or run the master as the app user (setuid; a port above 1024, or systemd)"',
+    "      fi",
+    '      [ -d "$log_dir" ] || install -d -o root -g "$APP_GROUP" -m 0750 -- "$log_dir"',
+    '    elif [ ! -d "$log_dir" ]; then',
+    '      if root_only_dir "$log_dir" >/dev/null; then',
+    '        install -d -o "$APP_USER" -g "$APP_GROUP" -m 0750 -- "$log_dir"',
+    "      else",
+    '        as_app_user mkdir -p -- "$log_dir" || true',
+    "      fi",
     "    fi",
     "  done",
     "fi",

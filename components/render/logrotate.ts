@@ -1,4 +1,4 @@
-import type { ServiceSpec } from "../spec";
+import { runsMasterAsRoot, type ServiceSpec } from "../spec";
 import { initNoun } from "./launcher";
 
 /** Where the logrotate rule for a job goes. */
@@ -21,7 +21,9 @@ export function renderLogrotate(spec: ServiceSpec): string {
     `# logrotate rule for the Gunicorn logs of the ${initNoun(spec)} ${spec.job}.`,
     "# Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.",
     `${logs.join(" ")} {`,
-    `    su ${spec.user} ${spec.group}`,
+    // Rotated as the user that owns the directory: the app user's, or root's under a root
+    // master (whose log directories are root's alone).
+    `    su ${runsMasterAsRoot(spec) ? "root" : spec.user} ${spec.group}`,
     "    weekly",
     "    rotate 12",
     "    missingok",

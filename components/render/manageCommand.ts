@@ -27,8 +27,16 @@ const LOADER = [
  * Renders `/usr/local/bin/<job>-manage`: Django's `manage.py` for this service, run as the app
  * user in the project directory (with releases, the current one), with the app's virtualenv and
  * environment — `sudo <job>-manage migrate`, `<job>-manage shell`, `<job>-manage
- * createsuperuser`. Root drops to the app user with `runuser` before anything of the app runs;
- * anyone else must be the app user already.
+ * createsuperuser`. Root drops to the app user before anything of the app runs; anyone else
+ * must be the app user already.
+ *
+ * The app user's code gets its own session, never root's terminal: in root's session, with
+ * root's terminal as its controlling terminal, `manage.py` (the app user's file) could push
+ * characters into root's input with `TIOCSTI`, which root's shell runs once the command ends,
+ * or take the terminal's foreground. On a terminal it gets a new one (`runuser --pty`, a pty
+ * that runuser relays; where util-linux is too old for it, `setsid`: no controlling terminal
+ * at all); otherwise `setsid`. Root's environment stays behind: the app user's starts empty
+ * but for its home, a plain PATH, the terminal type and the locale.
  */
 export function renderManageCommand(spec: ServiceSpec): string {
   return [
@@ -48,7 +56,15 @@ export function renderManageCommand(spec: ServiceSpec): string {
     "    exit 1",
     "  fi",
     '  HOME=$(getent passwd "$APP_USER" | cut -d: -f6)',
-    '  exec runuser -u "$APP_USER" -- env HOME="${HOME:-/}" "$0" "$@"',
+    '  clean_env=(env -i HOME="${HOME:-/}" USER="$APP_USER" LOGNAME="$APP_USER" PATH=/usr/local/bin:/usr/bin:/bin)',
+    "  for name in TERM LANG LC_ALL; do",
+    '    if [ -n "${!name:-}" ]; then clean_env+=("$name=${!name}"); fi',
+    "  done",
+    "  # Its own session: the app's code never shares root's terminal (see above).",
+    '  if [ -t 0 ] && runuser --help 2>&1 | grep -q -- "--pty"; then',
+    '    exec runuser --pty -u "$APP_USER" -- "${clean_env[@]}" "$0" "$@"',
+    "  fi",
+    '  exec setsid --wait runuser -u "$APP_USER" -- "${clean_env[@]}" "$0" "$@"',
     "fi",
     'cd "$PROJECTDIR"',
     'exec "$PYTHON" -c "$LOADER" "$CONFIG" "$@"',

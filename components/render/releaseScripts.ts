@@ -87,7 +87,13 @@ export function renderUploadScript(appRoot: string, id: string, expectedSha256: 
     '  fail "refusing release $ID: a setuid or setgid file is left after unpacking"',
     "fi",
     'chmod 0755 "$tmp/tree"',
-    'touch "$tmp/tree/.gunicorn-upstart-release"',
+    // The marker is ours: an archive that ships the name (a link to /etc/nologin, say) would
+    // have root create or touch a file of its choosing. Made exclusively (noclobber is
+    // O_EXCL), never through what is there.
+    'if [ -e "$tmp/tree/.gunicorn-upstart-release" ] || [ -L "$tmp/tree/.gunicorn-upstart-release" ]; then',
+    '  fail "refusing release $ID: it ships .gunicorn-upstart-release, a name gunicorn-upstart keeps for itself"',
+    "fi",
+    '(set -C && : > "$tmp/tree/.gunicorn-upstart-release")',
     'rm -rf -- "$dir"',
     'mv -T -- "$tmp/tree" "$dir"',
     'as_uploader rm -f -- "$copy" 2>/dev/null || true',

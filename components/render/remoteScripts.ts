@@ -251,21 +251,32 @@ export interface WriteOptions {
  * writes, chowns and chmods files by name; in a directory another user can write, that user
  * swaps a name for a link between two steps and root acts on a file of their choosing. So
  * every directory from `/` to the nearest existing ancestor of DIR, on the path as given and
- * with links resolved, must be root's and not writable by group or others (sticky is fine:
- * others cannot rename root's entries there). What `mkdir -p` then adds below is root's.
+ * with links resolved, must be root's and not writable by group or others, and no link on the
+ * way may be another user's. A sticky directory
+ * is fine above an existing entry (others cannot rename root's entries there), but not as the
+ * directory where a missing part of DIR is still to be made: there anyone could make that name
+ * first, as a link (`/tmp/x` planted before root's `mkdir -p /tmp/x/y`). What `mkdir -p` then
+ * adds below is root's.
  */
 export const ROOT_ONLY_DIR_FUNCTION = [
   "root_only_dir() {",
-  "  local existing=$1 start p owner mode",
-  '  while [ ! -e "$existing" ]; do existing=$(dirname -- "$existing"); done',
+  "  local existing=$1 start p owner mode strict to_make=''",
+  '  while [ ! -e "$existing" ]; do existing=$(dirname -- "$existing"); to_make=1; done',
   '  for start in "$existing" "$(readlink -f -- "$existing")"; do',
   "    p=$start",
+  "    strict=$to_make",
   "    while :; do",
   "      read -r owner mode < <(stat -L -c '%u %a' -- \"$p\")",
-  '      if [ "$owner" != 0 ] || { (( 8#$mode & 8#022 )) && ! (( 8#$mode & 8#1000 )); }; then',
+  '      if [ "$owner" != 0 ] || { (( 8#$mode & 8#022 )) && { [ -n "$strict" ] || ! (( 8#$mode & 8#1000 )); }; }; then',
   '        echo "$p (uid $owner, mode $mode)"',
   "        return 1",
   "      fi",
+  "      # A link another user made leads wherever that user likes (in a sticky directory too).",
+  '      if [ -L "$p" ] && [ "$(stat -c %u -- "$p")" != 0 ]; then',
+  '        echo "$p (a link of uid $(stat -c %u -- "$p"))"',
+  "        return 1",
+  "      fi",
+  "      strict=''",
   '      [ "$p" = / ] && break',
   '      p=$(dirname -- "$p")',
   "    done",

@@ -1,4 +1,10 @@
-import { bindsLowPort, SANDBOX_DIRECTIVES, type SandboxDirective, type ServiceSpec } from "../spec";
+import {
+  bindsLowPort,
+  runsMasterAsRoot,
+  SANDBOX_DIRECTIVES,
+  type SandboxDirective,
+  type ServiceSpec,
+} from "../spec";
 import { logDirs } from "./launcher";
 
 /** Paths the service may hide under ProtectHome=yes only when none of the app's paths is there. */
@@ -30,7 +36,7 @@ export function writablePaths(spec: ServiceSpec): string[] {
  */
 export function renderSandbox(spec: ServiceSpec): string[] {
   const lowPort = bindsLowPort(spec.bind);
-  const rootMaster = spec.setuid === undefined || spec.setuid === "root";
+  const rootMaster = runsMasterAsRoot(spec);
   const inHome = appPaths(spec).some((p) => HOME_PREFIXES.some((h) => `${p}/`.startsWith(h)));
   const value: Record<SandboxDirective, string[]> = {
     NoNewPrivileges: ["yes"],
