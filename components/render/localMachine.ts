@@ -11,7 +11,6 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { shQuote } from "../shell";
 import { checkInt, checkName, SpecError } from "../spec";
-import { LOCAL_HTTP_PORTS } from "../stackConfig";
 
 /** A local machine. */
 export interface LocalMachineSpec {
@@ -26,6 +25,12 @@ export interface LocalMachineSpec {
   /** Where the built root file system is cached (shared by every machine). */
   rootfsCache: string;
 }
+
+/**
+ * nginx's ports on the local machine: forwarded from this computer's loopback, where 80 and 443
+ * may be taken (and need root to bind).
+ */
+export const LOCAL_HTTP_PORTS = { http: 8080, https: 8443 } as const;
 
 export const LOCAL_MACHINE_DEFAULTS = {
   sshPort: 2222,
@@ -142,6 +147,9 @@ export function renderMachineBoot(): string {
     '  echo "$$" >"$h/gunicorn-upstart-machines/$NAME/cgroup.procs"',
     "done",
     'mkdir -p "$DIR/upper" "$DIR/work" "$root"',
+    "# The upper directory gives the machine's / its owner: its root, not nobody.",
+    'chown "$UID_BASE:$UID_BASE" "$DIR/upper"',
+    'chmod 0755 "$DIR/upper"',
     'mount -t overlay overlay -o "lowerdir=$ROOTFS,upperdir=$DIR/upper,workdir=$DIR/work" "$root"',
     "# Root in the machine is UID_BASE here: the user namespace maps 0..65535 to the range the",
     "# cached tree's owners were shifted into. Its own network namespace, no host devices.",
