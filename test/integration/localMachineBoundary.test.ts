@@ -3,7 +3,8 @@
 // and root inside it, over SSH as the deploy user with sudo (what a stack's commands run as),
 // tries what root there could do to this computer before: read this computer's disk through a
 // block device it made, open the kernel's core_pattern for writing through a fresh proc mount,
-// and capture this computer's loopback traffic with a packet socket. Then a squatter: a
+// capture this computer's loopback traffic with a packet socket, and connect to what listens
+// on this computer's loopback (the engine and the provider, while `up` runs). Then a squatter: a
 // process holding the machine's SSH port before it boots fails the boot, naming the port, and
 // an sshd with another host key is refused by a client that pins the machine's key.
 import { test, describe, before, after } from "node:test";
@@ -78,6 +79,21 @@ function asRoot(script: string) {
     input: script,
     encoding: "utf8",
     timeout: 60_000,
+  });
+}
+
+/** {@link asRoot}, leaving this process's event loop free (for a server of the test's own). */
+function asRootAsync(
+  script: string,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn("ssh", sshArgs(conn.port, "sudo bash -s"), { stdio: "pipe" });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+    child.stdin.end(script);
   });
 }
 
@@ -183,6 +199,32 @@ describe("root in the local machine is not root on this computer", { timeout: 60
     assert.doesNotMatch(out, /^SEEN$/m, `the machine saw this computer's loopback: ${out}`);
     // Either the socket is refused, or it sees only the machine's own network.
     assert.ok(/NOT SEEN/.test(out) || status !== 0, `${out} ${err}`);
+  });
+
+  test("nothing in the machine reaches what listens on this computer's loopback", async () => {
+    // As the engine and the provider do while `up` runs: a server on 127.0.0.1 here.
+    const [port] = (await freePorts(1)) as [number];
+    let reached = false;
+    const server = createServer((s) => {
+      reached = true;
+      s.end("HOST LOOPBACK\n");
+    });
+    await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+    try {
+      // Its own 127.0.0.1, and slirp4netns's gateway (which maps to this computer's loopback
+      // unless told not to).
+      // Not spawnSync: the server here must answer while the machine tries it.
+      const r = await asRootAsync(
+        ["127.0.0.1", "10.0.2.2"]
+          .map((a) => `timeout 5 bash -c 'cat </dev/tcp/${a}/${port}' && echo "REACHED ${a}"; true`)
+          .join("\n"),
+      );
+      assert.equal(r.status, 0, r.stderr);
+      assert.doesNotMatch(r.stdout, /REACHED|HOST LOOPBACK/, r.stdout);
+      assert.equal(reached, false, "the server here was reached");
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   test("a process holding the SSH port before the machine boots fails the boot, naming the port", async () => {
