@@ -58,6 +58,14 @@ export interface LocalMachineArgs {
  * in it, and its private keys are files in its state directory readable by root only. Other
  * local users can connect to its forwarded ports, as to any port on 127.0.0.1.
  *
+ * What systemd-nspawn cannot give here (systemd 252, kernel 6.18, no systemd as this
+ * computer's init): ID-mapped mounts of the overlay root ("ID mapped mounts are apparently
+ * not available"), so the cached tree is kept once more with its owners shifted into the
+ * range, and every machine shares that range rather than picking its own; and nspawn's device
+ * policy (a devices cgroup set through systemd's registration, off with --register=no), so it
+ * is the user namespace that keeps devices out (mknod is refused; /dev holds only nspawn's own
+ * nodes).
+ *
  * One `local.Command`: create and update boot it unless it runs (after the computer rebooted,
  * an `up` with a change boots it again from its own disk); delete stops it. Its stdout, the
  * connection with the private key, is a secret output: encrypted in the state. Its commands
