@@ -45,8 +45,8 @@ debootstrap --variant=minbase \
 # No login prompts on the console, no network management: the network is configured from outside.
 rm -f "$rootfs.tmp/etc/systemd/system/getty.target.wants/"* \
   "$rootfs.tmp/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
-# nginx, when in the list, starts with no site (its own would be the default server of port 80
-# on the network the machine shares); the services' own sites bring it into use.
+# nginx, when in the list, starts with no site (its own would be a default server on port 80,
+# on this computer's network for the systemd test host); the services' own sites bring it in.
 rm -f "$rootfs.tmp/etc/nginx/sites-enabled/default"
 touch "$rootfs.tmp/.complete"
 rm -rf "$rootfs"
