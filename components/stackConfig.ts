@@ -16,6 +16,7 @@ import {
 import { checkCidr } from "./vmPlan";
 import { checkBool } from "./checks";
 import { DEFAULT_HOST_PACKAGES } from "./render/hostScripts";
+import { LOCAL_HTTP_PORTS } from "./render/localMachine";
 import {
   SETTINGS,
   SETTING_NAMES,
@@ -166,8 +167,8 @@ export const STACK_SETTING_DEFAULTS: Partial<Record<SettingName, string | number
   healthCheckPath: "/health",
 };
 
-/** nginx's ports on the local machine (it shares this computer's network, where 80 and 443 may be taken). */
-export const LOCAL_HTTP_PORTS = { http: 8080, https: 8443 } as const;
+/** nginx's ports on the local machine (declared beside the machine, which forwards them). */
+export { LOCAL_HTTP_PORTS };
 
 /** Every stack config key (settings with a config type, then the stack's own) and its type. */
 export function stackConfigKeys(): Record<string, { type: ConfigType; secret: boolean }> {
@@ -300,7 +301,7 @@ export function readStackConfig(src: ConfigSource): StackSettings {
   const host = src.get("host");
   const kind = targetKind(src.get("target"), host, src.get("publicKey"));
   if (kind === "local") {
-    // The machine shares this computer's network: nginx takes ports nothing else likely holds.
+    // Forwarded from this computer's loopback: nginx takes ports nothing else likely holds.
     settings.httpPort ??= LOCAL_HTTP_PORTS.http;
     settings.httpsPort ??= LOCAL_HTTP_PORTS.https;
     if (settings.init === undefined) settings.init = "systemd";

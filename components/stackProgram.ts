@@ -42,6 +42,12 @@ export function deployStack(
           {
             name: inputs.machineName,
             sshPort: target.sshPort,
+            // nginx's ports, forwarded from this computer's loopback (the machine's network is its own).
+            ports: !stack.spec.nginx
+              ? []
+              : stack.spec.tls === "off"
+                ? [stack.spec.httpPort]
+                : [stack.spec.httpPort, stack.spec.httpsPort],
             ...(inputs.machineStateDir !== undefined ? { stateDir: inputs.machineStateDir } : {}),
           },
           inputs.opts,

@@ -3,7 +3,8 @@
 // (LOCAL_MACHINE_NEEDS), when the stack deploys to the local machine (its target, from
 // Pulumi.yaml and Pulumi.<stack>.yaml, read as the offline render reads them); nothing for a
 // stack on an existing host or a new EC2 instance, and nothing when the config is bad (the
-// preview then says what is wrong, naming the key). For scripts/local-machine-deps.sh.
+// preview then says what is wrong, naming the key). For scripts/local-machine-deps.sh. With
+// `--all`, every need whatever the stack: for scripts/test-deps.sh (the tests boot machines).
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -14,8 +15,18 @@ import { targetKind } from "../components/stackConfig";
 
 function main(): number {
   const { values } = parseArgs({
-    options: { stack: { type: "string" }, project: { type: "string", default: "." } },
+    options: {
+      stack: { type: "string" },
+      project: { type: "string", default: "." },
+      all: { type: "boolean", default: false },
+    },
   });
+  if (values.all) {
+    for (const need of LOCAL_MACHINE_NEEDS) {
+      process.stdout.write(`${need.command} ${need.debianPackage}\n`);
+    }
+    return 0;
+  }
   const dir = resolve(values.project);
   // A stack not created yet has no file: the project's defaults are its config.
   const stack =

@@ -8,6 +8,12 @@
 set -euo pipefail
 packages=(shellcheck openssh-server openssh-client sudo gunicorn python3-django python3-venv procps util-linux logrotate debootstrap systemd-container systemd nginx openssl curl)
 commands=(shellcheck sshd ssh sudo gunicorn django-admin "" pgrep unshare logrotate debootstrap systemd-nspawn systemd-analyze nginx openssl curl)
+# And what the local machine needs, which the tests boot (LOCAL_MACHINE_NEEDS, the one list).
+while read -r tool package; do
+  case " ${packages[*]} " in *" $package "*) continue ;; esac
+  packages+=("$package")
+  commands+=("$tool")
+done < <(cd "$(dirname "$0")/.." && node --import tsx scripts/localMachineNeeds.ts --all)
 missing=()
 for i in "${!packages[@]}"; do
   if [ -n "${commands[$i]}" ]; then

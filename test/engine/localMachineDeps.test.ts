@@ -148,7 +148,9 @@ describe("npm run up: what the local machine needs on this computer", () => {
   });
 
   test("one package for two commands is named once", () => {
-    const r = run({ present: ["debootstrap", "systemd-nspawn", "unshare"] });
+    const r = run({
+      present: ["debootstrap", "systemd-nspawn", "unshare", "slirp4netns", "socat"],
+    });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(r.calls, ["apt-get install -y -q openssh-client"]);
   });
@@ -187,7 +189,7 @@ describe("npm run up: what the local machine needs on this computer", () => {
     assert.equal(r.status, 1);
     assert.equal(
       r.stderr.trim(),
-      "the local machine needs these Debian packages on this computer: apt-get install -y debootstrap openssh-client systemd-container util-linux (npm run up installs them itself as root)",
+      "the local machine needs these Debian packages on this computer: apt-get install -y debootstrap openssh-client slirp4netns socat systemd-container util-linux (npm run up installs them itself as root)",
     );
   });
 });

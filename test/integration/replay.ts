@@ -187,7 +187,9 @@ export class Replay {
   /** Key files for connections to machines the program made itself (a LocalMachine). */
   private readonly keyFiles = new Map<string, string>();
 
-  private hostOf(c: CommandState): Pick<TestHost, "port" | "user" | "keyFile" | "privateKey"> {
+  private hostOf(
+    c: CommandState,
+  ): Pick<TestHost, "port" | "user" | "keyFile" | "privateKey"> & { sshOptions: string[] } {
     const conn = c.connection;
     const address = `${String(conn.host)}:${String(conn.port)}`;
     const host = this.hosts.get(address);
@@ -199,11 +201,25 @@ export class Replay {
         writeFileSync(keyFile, conn.privateKey, { mode: 0o600 });
         this.keyFiles.set(conn.privateKey, keyFile);
       }
+      // Its host key pinned, as the provider pins the connection's hostKey.
+      let sshOptions = SSH_OPTIONS;
+      if (typeof conn.hostKey === "string") {
+        const knownHosts = `${keyFile}.known_hosts`;
+        writeFileSync(knownHosts, `[127.0.0.1]:${String(conn.port)} ${conn.hostKey}\n`);
+        sshOptions = SSH_OPTIONS.map((o) =>
+          o === "StrictHostKeyChecking=no"
+            ? "StrictHostKeyChecking=yes"
+            : o === "UserKnownHostsFile=/dev/null"
+              ? `UserKnownHostsFile=${knownHosts}`
+              : o,
+        );
+      }
       return {
         port: Number(conn.port),
         user: String(conn.user),
         keyFile,
         privateKey: conn.privateKey,
+        sshOptions,
       };
     }
     if (host === undefined || conn.user !== host.user) {
@@ -212,7 +228,7 @@ export class Replay {
       );
     }
     if (conn.privateKey !== host.privateKey) throw new Error(`${c.name}: unexpected private key`);
-    return host;
+    return { ...host, sshOptions: SSH_OPTIONS };
   }
 
   /** The process that runs one operation: `/bin/sh -c` here, or `ssh` to the test host. */
@@ -229,7 +245,7 @@ export class Replay {
         host.keyFile,
         "-p",
         String(host.port),
-        ...SSH_OPTIONS,
+        ...host.sshOptions,
         "-T",
         `${host.user}@127.0.0.1`,
         withUnreadCount(command),
@@ -345,7 +361,7 @@ export class Replay {
           host.keyFile,
           "-P",
           String(host.port),
-          ...SSH_OPTIONS,
+          ...host.sshOptions,
           `${host.user}@127.0.0.1`,
         ],
         { stdio: ["pipe", "pipe", "pipe"] },
