@@ -1,5 +1,10 @@
 import { shQuote, shQuoteAll } from "../shell";
-import { ROOT_ONLY_DIR_FUNCTION, RUN_ID_LINE, STEP_CHANNELS } from "./remoteScripts";
+import {
+  ROOT_ONLY_DIR_FUNCTION,
+  ROOT_ONLY_TREE_FUNCTION,
+  RUN_ID_LINE,
+  STEP_CHANNELS,
+} from "./remoteScripts";
 
 /** A directory the host setup makes when it is missing (existing ones are left as they are). */
 /** OS packages a bare host needs for a virtualenv, by the init (i.e. the Ubuntu release). */
@@ -167,14 +172,15 @@ export function renderPythonEnvScript(spec: PythonEnvSpec): string {
     `EXTRA_PACKAGES=(${shQuoteAll(spec.packages)})`,
     "",
     `APP_USER=${shQuote(spec.user ?? "")}`,
-    ...ROOT_ONLY_DIR_FUNCTION,
+    ...ROOT_ONLY_TREE_FUNCTION,
     "export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1",
     "# Root runs the virtualenv's Python only where root alone can change the virtualenv: in a",
     "# path another user can change, that user could plant bin/python and have root run it at the",
-    "# next requirements change. There it is the app user that makes it and runs pip.",
-    'if unsafe=$(root_only_dir "$VENV"); then',
+    "# next requirements change; the same for anything in it (a root-owned virtualenv with the",
+    "# app user's bin/). There it is the app user that makes it and runs pip.",
+    'if unsafe=$(root_only_tree "$VENV"); then',
     "  builder=root",
-    '  as_builder() { "$@"; }',
+    '  as_builder() { (cd / && "$@"); }',
     "else",
     '  [ -n "$APP_USER" ] || fail "refusing to build $VENV as root: $unsafe can be changed by a user other than root; put it under directories only root can change"',
     "  builder=$APP_USER",

@@ -3,7 +3,7 @@ import { GATE_STABLE_SECONDS, runsMasterAsRoot, type ServiceSpec } from "../spec
 import { connectTarget } from "../checks";
 import { shQuote } from "../shell";
 import { logDirs } from "./launcher";
-import { ROOT_ONLY_DIR_FUNCTION, STEP_CHANNELS } from "./remoteScripts";
+import { ROOT_ONLY_TREE_FUNCTION, STEP_CHANNELS } from "./remoteScripts";
 import { releaseTaskParts } from "./releaseTasks";
 
 /** How long an `up` waits for another one changing the same job on the host. */
@@ -194,7 +194,7 @@ function prelude(spec: ServiceSpec): string[] {
     "as_app_user() {",
     '  (cd / && sudo -n -u "$APP_USER" -- "$@")',
     "}",
-    ...ROOT_ONLY_DIR_FUNCTION,
+    ...ROOT_ONLY_TREE_FUNCTION,
     "worker_pids() {",
     '  if [ -n "$1" ]; then',
     '    { ps -o pid= --ppid "$1" 2>/dev/null || true; } | tr -d " " | sort -n | tr "\\n" " "',
@@ -510,11 +510,12 @@ export function renderApplyScript(spec: ServiceSpec): string {
     "    fi",
     "  done",
     "fi",
-    "# A root master runs Python from the virtualenv and puts the project on its path: both",
-    "# must be root's alone, or the app user could run code as root at the next start.",
+    "# A root master runs Python from the virtualenv and puts the project on its path: both,",
+    "# and all in them, must be root's alone, or the app user could run code as root at the",
+    "# next start.",
     'if [ -n "$ROOT_MASTER" ] && [ "$action" != none ] && [ "$action" != reload ]; then',
     '  for code_dir in "$VIRTUALENV_DIR" "$PROJECT_DIR"; do',
-    '    if ! unsafe=$(root_only_dir "$code_dir"); then',
+    '    if ! unsafe=$(root_only_tree "$code_dir"); then',
     '      fail "$JOB would run its Gunicorn master as root with code from $code_dir, but $unsafe can be changed by a user other than root; make it root\'s, deploy the app as releases, or run the master as the app user (setuid; a port above 1024, or systemd)"',
     "    fi",
     "  done",

@@ -34,9 +34,10 @@ const LOADER = [
  * root's terminal as its controlling terminal, `manage.py` (the app user's file) could push
  * characters into root's input with `TIOCSTI`, which root's shell runs once the command ends,
  * or take the terminal's foreground. On a terminal it gets a new one (`runuser --pty`, a pty
- * that runuser relays; where util-linux is too old for it, `setsid`: no controlling terminal
- * at all); otherwise `setsid`. Root's environment stays behind: the app user's starts empty
- * but for its home, a plain PATH, the terminal type and the locale.
+ * that runuser relays; where util-linux is too old for it, `script`, which does the same);
+ * otherwise its own session (`setsid`) with its output through pipes, never a descriptor of
+ * root's terminal. Root's environment stays behind: the app user's starts empty but for its
+ * home, a plain PATH, the terminal type and the locale.
  */
 export function renderManageCommand(spec: ServiceSpec): string {
   return [
@@ -61,10 +62,25 @@ export function renderManageCommand(spec: ServiceSpec): string {
     '    if [ -n "${!name:-}" ]; then clean_env+=("$name=${!name}"); fi',
     "  done",
     "  # Its own session: the app's code never shares root's terminal (see above).",
-    '  if [ -t 0 ] && runuser --help 2>&1 | grep -q -- "--pty"; then',
-    '    exec runuser --pty -u "$APP_USER" -- "${clean_env[@]}" "$0" "$@"',
+    '  run_as_app=(runuser -u "$APP_USER" -- "${clean_env[@]}" "$0" "$@")',
+    "  if [ -t 0 ]; then",
+    "    # (Read whole, not with grep -q: under pipefail a closed pipe would read as no.)",
+    '    if [[ "$(runuser --help 2>&1 || true)" == *--pty* ]]; then',
+    '      exec runuser --pty -u "$APP_USER" -- "${clean_env[@]}" "$0" "$@"',
+    "    fi",
+    "    # Older util-linux: script(1) relays a new terminal the same way.",
+    "    if command -v script >/dev/null 2>&1; then",
+    '      exec script -qec "$(printf "%q " "${run_as_app[@]}")" /dev/null',
+    "    fi",
+    '    echo "$(basename "$0"): cannot give $APP_USER a terminal of its own here (no runuser --pty, no script); run it without a terminal (< /dev/null) or as $APP_USER" >&2',
+    "    exit 1",
     "  fi",
-    '  exec setsid --wait runuser -u "$APP_USER" -- "${clean_env[@]}" "$0" "$@"',
+    "  # No terminal in: no terminal out either. Its output reaches root's terminal through pipes,",
+    "  # so no descriptor of root's terminal is ever the app's (a process it leaves behind could",
+    "  # read what root types next).",
+    "  exec 3>&2",
+    '  setsid --wait "${run_as_app[@]}" 2> >(cat >&3) | cat',
+    '  exit "${PIPESTATUS[0]}"',
     "fi",
     'cd "$PROJECTDIR"',
     'exec "$PYTHON" -c "$LOADER" "$CONFIG" "$@"',

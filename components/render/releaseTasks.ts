@@ -102,7 +102,7 @@ export function releaseTaskParts(spec: ServiceSpec): string[] {
     "      # The app user writes the static files; root makes their directory only where root",
     "      # alone can change the path, as for the log directories.",
     '      if [ -n "$STATIC_DIR" ] && [ ! -d "$STATIC_DIR" ]; then',
-    '        if root_only_dir "$(dirname -- "$STATIC_DIR")" >/dev/null; then',
+    '        if root_only_dir "$STATIC_DIR" >/dev/null; then',
     '          install -d -o "$APP_USER" -g "$APP_GROUP" -m 0755 -- "$STATIC_DIR"',
     "        else",
     '          as_app_user mkdir -p -- "$STATIC_DIR"',

@@ -261,7 +261,8 @@ export interface WriteOptions {
 export const ROOT_ONLY_DIR_FUNCTION = [
   "root_only_dir() {",
   "  local existing=$1 start p owner mode strict to_make=''",
-  '  while [ ! -e "$existing" ]; do existing=$(dirname -- "$existing"); to_make=1; done',
+  "  # A dangling link is not a missing part: where it leads is checked (and refused).",
+  '  while [ ! -e "$existing" ] && [ ! -L "$existing" ]; do existing=$(dirname -- "$existing"); to_make=1; done',
   '  for start in "$existing" "$(readlink -f -- "$existing")"; do',
   "    p=$start",
   "    strict=$to_make",
@@ -281,6 +282,26 @@ export const ROOT_ONLY_DIR_FUNCTION = [
   '      p=$(dirname -- "$p")',
   "    done",
   "  done",
+  "}",
+];
+
+/**
+ * `root_only_tree DIR`: {@link ROOT_ONLY_DIR_FUNCTION} for DIR, and everything in it root's and
+ * not writable by group or others too — for code root runs (a virtualenv, a project a root
+ * master imports): a root-owned virtualenv whose `bin/` is the app user's would still run the
+ * app user's `bin/python` as root. Prints the first offender and fails.
+ */
+export const ROOT_ONLY_TREE_FUNCTION = [
+  ...ROOT_ONLY_DIR_FUNCTION,
+  "root_only_tree() {",
+  "  local unsafe other",
+  '  unsafe=$(root_only_dir "$1") || { echo "$unsafe"; return 1; }',
+  '  [ -e "$1" ] || return 0',
+  '  other=$(find "$1/" -xdev \\( ! -user root -o \\( ! -type l -perm /022 \\) \\) -print -quit 2>/dev/null || echo "$1 (unreadable)")',
+  '  if [ -n "$other" ]; then',
+  '    echo "$other (uid $(stat -c %u -- "$other" 2>/dev/null), mode $(stat -c %a -- "$other" 2>/dev/null))"',
+  "    return 1",
+  "  fi",
   "}",
 ];
 

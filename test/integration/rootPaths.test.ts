@@ -190,6 +190,27 @@ for (const init of ["upstart", "systemd"] as const) {
         const ranAs = host.rootOk("sort -u /tmp/python-ran-as").trim().split("\n");
         const appUid = host.rootOk("id -u app").trim();
         assert.deepEqual(ranAs, [appUid], "only ever as the app user");
+        // A virtualenv of root's whose bin/ is the app user's (an operator chowned only the top
+        // after the app user had built it): still built as the app user, never run as root.
+        host.rootOk(
+          [
+            "install -d -m 0755 /opt/halfvenv && install -d -o app -g app -m 0755 /opt/halfvenv/bin",
+            `printf '%s' ${shQuote(planted)} | sudo -u app tee /opt/halfvenv/bin/python >/dev/null`,
+            "sudo -u app chmod 0755 /opt/halfvenv/bin/python",
+          ].join("\n"),
+        );
+        const half = renderPythonEnvScript({
+          virtualenv: "/opt/halfvenv",
+          user: "app",
+          python: "/usr/bin/python3",
+          systemSitePackages: true,
+          packages: ["gunicorn"],
+        });
+        host.rootOk(`printf '%s' ${shQuote(half)} > /tmp/venv.sh`);
+        const h = host.root("bash /tmp/venv.sh </dev/null");
+        assert.equal(h.status, 0, h.stdout + h.stderr);
+        assert.match(h.stdout + h.stderr, /pip install into \/opt\/halfvenv \(as app\)/);
+        assert.deepEqual(host.rootOk("sort -u /tmp/python-ran-as").trim().split("\n"), [appUid]);
         // Without an app user to build it as, it is refused, not built as root.
         const unowned = renderPythonEnvScript({
           virtualenv: "/home/app/appvenv",
@@ -241,6 +262,17 @@ for (const init of ["upstart", "systemd"] as const) {
           /refusing to write \/tmp\/gu-planted\/gu-sub\/file: \/tmp\/gu-planted \(a link of uid \d+\)/,
         );
         assert.equal(host.root("test -e /etc/gu-sub").status, 1, "nothing made in /etc");
+        // Root's own link that leads nowhere (yet): where it leads is checked, not skipped as
+        // missing (anyone could make /tmp/gu-dangling first).
+        host.rootOk("ln -sfn /tmp/gu-dangling /var/lib/gu-dangling");
+        const dangling = renderWriteFileScript(
+          { path: "/var/lib/gu-dangling/sub/file", owner: "root", group: "root", mode: "0644" },
+          Buffer.byteLength(content),
+        );
+        const d = host.ssh("sudo -n /bin/bash -s", dangling + content);
+        assert.notEqual(d.status, 0);
+        assert.match(d.stdout + d.stderr, /refusing to write \/var\/lib\/gu-dangling\/sub\/file/);
+        assert.equal(host.root("test -e /tmp/gu-dangling").status, 1, "nothing made in /tmp");
       });
 
       test("the manage command gives the app's code its own terminal: nothing it types reaches root's shell", () => {
@@ -278,6 +310,15 @@ for (const init of ["upstart", "systemd"] as const) {
         const env = host.rootOk("SECRET_OF_ROOT=1 site-manage </dev/null");
         assert.match(env, /\bHOME\b/);
         assert.doesNotMatch(env, /SECRET_OF_ROOT|SUDO_/);
+        // Without a terminal in, not one descriptor of root's terminal is the app's: a process
+        // it left behind could read what root types next.
+        host.rootOk(
+          `printf '%s' ${shQuote("import os\nprint('ttys %s' % [os.isatty(f) for f in (0, 1, 2)])\n")} | sudo -u app tee /home/app/proj/manage.py >/dev/null`,
+        );
+        const ttys = host.rootOk(
+          `printf '%s' ${shQuote(ROOT_PATH_ATTACKS.rootTerminal("site-manage </dev/null; echo DONE"))} > /tmp/terminal.py && python3 /tmp/terminal.py`,
+        );
+        assert.match(ttys, /ttys \[False, False, False\]/, ttys);
       });
     },
   );
