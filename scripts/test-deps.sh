@@ -8,12 +8,18 @@
 set -euo pipefail
 packages=(shellcheck openssh-server openssh-client sudo gunicorn python3-django python3-venv procps util-linux logrotate debootstrap systemd-container systemd nginx openssl curl)
 commands=(shellcheck sshd ssh sudo gunicorn django-admin "" pgrep unshare logrotate debootstrap systemd-nspawn systemd-analyze nginx openssl curl)
-# And what the local machine needs, which the tests boot (LOCAL_MACHINE_NEEDS, the one list).
-while read -r tool package; do
-  case " ${packages[*]} " in *" $package "*) continue ;; esac
-  packages+=("$package")
-  commands+=("$tool")
-done < <(cd "$(dirname "$0")/.." && node --import tsx scripts/localMachineNeeds.ts --all)
+# And what the local machine needs, which the tests boot (LOCAL_MACHINE_NEEDS, the one list,
+# read with tsx: on a fresh clone, before `npm ci`, it is not there yet, and the run `npm test`
+# makes first (pretest) adds them).
+root_dir=$(cd "$(dirname "$0")/.." && pwd)
+if [ -d "$root_dir/node_modules/tsx" ]; then
+  needs=$(cd "$root_dir" && node --import tsx scripts/localMachineNeeds.ts --all)
+  while read -r tool package; do
+    case " ${packages[*]} " in *" $package "*) continue ;; esac
+    packages+=("$package")
+    commands+=("$tool")
+  done <<<"$needs"
+fi
 missing=()
 for i in "${!packages[@]}"; do
   if [ -n "${commands[$i]}" ]; then
