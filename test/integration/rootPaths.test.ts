@@ -165,67 +165,56 @@ for (const init of ["upstart", "systemd"] as const) {
       });
 
       test("the virtualenv build never runs a Python the app user planted as root", () => {
-        // The app user's virtualenv (its parent is the app user's): bin/python is a planted one.
         const planted = ROOT_PATH_ATTACKS.plantedPython("/tmp/python-ran-as", "/usr/bin/python3");
-        host.rootOk(
-          [
-            "rm -f /tmp/python-ran-as && install -m 0666 /dev/null /tmp/python-ran-as",
-            "sudo -u app mkdir -p /home/app/appvenv/bin",
-            `printf '%s' ${shQuote(planted)} | sudo -u app tee /home/app/appvenv/bin/python >/dev/null`,
-            "sudo -u app chmod 0755 /home/app/appvenv/bin/python",
-          ].join("\n"),
-        );
-        const script = renderPythonEnvScript({
-          virtualenv: "/home/app/appvenv",
-          user: "app",
-          python: "/usr/bin/python3",
-          systemSitePackages: true,
-          packages: ["gunicorn"],
-        });
-        // As a file: the script reads the requirements from its standard input.
-        host.rootOk(`printf '%s' ${shQuote(script)} > /tmp/venv.sh`);
-        const r = host.root("bash /tmp/venv.sh </dev/null");
+        /** The app user puts `planted` in as `<venv>/bin/python`. */
+        const plant = (venv: string) =>
+          host.rootOk(
+            [
+              `printf '%s' ${shQuote(planted)} | sudo -u app tee ${venv}/bin/python >/dev/null`,
+              `sudo -u app chmod 0755 ${venv}/bin/python`,
+            ].join("\n"),
+          );
+        /** The rendered build, as root, as a file: it reads the requirements from stdin. */
+        const build = (virtualenv: string, user?: string) => {
+          const script = renderPythonEnvScript({
+            virtualenv,
+            ...(user !== undefined ? { user } : {}),
+            python: "/usr/bin/python3",
+            systemSitePackages: true,
+            packages: ["gunicorn"],
+          });
+          host.rootOk(`printf '%s' ${shQuote(script)} > /tmp/venv.sh`);
+          return host.root("bash /tmp/venv.sh </dev/null");
+        };
+        const ranAs = () => host.rootOk("sort -u /tmp/python-ran-as").trim().split("\n");
+        const appUid = host.rootOk("id -u app").trim();
+        host.rootOk("rm -f /tmp/python-ran-as && install -m 0666 /dev/null /tmp/python-ran-as");
+
+        // The app user's virtualenv (its parent is the app user's): bin/python is a planted one.
+        host.rootOk("sudo -u app mkdir -p /home/app/appvenv/bin");
+        plant("/home/app/appvenv");
+        const r = build("/home/app/appvenv", "app");
         assert.equal(r.status, 0, r.stdout + r.stderr);
         assert.match(r.stdout + r.stderr, /pip install into \/home\/app\/appvenv \(as app\)/);
-        const ranAs = host.rootOk("sort -u /tmp/python-ran-as").trim().split("\n");
-        const appUid = host.rootOk("id -u app").trim();
-        assert.deepEqual(ranAs, [appUid], "only ever as the app user");
+        assert.deepEqual(ranAs(), [appUid], "only ever as the app user");
         // A virtualenv of root's whose bin/ is the app user's (an operator chowned only the top
         // after the app user had built it): still built as the app user, never run as root.
         host.rootOk(
-          [
-            "install -d -m 0755 /opt/halfvenv && install -d -o app -g app -m 0755 /opt/halfvenv/bin",
-            `printf '%s' ${shQuote(planted)} | sudo -u app tee /opt/halfvenv/bin/python >/dev/null`,
-            "sudo -u app chmod 0755 /opt/halfvenv/bin/python",
-          ].join("\n"),
+          "install -d -m 0755 /opt/halfvenv && install -d -o app -g app -m 0755 /opt/halfvenv/bin",
         );
-        const half = renderPythonEnvScript({
-          virtualenv: "/opt/halfvenv",
-          user: "app",
-          python: "/usr/bin/python3",
-          systemSitePackages: true,
-          packages: ["gunicorn"],
-        });
-        host.rootOk(`printf '%s' ${shQuote(half)} > /tmp/venv.sh`);
-        const h = host.root("bash /tmp/venv.sh </dev/null");
+        plant("/opt/halfvenv");
+        const h = build("/opt/halfvenv", "app");
         assert.equal(h.status, 0, h.stdout + h.stderr);
         assert.match(h.stdout + h.stderr, /pip install into \/opt\/halfvenv \(as app\)/);
-        assert.deepEqual(host.rootOk("sort -u /tmp/python-ran-as").trim().split("\n"), [appUid]);
+        assert.deepEqual(ranAs(), [appUid]);
         // Without an app user to build it as, it is refused, not built as root.
-        const unowned = renderPythonEnvScript({
-          virtualenv: "/home/app/appvenv",
-          python: "/usr/bin/python3",
-          systemSitePackages: true,
-          packages: ["gunicorn"],
-        });
-        host.rootOk(`printf '%s' ${shQuote(unowned)} > /tmp/venv.sh`);
-        const refused = host.root("bash /tmp/venv.sh </dev/null");
+        const refused = build("/home/app/appvenv");
         assert.notEqual(refused.status, 0);
         assert.match(
           refused.stdout + refused.stderr,
           /refusing to build \/home\/app\/appvenv as root/,
         );
-        assert.deepEqual(host.rootOk("sort -u /tmp/python-ran-as").trim().split("\n"), [appUid]);
+        assert.deepEqual(ranAs(), [appUid]);
       });
 
       test("a release that ships the release marker as a link makes root create nothing", () => {
