@@ -109,11 +109,23 @@ for (const current of [false, true]) {
       for (const [i, r] of runs.entries()) {
         assert.equal(r.status, 3, `run ${i}: ${summary([r])}\n${r.log.slice(-2000)}`);
         assert.match(r.log, /No module named 'nosuch_app'/, `run ${i}: the app's error is logged`);
-        // The halt finished: its reason is the master's last line, no traceback after it (a
-        // second halt inside the stop would end the log with one). A HaltServer traceback may
-        // come before it on 20.1: a halt raised while the master forks lands in Python's
-        // at-fork callback, which prints and ignores it; the next failed worker halts it.
-        assert.match(r.log, /Reason: Worker failed to boot\.\n*$/, `run ${i}: the halt finished`);
+        // The halt finished: its reason is the master's last line, and no HaltServer traceback
+        // follows it (a second halt inside the stop would end the log with one). A HaltServer
+        // traceback may come before it on 20.1: a halt raised while the master forks lands in
+        // Python's at-fork callback, which prints and ignores it; the next failed worker halts
+        // it. A worker forked just before the halt may still log its own import error after
+        // the reason (its own pid): that is not the master's.
+        const reason = r.log.lastIndexOf("Reason: Worker failed to boot.");
+        assert.ok(reason >= 0, `run ${i}: the halt finished\n${r.log.slice(-2000)}`);
+        const master = /Listening at: .* \((\d+)\)/.exec(r.log)?.[1];
+        assert.ok(master, `run ${i}: the master said where it listens`);
+        const after = r.log.slice(r.log.indexOf("\n", reason) + 1);
+        assert.doesNotMatch(after, /HaltServer/, `run ${i}: the halt finished\n${after}`);
+        assert.doesNotMatch(
+          after,
+          new RegExp(`\\[${master}\\] `),
+          `run ${i}: the master's last line`,
+        );
       }
     });
 
