@@ -5,7 +5,7 @@ import { GunicornService, type GunicornServiceArgs } from "./gunicornService";
 import { albCommands, rollingBatches, type BalancerCommands } from "./gunicornFleetPlan";
 import { isPlain } from "./resourceHelpers";
 import { normalizeSpec, parseBind, type ServiceSettings } from "./spec";
-import type { VmArgs } from "./vm";
+import type { VmArgs } from "./vmArgs";
 
 export type { BalancerCommands } from "./gunicornFleetPlan";
 

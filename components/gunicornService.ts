@@ -31,7 +31,7 @@ import { NginxSite } from "./nginxSite";
 import { SETTING_NAMES } from "./settings";
 import type { ServiceSettingArgs } from "./settingArgs";
 import { isPlain, validated } from "./resourceHelpers";
-import { Vm, type VmArgs } from "./vm";
+import { newVm, type VmArgs, type VmOutputs } from "./vmArgs";
 
 /**
  * Arguments of {@link GunicornService}: every setting of the settings table (generated into
@@ -189,7 +189,7 @@ export class GunicornService extends pulumi.ComponentResource {
   /** A hash of everything the running service depends on: changes exactly when the lifecycle acts. */
   public readonly changeHash: pulumi.Output<string>;
   /** The VM, when this service provisioned one. */
-  public readonly vm?: Vm;
+  public readonly vm?: VmOutputs;
   /** The app release, when `appSource` is set; `release.releaseId` is its content hash. */
   public readonly release?: AppRelease;
   /** The host preparation, when `prepareHost` is set. */
@@ -252,7 +252,7 @@ export class GunicornService extends pulumi.ComponentResource {
         return bind.kind === "tcp" && !isLoopback(bind.host) ? [bind.port] : [];
       });
       const init = spec.apply((s) => s.init);
-      this.vm = new Vm(`${name}-vm`, { init, ...args.vm, appPorts }, { parent: this });
+      this.vm = newVm(`${name}-vm`, { init, ...args.vm, appPorts }, { parent: this });
       connection = this.vm.connection;
       this.publicAddress = this.vm.publicIp;
     } else {

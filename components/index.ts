@@ -15,7 +15,8 @@ export {
   type ServiceLifecycleArgs,
   type UpstartServiceArgs,
 } from "./serviceLifecycle";
-export { Vm, type VmArgs } from "./vm";
+export { Vm } from "./vm";
+export type { VmArgs, VmOutputs } from "./vmArgs";
 export { LocalMachine, type LocalMachineArgs } from "./localMachine";
 export {
   GunicornFleet,

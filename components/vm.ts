@@ -2,54 +2,17 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type * as command from "@pulumi/command";
 import { checkCidr, checkPublicKey, newestAmi, VM_DEFAULTS, VM_IMAGE_DEFAULTS } from "./vmPlan";
-import type { Init } from "./spec";
+import type { VmArgs, VmOutputs } from "./vmArgs";
 import { validated } from "./resourceHelpers";
 
-/** Arguments of {@link Vm}. */
-export interface VmArgs {
-  /** OpenSSH public key installed for the login user (a new EC2 key pair). */
-  publicKey: pulumi.Input<string>;
-  /** Private key matching `publicKey`, used for the SSH connection. Kept secret. */
-  privateKey: pulumi.Input<string>;
-  /**
-   * The init the image must have: `upstart` looks up Ubuntu 14.04, `systemd` Ubuntu 24.04.
-   * GunicornService passes its own `init`. @default "upstart"
-   */
-  init?: pulumi.Input<Init>;
-  /** EC2 instance type. @default "t2.micro" (upstart), "t3.micro" (systemd) */
-  instanceType?: pulumi.Input<string>;
-  /** Explicit AMI id; skips the lookup. @default the newest Ubuntu 14.04 (upstart) or 24.04 (systemd) by Canonical */
-  ami?: pulumi.Input<string>;
-  /** AMI owner account for the lookup. @default "099720109477" (Canonical) */
-  amiOwner?: pulumi.Input<string>;
-  /** AMI name pattern for the lookup. @default trusty 14.04 (upstart) or noble 24.04 (systemd), hvm-ssd, amd64 */
-  amiNamePattern?: pulumi.Input<string>;
-  /** Subnet to launch into (its VPC gets the security group). @default the default VPC */
-  subnetId?: pulumi.Input<string>;
-  /**
-   * TCP ports of the app opened in the security group: Gunicorn's port when it binds a public
-   * address, or nginx's HTTP and HTTPS ports. @default [] (none)
-   */
-  appPorts?: pulumi.Input<number[]>;
-  /** CIDR allowed to reach the app ports. @default "0.0.0.0/0" */
-  allowedCidr?: pulumi.Input<string>;
-  /**
-   * CIDR allowed to reach SSH (22), e.g. your address as `203.0.113.7/32`. Required: SSH is not
-   * opened to the world unless you say so (`"0.0.0.0/0"`).
-   */
-  sshCidr: pulumi.Input<string>;
-  /** Login user of the image. @default "ubuntu" */
-  sshUser?: pulumi.Input<string>;
-  /** Tags for every AWS resource. */
-  tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
-}
+export type { VmArgs } from "./vmArgs";
 
 /**
  * An EC2 instance for the service: AMI lookup (Ubuntu 14.04 "trusty" by default, the last
  * Ubuntu with Upstart), a key pair, a security group with SSH and the app port only, and the
  * SSH connection the rest of the component uses.
  */
-export class Vm extends pulumi.ComponentResource {
+export class Vm extends pulumi.ComponentResource implements VmOutputs {
   /** The instance's public IP address. */
   public readonly publicIp: pulumi.Output<string>;
   /** The instance's public DNS name. */
