@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "bin/", "out/", "dist/"] },
+  { ignores: ["node_modules/", "bin/", "out/", "dist/", "plugin/bin/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -29,6 +29,8 @@ export interface GunicornServiceArgs extends SchemaSettingArgs {
   pythonRequirements?: pulumi.Input<string>;
   /** With pythonRequirements: let the virtualenv see the system's packages. @default false */
   systemSitePackages?: boolean;
+  /** With pythonRequirements: the host's Python that makes the virtualenv. @default "python3" (the first on the host's PATH) */
+  python?: string;
 }
 
 /** A Gunicorn app run by Upstart or systemd on an existing host (see the library's README). */
@@ -46,7 +48,8 @@ export class GunicornService extends pulumi.ComponentResource {
 
   constructor(name: string, args: GunicornServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gunicorn-upstart:index:GunicornService", name, {}, opts);
-    const { prepareHost, hostPackages, pythonRequirements, systemSitePackages, ...rest } = args;
+    const { prepareHost, hostPackages, pythonRequirements, systemSitePackages, python, ...rest } =
+      args;
     // The schema's strings (an init, a log level, "4" workers) are what the library's checks
     // take; they refuse anything else at preview, naming the field.
     const inner = new Service(
@@ -61,6 +64,7 @@ export class GunicornService extends pulumi.ComponentResource {
               pythonEnv: {
                 requirements: pythonRequirements,
                 systemSitePackages: systemSitePackages ?? false,
+                ...(python !== undefined ? { python } : {}),
               },
             }
           : {}),

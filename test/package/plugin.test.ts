@@ -19,16 +19,64 @@ interface Property {
 }
 
 describe("the source-based plugin package (plugin/)", () => {
-  test("is a Node.js plugin package named as the library", () => {
+  test("is a Node.js plugin package named as the library, with the library's versions and no AWS", () => {
     const manifest = parse(readFileSync(join(PLUGIN, "PulumiPlugin.yaml"), "utf8")) as unknown;
+    // No `options:`: the CLI passes them to the language host as flags, which it refuses.
     assert.deepEqual(manifest, { runtime: "nodejs" });
-    const pkg = JSON.parse(readFileSync(join(PLUGIN, "package.json"), "utf8")) as { name: string };
-    assert.equal(pkg.name, "gunicorn-upstart");
-    // `pulumi package add` installs the plugin's own dependencies: the library's, exactly.
-    const root = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+    const pkg = JSON.parse(readFileSync(join(PLUGIN, "package.json"), "utf8")) as {
+      name: string;
+      main: string;
+      scripts: Record<string, string>;
       dependencies: Record<string, string>;
     };
-    assert.deepEqual((pkg as unknown as typeof root).dependencies, root.dependencies);
+    assert.equal(pkg.name, "gunicorn-upstart");
+    // npm install (which `pulumi package add` and `pulumi install` run) compiles the plugin and
+    // the library into bin/ against the plugin's own @pulumi/pulumi; the plugin runs that.
+    assert.equal(pkg.scripts.postinstall, "tsc -p tsconfig.json");
+    assert.equal(pkg.main, "bin/plugin/index.js");
+    // The library's versions, one place: its dependencies without @pulumi/aws (every package
+    // user would be asked for the AWS provider plugin, and the package makes no VM), and the
+    // compiler the postinstall runs, at the library's dev versions.
+    const root = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+      dependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+    };
+    const { "@pulumi/aws": aws, ...libraryDeps } = root.dependencies;
+    assert.ok(aws !== undefined);
+    assert.deepEqual(pkg.dependencies, {
+      ...libraryDeps,
+      "@types/node": root.devDependencies["@types/node"],
+      typescript: root.devDependencies.typescript,
+    });
+    // And the lock pins what the library's lock pins.
+    const lock = (file: string) =>
+      (JSON.parse(readFileSync(file, "utf8")) as { packages: Record<string, { version: string }> })
+        .packages;
+    const [ours, library] = [
+      lock(join(PLUGIN, "package-lock.json")),
+      lock(join(ROOT, "package-lock.json")),
+    ];
+    for (const name of Object.keys(pkg.dependencies)) {
+      const key = `node_modules/${name}`;
+      assert.equal(ours[key]?.version, library[key]?.version, key);
+    }
+    assert.equal(ours["node_modules/@pulumi/aws"], undefined);
+  });
+
+  test("the plugin's compile takes every module from the plugin's own node_modules", () => {
+    const tsconfig = JSON.parse(readFileSync(join(PLUGIN, "tsconfig.json"), "utf8")) as {
+      compilerOptions: { paths: Record<string, string[]> };
+    };
+    const pkg = JSON.parse(readFileSync(join(PLUGIN, "package.json"), "utf8")) as {
+      dependencies: Record<string, string>;
+    };
+    // A second @pulumi/pulumi (the repository's, found from ../components) made Output<any>
+    // of Output<string> (TS2322) and two SDKs at run time.
+    for (const name of Object.keys(pkg.dependencies).filter(
+      (n) => !/^(@types\/|typescript$)/.test(n),
+    )) {
+      assert.deepEqual(tsconfig.compilerOptions.paths[name], [`./node_modules/${name}`], name);
+    }
   });
 
   test("Pulumi's analyzer infers GunicornService with every setting as an input, in schema types", () => {
@@ -58,6 +106,7 @@ describe("the source-based plugin package (plugin/)", () => {
     assert.equal(service.inputs.nofile!.$ref, "#/types/gunicorn-upstart:index:NofileLimit");
     assert.ok(service.inputs.host!.$ref?.endsWith(":ConnectionArgs"));
     assert.equal(service.inputs.host!.optional, undefined, "host is required");
+    assert.equal(service.inputs.vm, undefined, "no VM: existing hosts only");
     assert.deepEqual(Object.keys(service.outputs).sort(), [
       "changeHash",
       "jobName",
