@@ -5,6 +5,10 @@
 # Finds a `pulumi` CLI on PATH at a compatible version, or else builds the CLI and the
 # language host from the Go module proxy with the ordinary `go` commands into a cache
 # directory outside the repo (keyed by the pinned versions; nothing built goes into git).
+# Language hosts: one found on PATH is used before ours. Ours are the Node.js host below (it runs
+# TypeScript programs; it is too old for source-based plugins such as plugin/, which need a
+# current one on PATH: README, Prerequisites) and the YAML host, built from the Go module proxy
+# when none is on PATH. There is no Python host here but one on PATH: its module is not served.
 # The command provider, in PULUMI_HOME, is the first of: the plugin already installed; a
 # `pulumi-resource-command` on PATH; `pulumi plugin install resource command <version>`
 # (Pulumi's plugin downloads, bounded in time); a build from the Go module proxy. A download
@@ -40,14 +44,22 @@ COMMAND_PLUGIN_VERSION=1.2.1
 COMMAND_MODULE=github.com/pulumi/pulumi-command/provider
 COMMAND_MODULE_VERSION=v0.0.0-20260303235922-7f3eb6f3b77c
 MIN_CLI=3.274.0
+# The YAML language host (Pulumi YAML programs, examples/yaml). v1.25.0, the proxy's "latest",
+# starts Node.js plugins with flags current Node.js language hosts refuse (-root); v1.32.0
+# is the newest it serves.
+YAML_MODULE=github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml
+YAML_VERSION=v1.32.0
 
 # shellcheck source=scripts/cache-dir.sh
 . "$(dirname "$0")/cache-dir.sh"
 toolchain="$cache/toolchain/pulumi-$PULUMI_VERSION-nodejs-$LANGHOST_SDK_VERSION-command-$COMMAND_PLUGIN_VERSION"
 bin="$toolchain/bin"
+# Our language hosts have directories of their own, each on the PATH printed below only where
+# PATH has no other: a current host the user installed must not be shadowed by ours.
+nodejs_bin="$toolchain/nodejs-bin" yaml_bin="$toolchain/yaml-bin"
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 go=${GO:-go}
-mkdir -p "$bin" "$PULUMI_HOME"
+mkdir -p "$bin" "$nodejs_bin" "$yaml_bin" "$PULUMI_HOME"
 
 say() { printf 'toolchain: %s\n' "$*" >&2; }
 started=$SECONDS
@@ -112,12 +124,29 @@ build_langhost() {
   wrapper "$dir" gunicorn-upstart/toolchain/nodejs "$pkg"
   go_step "building the Node.js language host (sdk $LANGHOST_SDK_VERSION)" "$dir" \
     sh -c "$go get github.com/pulumi/pulumi/sdk/v3@$LANGHOST_SDK_VERSION && $go mod tidy &&
-           $go build -trimpath -o '$bin/pulumi-language-nodejs.tmp' $pkg"
-  mv -f "$bin/pulumi-language-nodejs.tmp" "$bin/pulumi-language-nodejs"
+           $go build -trimpath -o '$nodejs_bin/pulumi-language-nodejs.tmp' $pkg"
+  mv -f "$nodejs_bin/pulumi-language-nodejs.tmp" "$nodejs_bin/pulumi-language-nodejs"
   # What the language host runs for a dynamic provider, as the CLI's own distribution has it.
   printf '#!/bin/sh\nexec node ./node_modules/@pulumi/pulumi/cmd/dynamic-provider "$@"\n' \
     >"$bin/pulumi-resource-pulumi-nodejs"
   chmod 0755 "$bin/pulumi-resource-pulumi-nodejs"
+}
+
+# The YAML language host, from the Go module proxy; a refusal is remembered as the provider's is.
+build_yaml_langhost() {
+  local dir="$toolchain/src/yaml" refused="$toolchain/src/yaml/refused"
+  mkdir -p "$dir"
+  if refused_today "$refused"; then
+    [ -n "${TOOLCHAIN_QUIET:-}" ] || say "the Go module proxy refused $YAML_MODULE@$YAML_VERSION earlier today (delete $refused to ask again)"
+    return 1
+  fi
+  if ! go_step "building the YAML language host $YAML_VERSION (Pulumi YAML programs)" "$dir" \
+    env GOBIN="$dir/bin" "$go" install "$YAML_MODULE@$YAML_VERSION"; then
+    tail -n 3 "$dir/build.log" >"$refused"
+    return 1
+  fi
+  install -m 0755 "$dir/bin/pulumi-language-yaml" "$yaml_bin/pulumi-language-yaml"
+  echo "$YAML_VERSION" >"$yaml_bin/version"
 }
 
 command_plugin_installed() {
@@ -205,11 +234,32 @@ else
   cli="$bin/pulumi"
 fi
 
-if ! command -v pulumi-language-nodejs >/dev/null 2>&1 && [ ! -x "$bin/pulumi-language-nodejs" ]; then
-  build_langhost || {
-    say "could not build the Node.js language host: \`npm run pulumi -- preview/up\` of index.ts will not start"
-    status=3
-  }
+# Where an earlier toolchain left its Node.js host in $bin, it moves to its own directory.
+if [ -x "$bin/pulumi-language-nodejs" ]; then mv -f "$bin/pulumi-language-nodejs" "$nodejs_bin/"; fi
+on_path() { # a language host on PATH that is not ours
+  local found
+  found=$(command -v "$1" 2>/dev/null) || return 1
+  case "$(dirname "$found")" in "$bin" | "$nodejs_bin" | "$yaml_bin") return 1 ;; esac
+}
+nodejs_dir=""
+if on_path pulumi-language-nodejs; then
+  [ -n "${TOOLCHAIN_QUIET:-}" ] || say "using the Node.js language host on PATH: $(command -v pulumi-language-nodejs)"
+else
+  nodejs_dir=$nodejs_bin
+  if [ ! -x "$nodejs_bin/pulumi-language-nodejs" ]; then
+    build_langhost || {
+      say "could not build the Node.js language host: \`npm run pulumi -- preview/up\` of index.ts will not start"
+      status=3
+    }
+  fi
+fi
+yaml_dir=""
+if on_path pulumi-language-yaml; then
+  [ -n "${TOOLCHAIN_QUIET:-}" ] || say "using the YAML language host on PATH: $(command -v pulumi-language-yaml)"
+elif [ "$(cat "$yaml_bin/version" 2>/dev/null)" = "$YAML_VERSION" ] || build_yaml_langhost; then
+  yaml_dir=$yaml_bin
+else
+  say "no YAML language host: Pulumi YAML programs (examples/yaml) will not run; TypeScript ones do"
 fi
 
 # The command provider, first found first: already installed; a pulumi-resource-command on
@@ -237,6 +287,7 @@ fi
 if [ -z "${TOOLCHAIN_QUIET:-}" ] || [ "$SECONDS" -ge 5 ] || [ "$status" != 0 ]; then
   say "ready in $(elapsed): $("$cli" version) at $cli$([ "$status" = 0 ] || echo ' (incomplete, see above)')"
 fi
-# Our directory first (the language host, and the CLI when we built it), then the CLI's own.
-printf '%s:%s\n' "$bin" "$(dirname "$cli")"
+# Our directory first (the CLI when we built it), then our language hosts where PATH has none,
+# then the CLI's own directory.
+printf '%s:%s%s%s\n' "$bin" "${nodejs_dir:+$nodejs_dir:}" "${yaml_dir:+$yaml_dir:}" "$(dirname "$cli")"
 exit "$status"

@@ -16,6 +16,7 @@ import {
   readFileSync,
   readdirSync,
   rmSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from "node:fs";
@@ -132,5 +133,65 @@ describe("the toolchain's command provider", () => {
     assert.match(readFileSync(refusals().download!, "utf8"), /no answer in 2 s \(timeout\)/);
     assert.equal(toolchain({ FAKE_DOWNLOAD: "hang" }).status, 3);
     assert.deepEqual(calls(), []);
+  });
+});
+
+describe("the toolchain's language hosts", () => {
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "toolchain-"));
+    seen = 0;
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** The PATH the toolchain prints on its last line of stdout. */
+  function printedPath(env: Record<string, string> = {}): string[] {
+    const r = spawnSync("bash", [join(ROOT, "scripts/toolchain.sh")], {
+      encoding: "utf8",
+      timeout: 60_000,
+      env: {
+        HOME: dir,
+        PATH: [FAKES, "/usr/bin", "/bin"].join(":"),
+        GUNICORN_UPSTART_CACHE: join(dir, "cache"),
+        PULUMI_HOME: join(dir, "home"),
+        FAKE_DOWNLOAD: "ok",
+        ...env,
+      },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.trim().split("\n").pop()!.split(":");
+  }
+
+  test("hosts on PATH are used, and none of ours is put before them", () => {
+    const path = printedPath();
+    assert.ok(!path.some((d) => /\/(nodejs|yaml)-bin$/.test(d)), path.join(":"));
+    assert.deepEqual(calls(), ["download"], "no language host built");
+  });
+
+  test("without a YAML host on PATH, one is built from the Go module proxy; refused, YAML programs are said not to run and the status is unchanged", () => {
+    // PATH without the stand-in YAML host: a directory with links to the others.
+    const bin = join(dir, "fakes");
+    mkdirSync(bin);
+    for (const name of ["pulumi", "go", "pulumi-language-nodejs"]) {
+      symlinkSync(join(FAKES, name), join(bin, name));
+    }
+    const r = spawnSync("bash", [join(ROOT, "scripts/toolchain.sh")], {
+      encoding: "utf8",
+      timeout: 60_000,
+      env: {
+        HOME: dir,
+        PATH: [bin, "/usr/bin", "/bin"].join(":"),
+        GUNICORN_UPSTART_CACHE: join(dir, "cache"),
+        PULUMI_HOME: join(dir, "home"),
+        FAKE_DOWNLOAD: "ok",
+      },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(calls(), ["go install", "download"], "the YAML host, then the provider");
+    assert.match(r.stderr, /building the YAML language host v1\.32\.0/);
+    assert.match(
+      r.stderr,
+      /no YAML language host: Pulumi YAML programs \(examples\/yaml\) will not run/,
+    );
+    assert.doesNotMatch(r.stdout, /yaml-bin/);
   });
 });
