@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { twoServices } from "./twoServices";
 
 const config = new pulumi.Config();
+const hostPackages = config.getObject<string[]>("hostPackages");
 const { shop, blog } = twoServices({
   host: {
     host: config.get("host") ?? "10.0.0.5",
@@ -15,8 +16,16 @@ const { shop, blog } = twoServices({
   },
   shopSource: config.get("shopSource") ?? "../shop",
   blogSource: config.get("blogSource") ?? "../blog",
-  // The host is prepared once (users, directories, nginx) and each app gets its virtualenv.
-  common: { init: "systemd", prepareHost: true, pythonEnv: { requirements: "Django>=4.2,<6\n" } },
+  httpPort: config.getNumber("httpPort") ?? 80,
+  httpsPort: config.getNumber("httpsPort") ?? 443,
+  // The host is prepared once (users, directories, nginx; hostPackages: the OS packages it
+  // installs when missing) and each app gets its virtualenv. An init other than the two is
+  // refused at preview, naming `init`.
+  common: {
+    init: (config.get("init") ?? "systemd") as "upstart" | "systemd",
+    prepareHost: hostPackages !== undefined ? { packages: hostPackages } : true,
+    pythonEnv: { requirements: "Django>=4.2,<6\n" },
+  },
 });
 
 export const shopUrl = shop.url; // https://<host>/ for shop.example.com

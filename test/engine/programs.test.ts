@@ -16,58 +16,21 @@
 // Where one is missing, the test is skipped and says which.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, delimiter, join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { parse } from "yaml";
 import { freePort } from "../helpers/freePort";
 import { startTestHost, type TestHost } from "../integration/testHost";
+import { cliIn, commandProviderMissing, which } from "./realCli";
 
 const ROOT = resolve(__dirname, "../..");
-
-/** The toolchain's PATH and PULUMI_HOME, as `npm run pulumi` has them. */
-function toolchain(): { path: string; home: string; status: number | null } {
-  const r = spawnSync("bash", [join(ROOT, "scripts/toolchain.sh")], {
-    encoding: "utf8",
-    env: { ...process.env, TOOLCHAIN_QUIET: "1" },
-    timeout: 1_800_000,
-  });
-  const home = spawnSync("bash", ["-c", '. scripts/cache-dir.sh && printf %s "$PULUMI_HOME"'], {
-    cwd: ROOT,
-    encoding: "utf8",
-  }).stdout;
-  const line = r.stdout.trim().split("\n").pop() ?? "";
-  return { path: `${line}${delimiter}${process.env.PATH}`, home, status: r.status };
-}
-
-const TOOLCHAIN = toolchain();
-
-function which(name: string): string | undefined {
-  for (const dir of TOOLCHAIN.path.split(delimiter)) {
-    if (dir !== "" && existsSync(join(dir, name))) return join(dir, name);
-  }
-  return undefined;
-}
 
 /** Why a program of `language` cannot run here, or undefined when it can. */
 function missing(language: "yaml" | "python"): string | undefined {
   const why: string[] = [];
-  const plugins = spawnSync("pulumi", ["plugin", "ls"], {
-    encoding: "utf8",
-    env: { ...process.env, PATH: TOOLCHAIN.path, PULUMI_HOME: TOOLCHAIN.home },
-  });
-  if (!/^command\s+resource\s+1\.2\.1\s/m.test(plugins.stdout ?? "")) {
-    why.push(`the command provider 1.2.1 (not in PULUMI_HOME=${TOOLCHAIN.home})`);
-  }
+  const provider = commandProviderMissing();
+  if (provider !== undefined) why.push(provider);
   const nodejs = which("pulumi-language-nodejs");
   if (nodejs === undefined || nodejs.includes("/.cache/gunicorn-upstart/toolchain/")) {
     why.push(
@@ -93,32 +56,8 @@ process.stdout.write(
 let scratch: string;
 let host: TestHost;
 
-/** Runs the CLI in `dir` of the scratch copy with its own file backend; returns all it said. */
-function pulumi(dir: string, args: string[], input?: string) {
-  const r = spawnSync("pulumi", args, {
-    cwd: join(scratch, dir),
-    input,
-    encoding: "utf8",
-    timeout: 600_000,
-    env: {
-      ...process.env,
-      PATH: TOOLCHAIN.path,
-      PULUMI_HOME: TOOLCHAIN.home,
-      PULUMI_BACKEND_URL: `file://${join(scratch, "state")}`,
-      PULUMI_CONFIG_PASSPHRASE: "programs-test",
-      PULUMI_SKIP_UPDATE_CHECK: "true",
-      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-      PULUMI_SKIP_CONFIRMATIONS: "true",
-    },
-  });
-  return { status: r.status, all: `${r.stdout}\n${r.stderr}` };
-}
-
-function ok(dir: string, args: string[], input?: string): string {
-  const r = pulumi(dir, args, input);
-  assert.equal(r.status, 0, `pulumi ${args.join(" ")} in ${dir}:\n${r.all.slice(-4000)}`);
-  return r.all;
-}
+let pulumi: ReturnType<typeof cliIn>["run"];
+let ok: ReturnType<typeof cliIn>["ok"];
 
 /** A stack of the program in `dir` aimed at the test host. */
 function stackFor(dir: string, port: number) {
@@ -158,6 +97,7 @@ describe("Python and YAML programs on the package", { timeout: 1_800_000 }, () =
       });
     }
     mkdirSync(join(scratch, "state"));
+    ({ run: pulumi, ok } = cliIn(scratch));
     host = await startTestHost("");
   });
   after(() => {
