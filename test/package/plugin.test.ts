@@ -18,6 +18,32 @@ interface Property {
   optional?: boolean;
 }
 
+interface Schema {
+  components: Record<
+    string,
+    { inputs: Record<string, Property>; outputs: Record<string, Property> }
+  >;
+  typeDefinitions: Record<string, unknown>;
+}
+
+let schema: Schema | undefined;
+/** The schema Pulumi's analyzer infers from plugin/ (once). */
+function analyzed(): Schema {
+  if (schema !== undefined) return schema;
+  const r = spawnSync(
+    process.execPath,
+    ["--import", "tsx", "test/helpers/analyzePlugin.ts", PLUGIN],
+    {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 120_000,
+    },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  schema = JSON.parse(r.stdout) as Schema;
+  return schema;
+}
+
 describe("the source-based plugin package (plugin/)", () => {
   test("is a Node.js plugin package named as the library, with the library's versions and no AWS", () => {
     const manifest = parse(readFileSync(join(PLUGIN, "PulumiPlugin.yaml"), "utf8")) as unknown;
@@ -80,21 +106,8 @@ describe("the source-based plugin package (plugin/)", () => {
   });
 
   test("Pulumi's analyzer infers GunicornService with every setting as an input, in schema types", () => {
-    const r = spawnSync(
-      process.execPath,
-      ["--import", "tsx", "test/helpers/analyzePlugin.ts", PLUGIN],
-      { cwd: ROOT, encoding: "utf8", timeout: 120_000 },
-    );
-    assert.equal(r.status, 0, r.stderr);
-    const schema = JSON.parse(r.stdout) as {
-      components: Record<
-        string,
-        { inputs: Record<string, Property>; outputs: Record<string, Property> }
-      >;
-      typeDefinitions: Record<string, unknown>;
-    };
-    const service = schema.components.GunicornService;
-    assert.ok(service, Object.keys(schema.components).join());
+    const service = analyzed().components.GunicornService;
+    assert.ok(service, Object.keys(analyzed().components).join());
     for (const name of SETTING_NAMES) {
       assert.ok(service.inputs[name], `${name} is an input`);
       assert.equal(service.inputs[name]!.optional, true, `${name} is optional`);
@@ -114,5 +127,49 @@ describe("the source-based plugin package (plugin/)", () => {
       "status",
       "url",
     ]);
+  });
+
+  // Offline, where no language host is: a misspelt property would only fail at `up`.
+  test("the YAML and Python examples set only the package's inputs, and the YAML's outputs exist", () => {
+    const service = analyzed().components.GunicornService!;
+    const inputs = new Set(Object.keys(service.inputs));
+    const yaml = parse(readFileSync(join(ROOT, "examples/yaml/Pulumi.yaml"), "utf8")) as {
+      resources: Record<string, { type: string; properties: Record<string, unknown> }>;
+      outputs: Record<string, string>;
+    };
+    const hello = yaml.resources.hello!;
+    assert.equal(hello.type, "gunicorn-upstart:GunicornService");
+    assert.deepEqual(
+      Object.keys(hello.properties).filter((k) => !inputs.has(k)),
+      [],
+    );
+    for (const expr of Object.values(yaml.outputs)) {
+      const output = /^\$\{hello\.(\w+)\}$/.exec(expr)?.[1];
+      assert.ok(output !== undefined && service.outputs[output], expr);
+    }
+    const python = readFileSync(join(ROOT, "examples/python/__main__.py"), "utf8");
+    const call = python.slice(python.indexOf("gunicorn.GunicornService("));
+    const kwargs = [...call.slice(0, call.indexOf("\n)\n")).matchAll(/^ {4}(\w+)=/gm)].map(
+      (m) => m[1]!,
+    );
+    assert.ok(kwargs.length > 10, kwargs.join());
+    const camel = (k: string) => k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+    assert.deepEqual(
+      kwargs.filter((k) => !inputs.has(camel(k))),
+      [],
+    );
+    for (const output of python.matchAll(/service\.(\w+)/g))
+      assert.ok(service.outputs[output[1]!], output[0]);
+    // It parses as Python (without writing __pycache__ into the example).
+    const compiled = spawnSync(
+      "python3",
+      [
+        "-c",
+        "import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])",
+        join(ROOT, "examples/python/__main__.py"),
+      ],
+      { encoding: "utf8" },
+    );
+    assert.equal(compiled.status, 0, compiled.stderr);
   });
 });
