@@ -24,16 +24,11 @@ import { join, resolve } from "node:path";
 import { freePort } from "../helpers/freePort";
 import { startTestHost, type TestHost } from "../integration/testHost";
 import { cliIn, commandProviderMissing } from "./realCli";
+import { consumerProject, run } from "../helpers/consumer";
 
 const ROOT = resolve(__dirname, "../..");
 const SKIP = commandProviderMissing();
 process.stdout.write(`# composed stack: ${SKIP === undefined ? "runs" : `needs ${SKIP}`}\n`);
-
-function run(cmd: string, args: string[], cwd: string): string {
-  const r = spawnSync(cmd, args, { cwd, encoding: "utf8", timeout: 600_000 });
-  assert.equal(r.status, 0, `${cmd} ${args.join(" ")}: ${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
 
 /** The demo app as app `name`: its package renamed, so each site is its own Django project. */
 function demoAs(name: string, dir: string) {
@@ -74,47 +69,16 @@ describe("a composing TypeScript stack from the packed library", { timeout: 1_80
     const packed = JSON.parse(run("npm", ["pack", "--pack-destination", dir, "--json"], ROOT)) as {
       filename: string;
     }[];
-    const project = join(dir, "consumer");
-    mkdirSync(project);
-    writeFileSync(join(project, "package.json"), '{ "name": "consumer", "private": true }\n');
     const devVersions = (
       JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
         devDependencies: Record<string, string>;
       }
     ).devDependencies;
-    run(
-      "npm",
-      [
-        "install",
-        join(dir, packed[0]!.filename),
-        `@types/node@${devVersions["@types/node"]}`,
-        `typescript@${devVersions.typescript}`,
-        "--prefer-offline",
-        "--no-audit",
-        "--no-fund",
-      ],
-      project,
-    );
-    const library = readFileSync(join(ROOT, "examples/two-services/twoServices.ts"), "utf8");
-    writeFileSync(
-      join(project, "twoServices.ts"),
-      library.replace('from "../../components"', 'from "gunicorn-upstart"'),
-    );
-    cpSync(join(ROOT, "examples/two-services/index.ts"), join(project, "index.ts"));
-    writeFileSync(
-      join(project, "tsconfig.json"),
-      JSON.stringify({
-        compilerOptions: {
-          strict: true,
-          target: "ES2022",
-          module: "commonjs",
-          moduleResolution: "node",
-          esModuleInterop: true,
-          types: ["node"],
-        },
-        files: ["index.ts", "twoServices.ts"],
-      }),
-    );
+    // The compiler too, as `pulumi new typescript` has it: the language host type-checks with it.
+    const project = consumerProject(join(dir, "consumer"), join(dir, packed[0]!.filename), [
+      `@types/node@${devVersions["@types/node"]}`,
+      `typescript@${devVersions.typescript}`,
+    ]);
     writeFileSync(join(project, "Pulumi.yaml"), "name: consumer\nruntime: nodejs\n");
     demoAs("shop", join(project, "apps/shop"));
     demoAs("blog", join(project, "apps/blog"));

@@ -143,22 +143,26 @@ describe("the toolchain's language hosts", () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  /** The PATH the toolchain prints on its last line of stdout. */
-  function printedPath(env: Record<string, string> = {}): string[] {
+  /** A toolchain run with `path` as PATH (the stand-ins' directory by default). */
+  function withPath(path = [FAKES, "/usr/bin", "/bin"]) {
     const r = spawnSync("bash", [join(ROOT, "scripts/toolchain.sh")], {
       encoding: "utf8",
       timeout: 60_000,
       env: {
         HOME: dir,
-        PATH: [FAKES, "/usr/bin", "/bin"].join(":"),
+        PATH: path.join(":"),
         GUNICORN_UPSTART_CACHE: join(dir, "cache"),
         PULUMI_HOME: join(dir, "home"),
         FAKE_DOWNLOAD: "ok",
-        ...env,
       },
     });
     assert.equal(r.status, 0, r.stderr);
-    return r.stdout.trim().split("\n").pop()!.split(":");
+    return r;
+  }
+
+  /** The PATH the toolchain prints on its last line of stdout. */
+  function printedPath(): string[] {
+    return withPath().stdout.trim().split("\n").pop()!.split(":");
   }
 
   test("hosts on PATH are used, and none of ours is put before them", () => {
@@ -174,18 +178,7 @@ describe("the toolchain's language hosts", () => {
     for (const name of ["pulumi", "go", "pulumi-language-nodejs"]) {
       symlinkSync(join(FAKES, name), join(bin, name));
     }
-    const r = spawnSync("bash", [join(ROOT, "scripts/toolchain.sh")], {
-      encoding: "utf8",
-      timeout: 60_000,
-      env: {
-        HOME: dir,
-        PATH: [bin, "/usr/bin", "/bin"].join(":"),
-        GUNICORN_UPSTART_CACHE: join(dir, "cache"),
-        PULUMI_HOME: join(dir, "home"),
-        FAKE_DOWNLOAD: "ok",
-      },
-    });
-    assert.equal(r.status, 0, r.stderr);
+    const r = withPath([bin, "/usr/bin", "/bin"]);
     assert.deepEqual(calls(), ["go install", "download"], "the YAML host, then the provider");
     assert.match(r.stderr, /building the YAML language host v1\.32\.0/);
     assert.match(

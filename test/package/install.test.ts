@@ -7,18 +7,12 @@
 // loads as plain JavaScript, which a raw .ts in node_modules did not.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { consumerProject, run } from "../helpers/consumer";
 
 const ROOT = resolve(__dirname, "../..");
-
-function run(cmd: string, args: string[], cwd: string) {
-  const r = spawnSync(cmd, args, { cwd, encoding: "utf8", timeout: 300_000 });
-  assert.equal(r.status, 0, `${cmd} ${args.join(" ")}: ${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
 
 describe("the installable package", { timeout: 600_000 }, () => {
   let dir: string;
@@ -50,41 +44,11 @@ describe("the installable package", { timeout: 600_000 }, () => {
   });
 
   test("installed into a fresh project, a program composing two services type-checks strictly and runs from the JavaScript", () => {
-    const project = join(dir, "consumer");
-    run("mkdir", ["-p", project], dir);
-    writeFileSync(join(project, "package.json"), '{ "name": "consumer", "private": true }\n');
-    run(
-      "npm",
-      ["install", tarball, "@types/node@20", "--prefer-offline", "--no-audit", "--no-fund"],
-      project,
-    );
-    // The example's two files, as a consumer would have them: importing the package.
-    const library = readFileSync(join(ROOT, "examples/two-services/twoServices.ts"), "utf8");
-    assert.match(library, /from "\.\.\/\.\.\/components"/);
-    writeFileSync(
-      join(project, "twoServices.ts"),
-      library.replace('from "../../components"', 'from "gunicorn-upstart"'),
-    );
-    cpSync(join(ROOT, "examples/two-services/index.ts"), join(project, "index.ts"));
+    const project = consumerProject(join(dir, "consumer"), tarball, ["@types/node@20"]);
     // Two apps to pack: the demo, twice.
     for (const app of ["shop", "blog"]) {
       cpSync(join(ROOT, "examples/hello-django"), join(project, "apps", app), { recursive: true });
     }
-    writeFileSync(
-      join(project, "tsconfig.json"),
-      JSON.stringify({
-        compilerOptions: {
-          strict: true,
-          target: "ES2022",
-          module: "commonjs",
-          moduleResolution: "node",
-          esModuleInterop: true,
-          types: ["node"],
-          outDir: "out",
-        },
-        files: ["index.ts", "twoServices.ts"],
-      }),
-    );
     run(join(ROOT, "node_modules/.bin/tsc"), ["-p", "."], project);
     // Pulumi's mocks stand in for the engine; the types the program registers show the
     // installed library ran (components, and their files and lifecycles).
