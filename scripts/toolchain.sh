@@ -54,12 +54,15 @@ YAML_VERSION=v1.32.0
 . "$(dirname "$0")/cache-dir.sh"
 toolchain="$cache/toolchain/pulumi-$PULUMI_VERSION-nodejs-$LANGHOST_SDK_VERSION-command-$COMMAND_PLUGIN_VERSION"
 bin="$toolchain/bin"
-# Our language hosts have directories of their own, each on the PATH printed below only where
-# PATH has no other: a current host the user installed must not be shadowed by ours.
-nodejs_bin="$toolchain/nodejs-bin" yaml_bin="$toolchain/yaml-bin"
+# What the printed PATH starts with: links to the chosen CLI and to those of our language hosts
+# PATH has no other of, never $bin itself, so a current host the user installed is not shadowed
+# by ours. The links lead into $bin, next to the CLI we build, where the CLI looks for its
+# language hosts too: a host found on PATH that resolves there draws no "using ... from $PATH"
+# warning.
+shim="$toolchain/path"
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 go=${GO:-go}
-mkdir -p "$bin" "$nodejs_bin" "$yaml_bin" "$PULUMI_HOME"
+mkdir -p "$bin" "$shim" "$PULUMI_HOME"
 
 say() { printf 'toolchain: %s\n' "$*" >&2; }
 started=$SECONDS
@@ -124,8 +127,8 @@ build_langhost() {
   wrapper "$dir" gunicorn-upstart/toolchain/nodejs "$pkg"
   go_step "building the Node.js language host (sdk $LANGHOST_SDK_VERSION)" "$dir" \
     sh -c "$go get github.com/pulumi/pulumi/sdk/v3@$LANGHOST_SDK_VERSION && $go mod tidy &&
-           $go build -trimpath -o '$nodejs_bin/pulumi-language-nodejs.tmp' $pkg"
-  mv -f "$nodejs_bin/pulumi-language-nodejs.tmp" "$nodejs_bin/pulumi-language-nodejs"
+           $go build -trimpath -o '$bin/pulumi-language-nodejs.tmp' $pkg" || return 1
+  mv -f "$bin/pulumi-language-nodejs.tmp" "$bin/pulumi-language-nodejs" || return 1
   # What the language host runs for a dynamic provider, as the CLI's own distribution has it.
   printf '#!/bin/sh\nexec node ./node_modules/@pulumi/pulumi/cmd/dynamic-provider "$@"\n' \
     >"$bin/pulumi-resource-pulumi-nodejs"
@@ -138,15 +141,20 @@ build_yaml_langhost() {
   mkdir -p "$dir"
   if refused_today "$refused"; then
     [ -n "${TOOLCHAIN_QUIET:-}" ] || say "the Go module proxy refused $YAML_MODULE@$YAML_VERSION earlier today (delete $refused to ask again)"
-    return 1
+    return 2
   fi
+  command -v "$go" >/dev/null 2>&1 || {
+    say "no Go to build the YAML language host with"
+    return 1
+  }
   if ! go_step "building the YAML language host $YAML_VERSION (Pulumi YAML programs)" "$dir" \
     env GOBIN="$dir/bin" "$go" install "$YAML_MODULE@$YAML_VERSION"; then
-    tail -n 3 "$dir/build.log" >"$refused"
+    # Only the proxy's refusal is remembered; a dropped connection is tried again next run.
+    if grep -q 'not available\|403\|404\|410' "$dir/build.log"; then tail -n 3 "$dir/build.log" >"$refused"; fi
     return 1
   fi
-  install -m 0755 "$dir/bin/pulumi-language-yaml" "$yaml_bin/pulumi-language-yaml"
-  echo "$YAML_VERSION" >"$yaml_bin/version"
+  install -m 0755 "$dir/bin/pulumi-language-yaml" "$bin/pulumi-language-yaml" || return 1
+  echo "$YAML_VERSION" >"$bin/pulumi-language-yaml.version"
 }
 
 command_plugin_installed() {
@@ -234,33 +242,50 @@ else
   cli="$bin/pulumi"
 fi
 
-# Where an earlier toolchain left its Node.js host in $bin, it moves to its own directory.
-if [ -x "$bin/pulumi-language-nodejs" ]; then mv -f "$bin/pulumi-language-nodejs" "$nodejs_bin/"; fi
-on_path() { # a language host on PATH that is not ours
-  local found
-  found=$(command -v "$1" 2>/dev/null) || return 1
-  case "$(dirname "$found")" in "$bin" | "$nodejs_bin" | "$yaml_bin") return 1 ;; esac
+# A language host on PATH that is not ours: every PATH entry is looked at, not only the first
+# match, since PATH may already hold our directories (a run inside `npm run pulumi`).
+on_path() {
+  local dir
+  local -a dirs
+  IFS=: read -r -a dirs <<<"$PATH"
+  for dir in "${dirs[@]}"; do
+    case "$dir" in "" | "$bin" | "$shim") continue ;; esac
+    if [ -x "$dir/$1" ]; then
+      found_at=$dir/$1
+      return 0
+    fi
+  done
+  return 1
 }
-nodejs_dir=""
+wanted=(pulumi)
 if on_path pulumi-language-nodejs; then
-  [ -n "${TOOLCHAIN_QUIET:-}" ] || say "using the Node.js language host on PATH: $(command -v pulumi-language-nodejs)"
+  [ -n "${TOOLCHAIN_QUIET:-}" ] || say "using the Node.js language host on PATH: $found_at"
 else
-  nodejs_dir=$nodejs_bin
-  if [ ! -x "$nodejs_bin/pulumi-language-nodejs" ]; then
-    build_langhost || {
-      say "could not build the Node.js language host: \`npm run pulumi -- preview/up\` of index.ts will not start"
-      status=3
-    }
+  if [ -x "$bin/pulumi-language-nodejs" ] || build_langhost; then
+    wanted+=(pulumi-language-nodejs pulumi-resource-pulumi-nodejs)
+  else
+    say "could not build the Node.js language host: \`npm run pulumi -- preview/up\` of index.ts will not start"
+    status=3
   fi
 fi
-yaml_dir=""
 if on_path pulumi-language-yaml; then
-  [ -n "${TOOLCHAIN_QUIET:-}" ] || say "using the YAML language host on PATH: $(command -v pulumi-language-yaml)"
-elif [ "$(cat "$yaml_bin/version" 2>/dev/null)" = "$YAML_VERSION" ] || build_yaml_langhost; then
-  yaml_dir=$yaml_bin
-else
+  [ -n "${TOOLCHAIN_QUIET:-}" ] || say "using the YAML language host on PATH: $found_at"
+elif { [ -x "$bin/pulumi-language-yaml" ] &&
+  [ "$(cat "$bin/pulumi-language-yaml.version" 2>/dev/null)" = "$YAML_VERSION" ]; } ||
+  build_yaml_langhost; then
+  wanted+=(pulumi-language-yaml)
+elif [ $? = 1 ] || [ -z "${TOOLCHAIN_QUIET:-}" ]; then
   say "no YAML language host: Pulumi YAML programs (examples/yaml) will not run; TypeScript ones do"
 fi
+# The links: each one wanted, to the chosen CLI or into $bin; nothing else.
+for link in "$shim"/*; do
+  [ -L "$link" ] || continue
+  case " ${wanted[*]} " in *" $(basename "$link") "*) ;; *) rm -f "$link" ;; esac
+done
+for name in "${wanted[@]}"; do
+  if [ "$name" = pulumi ]; then target=$cli; else target=$bin/$name; fi
+  [ "$(readlink "$shim/$name" 2>/dev/null)" = "$target" ] || ln -sfn "$target" "$shim/$name"
+done
 
 # The command provider, first found first: already installed; a pulumi-resource-command on
 # PATH; Pulumi's plugin downloads; a build from the Go module proxy.
@@ -287,7 +312,7 @@ fi
 if [ -z "${TOOLCHAIN_QUIET:-}" ] || [ "$SECONDS" -ge 5 ] || [ "$status" != 0 ]; then
   say "ready in $(elapsed): $("$cli" version) at $cli$([ "$status" = 0 ] || echo ' (incomplete, see above)')"
 fi
-# Our directory first (the CLI when we built it), then our language hosts where PATH has none,
-# then the CLI's own directory.
-printf '%s:%s%s%s\n' "$bin" "${nodejs_dir:+$nodejs_dir:}" "${yaml_dir:+$yaml_dir:}" "$(dirname "$cli")"
+# The links first; then the chosen CLI's own directory when it is not ours (never $bin, whose
+# hosts could shadow the user's).
+if [ "$cli" = "$bin/pulumi" ]; then printf '%s\n' "$shim"; else printf '%s:%s\n' "$shim" "$(dirname "$cli")"; fi
 exit "$status"

@@ -15,6 +15,7 @@ import {
   mkdtempSync,
   readFileSync,
   readdirSync,
+  readlinkSync,
   rmSync,
   symlinkSync,
   utimesSync,
@@ -144,7 +145,7 @@ describe("the toolchain's language hosts", () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   /** A toolchain run with `path` as PATH (the stand-ins' directory by default). */
-  function withPath(path = [FAKES, "/usr/bin", "/bin"]) {
+  function withPath(path = [FAKES, "/usr/bin", "/bin"], env: Record<string, string> = {}) {
     const r = spawnSync("bash", [join(ROOT, "scripts/toolchain.sh")], {
       encoding: "utf8",
       timeout: 60_000,
@@ -154,37 +155,71 @@ describe("the toolchain's language hosts", () => {
         GUNICORN_UPSTART_CACHE: join(dir, "cache"),
         PULUMI_HOME: join(dir, "home"),
         FAKE_DOWNLOAD: "ok",
+        ...env,
       },
     });
-    assert.equal(r.status, 0, r.stderr);
     return r;
   }
 
-  /** The PATH the toolchain prints on its last line of stdout. */
-  function printedPath(): string[] {
-    return withPath().stdout.trim().split("\n").pop()!.split(":");
+  /** The stand-ins, all but `hide`, in a directory of links: a PATH without those. */
+  function fakesWithout(...hide: string[]): string[] {
+    const bin = join(dir, "fakes");
+    mkdirSync(bin);
+    for (const name of readdirSync(FAKES).filter((n) => !hide.includes(n))) {
+      symlinkSync(join(FAKES, name), join(bin, name));
+    }
+    return [bin, "/usr/bin", "/bin"];
   }
 
-  test("hosts on PATH are used, and none of ours is put before them", () => {
-    const path = printedPath();
-    assert.ok(!path.some((d) => /\/(nodejs|yaml)-bin$/.test(d)), path.join(":"));
+  /** What the toolchain's PATH links to, by name. */
+  function links(printed: string): Record<string, string> {
+    const shim = printed.trim().split("\n").pop()!.split(":")[0]!;
+    return Object.fromEntries(readdirSync(shim).map((n) => [n, readlinkSync(join(shim, n))]));
+  }
+
+  test("hosts on PATH are used, and none of ours is put before them: the PATH starts with a link to the CLI only", () => {
+    const r = withPath();
+    assert.equal(r.status, 0, r.stderr);
+    const path = r.stdout.trim().split("\n").pop()!.split(":");
+    assert.deepEqual(links(r.stdout), { pulumi: join(FAKES, "pulumi") });
+    assert.equal(path[1], FAKES, "then the chosen CLI's directory");
+    assert.ok(!path.some((d) => d.endsWith("/bin") && d.includes("/cache/")), path.join(":"));
     assert.deepEqual(calls(), ["download"], "no language host built");
   });
 
-  test("without a YAML host on PATH, one is built from the Go module proxy; refused, YAML programs are said not to run and the status is unchanged", () => {
-    // PATH without the stand-in YAML host: a directory with links to the others.
-    const bin = join(dir, "fakes");
-    mkdirSync(bin);
-    for (const name of ["pulumi", "go", "pulumi-language-nodejs"]) {
-      symlinkSync(join(FAKES, name), join(bin, name));
-    }
-    const r = withPath([bin, "/usr/bin", "/bin"]);
+  test("without a YAML host on PATH, one is built from the Go module proxy and linked; the next run builds none", () => {
+    const path = fakesWithout("pulumi-language-yaml");
+    const r = withPath(path, { FAKE_GO_INSTALL: "ok" });
+    assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(calls(), ["go install", "download"], "the YAML host, then the provider");
+    const linked = links(r.stdout)["pulumi-language-yaml"];
+    assert.match(linked ?? "", /\/bin\/pulumi-language-yaml$/);
+    const again = withPath(path, { FAKE_GO_INSTALL: "ok" });
+    assert.equal(again.status, 0, again.stderr);
+    assert.deepEqual(calls(), [], "built once");
+    assert.equal(links(again.stdout)["pulumi-language-yaml"], linked);
+  });
+
+  test("a YAML host refused by the proxy: YAML programs are said not to run, the status is unchanged, and it is not asked again today", () => {
+    const path = fakesWithout("pulumi-language-yaml");
+    const r = withPath(path);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(calls(), ["go install", "download"]);
     assert.match(r.stderr, /building the YAML language host v1\.32\.0/);
     assert.match(
       r.stderr,
       /no YAML language host: Pulumi YAML programs \(examples\/yaml\) will not run/,
     );
-    assert.doesNotMatch(r.stdout, /yaml-bin/);
+    assert.equal(links(r.stdout)["pulumi-language-yaml"], undefined);
+    const again = withPath(path);
+    assert.deepEqual(calls(), [], "not asked again");
+    assert.match(again.stderr, /refused github\.com\/pulumi\/pulumi-yaml.* earlier today/);
+  });
+
+  test("without a Node.js host on PATH, a failed build is status 3, said, and nothing is linked", () => {
+    const r = withPath(fakesWithout("pulumi-language-nodejs"));
+    assert.equal(r.status, 3, r.stderr);
+    assert.match(r.stderr, /could not build the Node\.js language host/);
+    assert.equal(links(r.stdout)["pulumi-language-nodejs"], undefined);
   });
 });
