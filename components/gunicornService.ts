@@ -189,7 +189,7 @@ export class GunicornService extends pulumi.ComponentResource {
   /** A hash of everything the running service depends on: changes exactly when the lifecycle acts. */
   public readonly changeHash: pulumi.Output<string>;
   /** The VM, when this service provisioned one. */
-  public readonly vm?: VmOutputs;
+  public readonly vm?: VmOutputs & pulumi.ComponentResource;
   /** The app release, when `appSource` is set; `release.releaseId` is its content hash. */
   public readonly release?: AppRelease;
   /** The host preparation, when `prepareHost` is set. */

@@ -77,11 +77,15 @@ export function newVm(
 ): VmOutputs & pulumi.ComponentResource {
   let vmClass: VmClass;
   try {
-    // A require, not an import: an import would load @pulumi/aws with this module.
+    // A require, not an import: an import would load @pulumi/aws with this module. Typed by hand,
+    // not `typeof import("./vm")`, which would make every compile of this file (the plugin's,
+    // which has no @pulumi/aws) read ./vm and the AWS types.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     vmClass = (require("./vm") as { Vm: VmClass }).Vm;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "MODULE_NOT_FOUND") throw err;
+    // Only @pulumi/aws itself missing is the user's to install; anything else is a fault.
+    const missing = (err as NodeJS.ErrnoException).code === "MODULE_NOT_FOUND";
+    if (!missing || !/'@pulumi\/aws'/.test((err as Error).message)) throw err;
     throw new pulumi.ResourceError(
       `${name}: 'vm' provisions an EC2 instance, which needs the @pulumi/aws package beside this library (npm install @pulumi/aws@^7.48.0); it was not found: ${(err as Error).message.split("\n")[0]}`,
       opts.parent,

@@ -23,7 +23,7 @@ export interface GunicornServiceArgs extends SchemaSettingArgs {
   appSource?: pulumi.Input<string>;
   /** Prepare a bare host: packages, user, group, directories (nothing is removed on destroy). @default false */
   prepareHost?: boolean;
-  /** With prepareHost: OS packages installed when missing. @default by init: upstart ["python3", "python3.4-venv"], systemd ["python3", "python3-venv"] */
+  /** With prepareHost: OS packages installed when missing; they replace the default list. @default by init: upstart ["python3", "python3.4-venv"], systemd ["python3", "python3-venv"], and nginx's packages with nginx */
   hostPackages?: string[];
   /** Build the virtualenv with Gunicorn and these requirements (a requirements.txt's text). @default unset (the virtualenv exists) */
   pythonRequirements?: pulumi.Input<string>;
@@ -50,6 +50,21 @@ export class GunicornService extends pulumi.ComponentResource {
     super("gunicorn-upstart:index:GunicornService", name, {}, opts);
     const { prepareHost, hostPackages, pythonRequirements, systemSitePackages, python, ...rest } =
       args;
+    // A field that only means something beside another is refused without it, rather than
+    // dropped without a word.
+    const needs: [string, unknown, string, unknown][] = [
+      ["hostPackages", hostPackages, "prepareHost", prepareHost === true ? true : undefined],
+      ["systemSitePackages", systemSitePackages, "pythonRequirements", pythonRequirements],
+      ["python", python, "pythonRequirements", pythonRequirements],
+    ];
+    for (const [field, value, other, otherValue] of needs) {
+      if (value !== undefined && otherValue === undefined) {
+        throw new pulumi.ResourceError(
+          `${name}: '${field}' takes effect only with '${other}'${other === "prepareHost" ? ": true" : ""}; set both, or neither`,
+          this,
+        );
+      }
+    }
     // The schema's strings (an init, a log level, "4" workers) are what the library's checks
     // take; they refuse anything else at preview, naming the field.
     const inner = new Service(

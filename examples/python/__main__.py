@@ -1,7 +1,9 @@
 """The demo app on an existing host: every setting is the library's, checked as in TypeScript.
 
 Config: host, sshPort (22), sshUser (ubuntu), sshPrivateKey (secret), init (systemd),
-port (8000), workers ("2"). A workers change reloads the service (same master, new workers).
+port (8000), workers ("2"), hostPackages (a JSON list of the OS packages the host
+preparation installs when missing; unset: the library's list for the init). A workers
+change reloads the service (same master, new workers).
 """
 
 from pathlib import Path
@@ -25,7 +27,7 @@ service = gunicorn.GunicornService(
     user="hello",
     group="hello",
     prepare_host=True,
-    host_packages=config.get_object("hostPackages") or ["python3", "python3-venv"],
+    host_packages=config.get_object("hostPackages"),
     app_source=str(demo),
     python_requirements=(demo / "requirements.txt").read_text(),
     system_site_packages=True,

@@ -24,7 +24,7 @@ import { join, resolve } from "node:path";
 import { freePort } from "../helpers/freePort";
 import { startTestHost, type TestHost } from "../integration/testHost";
 import { cliIn, commandProviderMissing } from "./realCli";
-import { consumerProject, run } from "../helpers/consumer";
+import { consumerProject, packLibrary } from "../helpers/consumer";
 
 const ROOT = resolve(__dirname, "../..");
 const SKIP = commandProviderMissing();
@@ -66,16 +66,14 @@ describe("a composing TypeScript stack from the packed library", { timeout: 1_80
     if (SKIP !== undefined) return;
     dir = mkdtempSync(join(tmpdir(), "composed-"));
     mkdirSync(join(dir, "state"));
-    const packed = JSON.parse(run("npm", ["pack", "--pack-destination", dir, "--json"], ROOT)) as {
-      filename: string;
-    }[];
+    const { tarball } = packLibrary(dir);
     const devVersions = (
       JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
         devDependencies: Record<string, string>;
       }
     ).devDependencies;
     // The compiler too, as `pulumi new typescript` has it: the language host type-checks with it.
-    const project = consumerProject(join(dir, "consumer"), join(dir, packed[0]!.filename), [
+    const project = consumerProject(join(dir, "consumer"), tarball, [
       `@types/node@${devVersions["@types/node"]}`,
       `typescript@${devVersions.typescript}`,
     ]);
@@ -119,6 +117,11 @@ describe("a composing TypeScript stack from the packed library", { timeout: 1_80
         pulumi("consumer", ["stack", "output", "--json"]).stdout,
       ) as Record<string, string>;
       assert.match(outputs.shopUrl ?? "", new RegExp(`^https://.*:${httpsPort}/$`));
+
+      const state = ok("consumer", ["stack", "export"]);
+      for (const line of host.privateKey.split("\n").filter((l) => l.length > 20)) {
+        assert.ok(!state.includes(line), "a line of the private key is in the state");
+      }
 
       ok("consumer", ["destroy", "--yes", "--skip-preview"]);
       for (const job of ["shop", "blog"]) {

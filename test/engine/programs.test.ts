@@ -22,7 +22,7 @@ import { basename, join, resolve } from "node:path";
 import { parse } from "yaml";
 import { freePort } from "../helpers/freePort";
 import { startTestHost, type TestHost } from "../integration/testHost";
-import { cliIn, commandProviderMissing, which } from "./realCli";
+import { cliIn, commandProviderMissing, TOOLCHAIN, which } from "./realCli";
 
 const ROOT = resolve(__dirname, "../..");
 
@@ -32,7 +32,7 @@ function missing(language: "yaml" | "python"): string | undefined {
   const provider = commandProviderMissing();
   if (provider !== undefined) why.push(provider);
   const nodejs = which("pulumi-language-nodejs");
-  if (nodejs === undefined || nodejs.includes("/.cache/gunicorn-upstart/toolchain/")) {
+  if (nodejs === undefined || nodejs.startsWith(`${TOOLCHAIN.cache}/`)) {
     why.push(
       `a current Node.js language host on PATH (${nodejs ?? "none"}: the toolchain's sdk v3.68.0 host cannot run a source-based plugin)`,
     );
@@ -68,6 +68,18 @@ function stackFor(dir: string, port: number) {
   ok(dir, ["config", "set", "--secret", "sshPrivateKey"], host.privateKey);
   ok(dir, ["config", "set", "init", "upstart"]); // the test host's init (the stand-in)
   ok(dir, ["config", "set", "port", String(port)]);
+  // The test host is Debian: the packages of the init (Upstart's are Ubuntu 14.04's) would not
+  // be found.
+  ok(dir, ["config", "set", "--path", "hostPackages[0]", "python3"]);
+  ok(dir, ["config", "set", "--path", "hostPackages[1]", "python3-venv"]);
+}
+
+/** The private key's body is nowhere in the stack's state. */
+function assertKeyNotInState(dir: string) {
+  const state = ok(dir, ["stack", "export"]);
+  for (const line of host.privateKey.split("\n").filter((l) => l.length > 20)) {
+    assert.ok(!state.includes(line), "a line of the private key is in the state");
+  }
 }
 
 async function page(port: number): Promise<string> {
@@ -156,6 +168,7 @@ describe("Python and YAML programs on the package", { timeout: 1_800_000 }, () =
       assert.match(await page(port), /Hello from Django on Gunicorn/);
       const master = host.mainPid("hello");
       assert.ok(master !== undefined);
+      assertKeyNotInState(dir);
 
       ok(dir, ["config", "set", "workers", "3"]);
       const preview = ok(dir, ["preview"]);

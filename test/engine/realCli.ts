@@ -3,30 +3,34 @@
 // is there, and the CLI run in a directory with a file backend of the test's own.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
 
 const ROOT = resolve(__dirname, "../..");
 
-/** The toolchain's PATH (before the caller's) and PULUMI_HOME, as `npm run pulumi` has them. */
+/**
+ * The toolchain's PATH (before the caller's), its cache directory and PULUMI_HOME, as `npm run
+ * pulumi` has them.
+ */
 export const TOOLCHAIN = (() => {
   const r = spawnSync("bash", [join(ROOT, "scripts/toolchain.sh")], {
     encoding: "utf8",
     env: { ...process.env, TOOLCHAIN_QUIET: "1" },
     timeout: 1_800_000,
   });
-  const home = spawnSync("bash", ["-c", '. scripts/cache-dir.sh && printf %s "$PULUMI_HOME"'], {
-    cwd: ROOT,
-    encoding: "utf8",
-  }).stdout;
+  const [cache, home] = spawnSync(
+    "bash",
+    ["-c", '. scripts/cache-dir.sh && printf "%s\\n%s" "$cache" "$PULUMI_HOME"'],
+    { cwd: ROOT, encoding: "utf8" },
+  ).stdout.split("\n") as [string, string];
   const line = r.stdout.trim().split("\n").pop() ?? "";
-  return { path: `${line}${delimiter}${process.env.PATH}`, home, status: r.status };
+  return { path: `${line}${delimiter}${process.env.PATH}`, cache, home, status: r.status };
 })();
 
-/** The first `name` on the toolchain's PATH. */
+/** The first `name` on the toolchain's PATH, links resolved. */
 export function which(name: string): string | undefined {
   for (const dir of TOOLCHAIN.path.split(delimiter)) {
-    if (dir !== "" && existsSync(join(dir, name))) return join(dir, name);
+    if (dir !== "" && existsSync(join(dir, name))) return realpathSync(join(dir, name));
   }
   return undefined;
 }

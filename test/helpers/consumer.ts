@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 const ROOT = resolve(__dirname, "../..");
@@ -13,6 +14,17 @@ export function run(cmd: string, args: string[], cwd: string): string {
   const r = spawnSync(cmd, args, { cwd, encoding: "utf8", timeout: 600_000 });
   assert.equal(r.status, 0, `${cmd} ${args.join(" ")}: ${r.stdout}\n${r.stderr}`);
   return r.stdout;
+}
+
+/**
+ * `npm pack` of the library into `dest`: its path and the files in it. Under a lock: the pack
+ * rebuilds the repository's dist/ (prepack), which two test files packing at once would race on.
+ */
+export function packLibrary(dest: string): { tarball: string; files: string[] } {
+  const lock = join(tmpdir(), "gunicorn-upstart-pack.lock");
+  const out = run("flock", [lock, "npm", "pack", "--pack-destination", dest, "--json"], ROOT);
+  const [packed] = JSON.parse(out) as { filename: string; files: { path: string }[] }[];
+  return { tarball: join(dest, packed!.filename), files: packed!.files.map((f) => f.path) };
 }
 
 /** Makes `project` with `tarball` and `packages` installed; returns the project. */

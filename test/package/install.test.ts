@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { consumerProject, run } from "../helpers/consumer";
+import { consumerProject, packLibrary, run } from "../helpers/consumer";
 
 const ROOT = resolve(__dirname, "../..");
 
@@ -21,12 +21,7 @@ describe("the installable package", { timeout: 600_000 }, () => {
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), "package-"));
-    const packed = JSON.parse(run("npm", ["pack", "--pack-destination", dir, "--json"], ROOT)) as {
-      filename: string;
-      files: { path: string }[];
-    }[];
-    tarball = join(dir, packed[0]!.filename);
-    files = packed[0]!.files.map((f) => f.path);
+    ({ tarball, files } = packLibrary(dir));
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
