@@ -73,4 +73,22 @@ describe("the package's GunicornService (plugin/)", () => {
     );
     assert.match(res.find((r) => r.name === "app-python-install")!.inputs, /Django==5\.2/);
   });
+
+  test("a field that only means something beside another is refused without it, naming both", () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ hostPackages: ["python3"] }, /'hostPackages' takes effect only with 'prepareHost': true/],
+      [
+        { prepareHost: false, hostPackages: ["python3"] },
+        /'hostPackages' takes effect only with 'prepareHost': true/,
+      ],
+      [
+        { systemSitePackages: true },
+        /'systemSitePackages' takes effect only with 'pythonRequirements'/,
+      ],
+      [{ python: "/usr/bin/python3" }, /'python' takes effect only with 'pythonRequirements'/],
+    ];
+    for (const [extra, message] of cases) {
+      assert.throws(() => new PluginService("app", { host, ...extra }), message);
+    }
+  });
 });
