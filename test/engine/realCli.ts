@@ -75,3 +75,10 @@ export function cliIn(root: string) {
   };
   return { run, ok };
 }
+
+/** No line of `privateKey`'s body is in `state` (a `stack export`). */
+export function assertKeyNotIn(state: string, privateKey: string): void {
+  for (const line of privateKey.split("\n").filter((l) => l.length > 20)) {
+    assert.ok(!state.includes(line), "a line of the private key is in the state");
+  }
+}
