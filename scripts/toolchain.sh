@@ -149,8 +149,7 @@ build_yaml_langhost() {
   }
   if ! go_step "building the YAML language host $YAML_VERSION (Pulumi YAML programs)" "$dir" \
     env GOBIN="$dir/bin" "$go" install "$YAML_MODULE@$YAML_VERSION"; then
-    # Only the proxy's refusal is remembered; a dropped connection is tried again next run.
-    if grep -q 'not available\|403\|404\|410' "$dir/build.log"; then tail -n 3 "$dir/build.log" >"$refused"; fi
+    remember_refusal "$dir/build.log" "$refused"
     return 1
   fi
   install -m 0755 "$dir/bin/pulumi-language-yaml" "$bin/pulumi-language-yaml" || return 1
@@ -164,6 +163,12 @@ command_plugin_installed() {
 # A refusal is remembered in a file for a day: every `npm run pulumi` runs this script, and
 # a refusal is final for the server that gave it. Delete the file to ask again sooner.
 refused_today() { [ -n "$(find "$1" -mmin -1440 2>/dev/null)" ]; }
+
+# A Go build's failure is remembered only when it is the proxy's refusal (its last lines, in
+# the refusal file); a dropped connection is tried again next run.
+remember_refusal() {
+  if grep -q 'not available\|403\|404\|410' "$1"; then tail -n 3 "$1" >"$2"; fi
+}
 
 # Each way of getting the provider returns 0 when it has it, 1 when it failed now or was
 # refused earlier today (said on stderr), 2 when it was refused earlier today and
@@ -210,7 +215,7 @@ build_command_plugin() {
   fi
   if ! go_step "building the command provider $COMMAND_PLUGIN_VERSION" "$dir" \
     env GOBIN="$dir/bin" "$go" install "$COMMAND_MODULE/cmd/pulumi-resource-command@$COMMAND_MODULE_VERSION"; then
-    if grep -q 'not available\|403\|404\|410' "$dir/build.log"; then tail -n 3 "$dir/build.log" >"$refused"; fi
+    remember_refusal "$dir/build.log" "$refused"
     return 1
   fi
   "$cli" plugin install resource command "$COMMAND_PLUGIN_VERSION" --file "$dir/bin/pulumi-resource-command" >&2
