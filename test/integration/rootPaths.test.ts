@@ -175,11 +175,11 @@ for (const init of ["upstart", "systemd"] as const) {
             ].join("\n"),
           );
         /** The rendered build, as root, as a file: it reads the requirements from stdin. */
-        const build = (virtualenv: string, user?: string) => {
+        const build = (virtualenv: string, user?: string, python = "/usr/bin/python3") => {
           const script = renderPythonEnvScript({
             virtualenv,
             ...(user !== undefined ? { user } : {}),
-            python: "/usr/bin/python3",
+            python,
             systemSitePackages: true,
             packages: ["gunicorn"],
           });
@@ -215,6 +215,26 @@ for (const init of ["upstart", "systemd"] as const) {
           /refusing to build \/home\/app\/appvenv as root/,
         );
         assert.deepEqual(ranAs(), [appUid]);
+        // The interpreter named: one the app user can replace runs as the app user where the app
+        // user builds, and is refused where root would run it (it used to run as root, once, to
+        // learn its version).
+        host.rootOk(
+          [
+            "sudo -u app mkdir -p /home/app/bin",
+            `printf '%s' ${shQuote(planted)} | sudo -u app tee /home/app/bin/python3 >/dev/null`,
+            "sudo -u app chmod 0755 /home/app/bin/python3",
+          ].join("\n"),
+        );
+        const appPython = build("/home/app/appvenv", "app", "/home/app/bin/python3");
+        assert.equal(appPython.status, 0, appPython.stdout + appPython.stderr);
+        assert.deepEqual(ranAs(), [appUid]);
+        const rootPython = build("/opt/rootvenv", undefined, "/home/app/bin/python3");
+        assert.notEqual(rootPython.status, 0);
+        assert.match(
+          rootPython.stdout + rootPython.stderr,
+          /refusing to run \/home\/app\/bin\/python3 as root: \/home\/app\/bin\/python3 \(uid \d+, mode \d+\) can be changed by a user other than root/,
+        );
+        assert.deepEqual(ranAs(), [appUid], "never as root");
       });
 
       test("a release that ships the release marker as a link makes root create nothing", () => {
