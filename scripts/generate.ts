@@ -1,5 +1,5 @@
 // Writes what is generated from the settings table: the component's settings Args, Pulumi.yaml
-// and the README's configuration reference. `--check` writes nothing and fails when a file is
+// and the configuration reference in docs/configuration.md. `--check` writes nothing and fails when a file is
 // stale (test/render/generated.test.ts does the same).
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join, resolve } from "node:path";

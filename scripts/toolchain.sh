@@ -7,8 +7,9 @@
 # directory outside the repo (keyed by the pinned versions; nothing built goes into git).
 # Language hosts: one found on PATH is used before ours. Ours are the Node.js host below (it runs
 # TypeScript programs; it is too old for source-based plugins such as plugin/, which need a
-# current one on PATH: README, Prerequisites) and the YAML host, built from the Go module proxy
-# when none is on PATH. There is no Python host here but one on PATH: its module is not served.
+# current one on PATH: docs/programs.md, Prerequisites) and the YAML host, built from the Go
+# module proxy when none is on PATH. There is no Python host here but one on PATH: its module
+# is not served.
 # The command provider, in PULUMI_HOME, is the first of: the plugin already installed; a
 # `pulumi-resource-command` on PATH; `pulumi plugin install resource command <version>`
 # (Pulumi's plugin downloads, bounded in time); a build from the Go module proxy. A download
