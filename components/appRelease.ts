@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { cacheRelease, packRelease } from "./appReleasePlan";
+import { cacheRelease, packRelease } from "./render/appReleasePlan";
 import { releaseUploadPath, renderUploadScript } from "./render/releaseScripts";
 import { asHelperCommand, loaderCommand, renderStepProgram } from "./render/remoteScripts";
 import type { HelperRef } from "./render/sudoHelper";

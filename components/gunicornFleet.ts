@@ -4,7 +4,7 @@ import * as command from "@pulumi/command";
 import { GunicornService, type GunicornServiceArgs } from "./gunicornService";
 import { albCommands, rollingBatches, type BalancerCommands } from "./gunicornFleetPlan";
 import { isPlain } from "./resourceHelpers";
-import { normalizeSpec, parseBind, type ServiceSettings } from "./spec";
+import { normalizeSpec, parseBind, type ServiceSettings } from "./render/spec";
 import type { VmArgs } from "./vmArgs";
 
 export type { BalancerCommands } from "./gunicornFleetPlan";

@@ -1,37 +1,28 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
-import { AppRelease } from "./appRelease";
-import { HostSetup } from "./hostSetup";
-import { PythonEnv } from "./pythonEnv";
+import type { AppRelease } from "./appRelease";
 import {
-  DEFAULT_HOST_PACKAGES,
-  NGINX_PACKAGES,
-  type DirSpec,
-  type HostSetupSpec,
-  type PythonEnvSpec,
-} from "./render/hostScripts";
-import { logDirs } from "./render/launcher";
-import { RemoteFile } from "./remoteFile";
-import { HOST_FILES, type HostFileRole } from "./render/hostFiles";
-import { renderSudoHelper, type HelperRef } from "./render/sudoHelper";
-import { renderManifest, sha256 } from "./render/lifecycleScripts";
-import {
-  appEnvironment,
-  checkEnv,
-  normalizeSpec,
-  parseBind,
-  runsMasterAsRoot,
-  type ServiceSettings,
-  type ServiceSpec,
-  checkSudoFor,
-  SpecError,
-} from "./spec";
-import { ServiceLifecycle } from "./serviceLifecycle";
-import { NginxSite } from "./nginxSite";
-import { SETTING_NAMES } from "./settings";
+  buildPythonEnv,
+  checkService,
+  prepareHost,
+  provideMachine,
+  putNginxInFront,
+  startService,
+  sudoHelper,
+  uploadRelease,
+  writeHostFiles,
+  type ServiceStep,
+} from "./gunicornServiceSteps";
+import type { HostSetup } from "./hostSetup";
+import type { NginxSite } from "./nginxSite";
+import type { PythonEnv } from "./pythonEnv";
+import type { RemoteFile } from "./remoteFile";
+import type { ServiceLifecycle } from "./serviceLifecycle";
 import type { ServiceSettingArgs } from "./settingArgs";
-import { isPlain, validated } from "./resourceHelpers";
-import { newVm, type VmArgs, type VmOutputs } from "./vmArgs";
+import { parseBind } from "./render/spec";
+import type { VmArgs, VmOutputs } from "./vmArgs";
+
+export { hostSetupSpec, pythonEnvSpec } from "./gunicornServiceSteps";
 
 /**
  * Arguments of {@link GunicornService}: every setting of the settings table (generated into
@@ -110,46 +101,6 @@ export interface PythonEnvOptions {
   wheelhouse?: string;
 }
 
-/** The host preparation a service needs: its user and the directories it writes or runs in. */
-export function hostSetupSpec(s: ServiceSpec, prep: HostPreparation): HostSetupSpec {
-  const dirs: DirSpec[] = [];
-  const add = (path: string, owner: string, group: string, mode: string) => {
-    if (!dirs.some((d) => d.path === path)) dirs.push({ path, owner, group, mode });
-  };
-  // Releases are unpacked by root and only read by the app; a plain project dir is the app's.
-  if (s.appRoot !== undefined) add(s.appRoot, "root", s.group, "0755");
-  else add(s.projectDir, s.user, s.group, "0755");
-  // A root master follows links when it opens and chowns its logs: their directory is then
-  // root's alone, or the app user could aim them at any file.
-  for (const dir of logDirs(s)) add(dir, runsMasterAsRoot(s) ? "root" : s.user, s.group, "0750");
-  // Uploads: the app writes them, nginx (another user) reads them.
-  if (s.mediaRoot !== undefined) add(s.mediaRoot, s.user, s.group, "0755");
-  return {
-    user: s.user,
-    group: s.group,
-    home: s.appRoot ?? s.projectDir,
-    packages: prep.packages ?? [
-      ...DEFAULT_HOST_PACKAGES[s.init],
-      ...(s.nginx ? NGINX_PACKAGES : []),
-    ],
-    directories: dirs,
-    waitForCloudInit: prep.waitForCloudInit ?? true,
-  };
-}
-
-/** The virtualenv build for a service. */
-export function pythonEnvSpec(s: ServiceSpec, env: PythonEnvOptions): PythonEnvSpec {
-  return {
-    virtualenv: s.virtualenv,
-    user: s.user,
-    python: env.python ?? "python3",
-    systemSitePackages: env.systemSitePackages ?? false,
-    packages: env.packages ?? ["gunicorn"],
-    ...(env.indexUrl !== undefined ? { indexUrl: env.indexUrl } : {}),
-    ...(env.wheelhouse !== undefined ? { wheelhouse: env.wheelhouse } : {}),
-  };
-}
-
 /** A file the service wrote: where and what. */
 export interface WrittenFile {
   path: string;
@@ -199,214 +150,39 @@ export class GunicornService extends pulumi.ComponentResource {
 
   constructor(name: string, args: GunicornServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gunicorn-upstart:index:GunicornService", name, {}, opts);
-    if ((args.host === undefined) === (args.vm === undefined)) {
-      throw new pulumi.ResourceError(
-        `${name}: exactly one of 'host' (an existing host) and 'vm' (provision one) is required`,
-        this,
-      );
-    }
+    const { spec, appEnv } = checkService(name, this, args);
 
-    const settings: Record<string, unknown> = {};
-    for (const key of SETTING_NAMES) settings[key] = args[key];
-    settings.releases = args.appSource !== undefined;
-    const needsRoot = [
-      ...(args.prepareHost !== undefined && args.prepareHost !== false ? ["prepareHost"] : []),
-      ...(args.pythonEnv !== undefined ? ["pythonEnv"] : []),
-    ];
-    const validate = (s: ServiceSettings): ServiceSpec => {
-      return validated(name, this, () => {
-        const spec = normalizeSpec(s);
-        checkSudoFor(spec, needsRoot);
-        const certificate = args.tlsCertificate !== undefined && args.tlsKey !== undefined;
-        // A site mounted on another job's uses that site's certificate.
-        const ownSite = spec.nginx && spec.nginxMountOn === undefined;
-        if (ownSite && (spec.tls === "certificate") !== certificate) {
-          throw new SpecError(
-            "tls",
-            spec.tls === "certificate"
-              ? '"certificate" needs the tlsCertificate and tlsKey arguments (PEM; the key a secret)'
-              : `tlsCertificate and tlsKey are given, so tls must be "certificate", got ${JSON.stringify(spec.tls)}`,
-          );
-        }
-        return spec;
-      });
-    };
-    // Plain settings (the usual case: stack config) are checked before any child exists, so a
-    // bad value never leaves a half-configured host, not even with `up --skip-preview`.
-    if (isPlain(settings)) validate(settings as ServiceSettings);
-    const spec = pulumi.output(settings).apply((s) => validate(s as ServiceSettings));
-    const appEnv = pulumi.all([spec, args.appEnv ?? {}]).apply(([s, env]) => {
-      return validated(name, this, () => {
-        const checked = checkEnv("appEnv", env, false);
-        appEnvironment(s, checked); // a name a setting sets too is refused here, early
-        return checked;
-      });
+    // The steps of one `up`, in the README's order; each names its children `${name}-<role>`.
+    const machine = provideMachine(name, this, args, spec);
+    this.vm = machine.vm;
+    this.publicAddress = machine.publicAddress;
+    const step: ServiceStep = { name, parent: this, spec, connection: machine.connection };
+    this.hostSetup = prepareHost(step, args.prepareHost);
+    // A bare host is prepared before anything else lands on it (the files need its group).
+    const prepared: pulumi.Resource[] = this.hostSetup !== undefined ? [this.hostSetup] : [];
+    this.pythonEnv = buildPythonEnv(step, args.pythonEnv, prepared);
+    // With sudo "helper", the files, the release and the lifecycle act through the job's helper.
+    const helper = sudoHelper(spec);
+    const files = writeHostFiles(step, args, appEnv, helper.ref, prepared);
+    this.release = uploadRelease(step, args.appSource, helper.ref, prepared);
+    const service = startService(step, {
+      files,
+      release: this.release,
+      pythonEnv: this.pythonEnv,
+      after: args.lifecycleAfter ?? [],
+      helper: helper.ref,
     });
+    this.nginxSite = putNginxInFront(step, args, this.publicAddress, service.lifecycle);
 
-    let connection: pulumi.Output<command.types.input.remote.ConnectionArgs>;
-    if (args.vm !== undefined) {
-      // What clients reach: nginx's ports with nginx, else Gunicorn's when not on loopback.
-      const appPorts = spec.apply((s) => {
-        if (s.nginx) return s.tls === "off" ? [s.httpPort] : [s.httpPort, s.httpsPort];
-        const bind = parseBind("bind", s.bind);
-        return bind.kind === "tcp" && !isLoopback(bind.host) ? [bind.port] : [];
-      });
-      const init = spec.apply((s) => s.init);
-      this.vm = newVm(`${name}-vm`, { init, ...args.vm, appPorts }, { parent: this });
-      connection = this.vm.connection;
-      this.publicAddress = this.vm.publicIp;
-    } else {
-      connection = pulumi.secret(
-        pulumi.output(args.host as pulumi.Input<command.types.input.remote.ConnectionArgs>),
-      );
-      // The address is not a secret even when the connection (with its key) is.
-      this.publicAddress = pulumi.unsecret(pulumi.output(args.host).apply((h) => h?.host ?? ""));
-    }
-
-    // A bare host first gets its user, group, directories and packages, then the virtualenv;
-    // the files need the group (the config is root:<group>), the service needs everything.
-    const before: pulumi.Resource[] = [];
-    if (args.prepareHost !== undefined && args.prepareHost !== false) {
-      const prep = args.prepareHost === true ? {} : args.prepareHost;
-      this.hostSetup = new HostSetup(
-        `${name}-host`,
-        { connection, spec: spec.apply((s) => hostSetupSpec(s, prep)) },
-        { parent: this },
-      );
-      before.push(this.hostSetup);
-    }
-    if (args.pythonEnv !== undefined) {
-      const env = args.pythonEnv;
-      this.pythonEnv = new PythonEnv(
-        `${name}-python`,
-        {
-          connection,
-          spec: spec.apply((s) => pythonEnvSpec(s, env)),
-          ...(env.requirements !== undefined ? { requirements: env.requirements } : {}),
-        },
-        { parent: this, dependsOn: [...before] },
-      );
-    }
-
-    // With sudo "helper", every command is an operation of the job's helper, whose shape (a
-    // hash of what is fixed in it) the commands carry, so a stale helper fails with what to do.
-    const sudoHelper = spec.apply((s) => (s.sudo === "helper" ? renderSudoHelper(s) : undefined));
-    const helper: pulumi.Output<HelperRef | undefined> = sudoHelper.apply((h) =>
-      h ? { path: h.path, shape: h.shape } : undefined,
-    );
-    this.sudoHelper = sudoHelper.apply((h) =>
-      h ? { path: h.path, content: h.content } : undefined,
-    );
-
-    // One resource per host file the service has; only the Gunicorn config sees appEnv, so the
-    // others stay readable when appEnv holds secrets.
-    const hostFiles: Partial<Record<HostFileRole, RemoteFile>> = {};
-    for (const host of HOST_FILES) {
-      if (host.presentWith !== undefined && args[host.presentWith] === false) continue;
-      const target = spec.apply((s) => host.target(s));
-      const content = host.appEnv
-        ? pulumi.all([spec, appEnv]).apply(([s, env]) => host.render(s, env))
-        : spec.apply((s) => host.render(s, {}));
-      hostFiles[host.role] = new RemoteFile(
-        `${name}-${host.role}`,
-        {
-          connection,
-          path: target.path,
-          owner: target.owner,
-          group: target.group,
-          mode: target.mode,
-          content,
-          pythonCache: host.pythonCache,
-          systemdReload: spec.apply((s) => host.systemdReload(s)),
-          helper,
-          role: host.role,
-        },
-        { parent: this, dependsOn: before },
-      );
-    }
-    const jobFile = hostFiles.job as RemoteFile;
-    const launcherFile = hostFiles.launcher as RemoteFile;
-    const configFile = hostFiles.config as RemoteFile;
-    const logrotateFile = hostFiles.logrotate;
-
-    // The app's code, when deployed by this component: uploaded before the service switches.
-    if (args.appSource !== undefined) {
-      this.release = new AppRelease(
-        `${name}-release`,
-        {
-          connection,
-          source: args.appSource,
-          appRoot: spec.apply((s) => s.appRoot as string),
-          helper,
-        },
-        { parent: this, dependsOn: before },
-      );
-    }
-    const releaseId: pulumi.Output<string | undefined> =
-      this.release?.releaseId ?? pulumi.output(undefined);
-
-    const files = pulumi
-      .all([jobFile.content, launcherFile.content, configFile.content, releaseId])
-      .apply(([job, launcher, gunicornConfig, release]) => ({
-        job,
-        launcher,
-        gunicornConfig,
-        ...(release !== undefined ? { release } : {}),
-      }));
-    this.changeHash = files.apply((f) => sha256(renderManifest(f)));
-    const service = new ServiceLifecycle(
-      `${name}-service`,
-      {
-        connection,
-        spec,
-        files,
-        after: args.lifecycleAfter ?? [],
-        fileResources: [
-          jobFile,
-          launcherFile,
-          configFile,
-          ...(this.release ? [this.release] : []),
-          ...(this.pythonEnv ? [this.pythonEnv] : []),
-        ],
-        writes: [
-          jobFile.written,
-          launcherFile.written,
-          configFile.written,
-          ...(this.release ? [this.release.written] : []),
-          ...(this.pythonEnv ? [this.pythonEnv.written] : []),
-        ],
-        helper,
-      },
-      { parent: this },
-    );
-
-    this.lifecycle = service;
+    this.lifecycle = service.lifecycle;
+    this.changeHash = service.changeHash;
+    this.status = service.lifecycle.status;
+    this.sudoHelper = helper.file;
     this.jobName = spec.job;
-    this.jobFile = pulumi.output({ path: jobFile.path, content: jobFile.content });
-    this.launcherFile = pulumi.output({ path: launcherFile.path, content: launcherFile.content });
-    this.gunicornConfigFile = pulumi.output({ path: configFile.path, content: configFile.content });
-    this.status = service.status;
-    if (logrotateFile !== undefined) {
-      this.logrotateFile = pulumi.output({
-        path: logrotateFile.path,
-        content: logrotateFile.content,
-      });
-    }
-    // nginx in front: its site is put in service once Gunicorn serves, and goes before it stops.
-    if (args.nginx === true) {
-      this.nginxSite = new NginxSite(
-        `${name}-nginx`,
-        {
-          connection,
-          spec,
-          address: this.publicAddress,
-          ...(args.tlsCertificate !== undefined ? { tlsCertificate: args.tlsCertificate } : {}),
-          ...(args.tlsKey !== undefined ? { tlsKey: args.tlsKey } : {}),
-          after: [service],
-        },
-        { parent: this },
-      );
-    }
+    this.jobFile = writtenFile(files.job);
+    this.launcherFile = writtenFile(files.launcher);
+    this.gunicornConfigFile = writtenFile(files.config);
+    this.logrotateFile = files.logrotate !== undefined ? writtenFile(files.logrotate) : undefined;
     this.url =
       this.nginxSite?.url ??
       pulumi.all([spec, this.publicAddress]).apply(([s, address]) => serviceUrl(s.bind, address));
@@ -426,8 +202,9 @@ export class GunicornService extends pulumi.ComponentResource {
   }
 }
 
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host.startsWith("127.") || host === "[::1]";
+/** A host file as the service's outputs show it: where and what. */
+function writtenFile(file: RemoteFile): pulumi.Output<WrittenFile> {
+  return pulumi.output({ path: file.path, content: file.content });
 }
 
 /** The URL a client uses: the host's address for wildcard binds, the bound host otherwise. */

@@ -27,7 +27,7 @@ export {
   type BalancerCommands,
 } from "./gunicornFleet";
 export { albCommands, rollingBatches } from "./gunicornFleetPlan";
-export { VM_DEFAULTS } from "./vmPlan";
+export { VM_DEFAULTS } from "./render/vmPlan";
 export {
   DEFAULTS,
   normalizeSpec,
@@ -36,7 +36,7 @@ export {
   type SandboxDirective,
   type ServiceSettings,
   type ServiceSpec,
-} from "./spec";
+} from "./render/spec";
 export {
   HOST_FILES,
   renderHostFiles,

@@ -10,7 +10,7 @@ import {
 import { nginxFilePath, renderNginxSite, siteUrl } from "./render/nginxSite";
 import { loaderCommand, renderStepProgram } from "./render/remoteScripts";
 import { hostAddress, remoteCommand, runToken } from "./resourceHelpers";
-import type { ServiceSpec } from "./spec";
+import type { ServiceSpec } from "./render/spec";
 
 /** Arguments of {@link NginxSite}. */
 export interface NginxSiteArgs {

@@ -8,7 +8,7 @@ import {
   renderWriteFileScript,
 } from "./render/remoteScripts";
 import type { HelperRef } from "./render/sudoHelper";
-import { checkMode, checkName, checkPath } from "./spec";
+import { checkMode, checkName, checkPath } from "./render/spec";
 import { childOptions, hostAddress, remoteCommand, runToken, validated } from "./resourceHelpers";
 
 /** Arguments of {@link RemoteFile}. */

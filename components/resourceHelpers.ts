@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { sha256 } from "./render/lifecycleScripts";
 import { drainingStdin, loaderInput } from "./render/remoteScripts";
-import { SpecError } from "./spec";
+import { SpecError } from "./render/spec";
 
 /** Runs `check`; a SpecError becomes `ResourceError("<name>: invalid '<field>': ...")`. */
 export function validated<T>(name: string, resource: pulumi.Resource, check: () => T): T {

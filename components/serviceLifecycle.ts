@@ -11,7 +11,7 @@ import {
 } from "./render/lifecycleScripts";
 import { asHelperCommand, loaderCommand, renderStepProgram } from "./render/remoteScripts";
 import type { HelperRef } from "./render/sudoHelper";
-import type { ServiceSpec } from "./spec";
+import type { ServiceSpec } from "./render/spec";
 import { hostAddress, remoteCommand } from "./resourceHelpers";
 
 /** Arguments of {@link ServiceLifecycle}. */

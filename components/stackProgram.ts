@@ -8,7 +8,7 @@ import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { GunicornService } from "./gunicornService";
 import { LocalMachine } from "./localMachine";
-import type { StackSettings } from "./stackConfig";
+import type { StackSettings } from "./render/stackConfig";
 
 /** What {@link deployStack} needs besides the config: the secrets and names. */
 export interface StackInputs {

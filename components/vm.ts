@@ -1,7 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type * as command from "@pulumi/command";
-import { checkCidr, checkPublicKey, newestAmi, VM_DEFAULTS, VM_IMAGE_DEFAULTS } from "./vmPlan";
+import {
+  checkCidr,
+  checkPublicKey,
+  newestAmi,
+  VM_DEFAULTS,
+  VM_IMAGE_DEFAULTS,
+} from "./render/vmPlan";
 import type { VmArgs, VmOutputs } from "./vmArgs";
 import { validated } from "./resourceHelpers";
 

@@ -5,7 +5,7 @@
 // neither, so ./vm is loaded only when a service provisions a VM.
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
-import type { Init } from "./spec";
+import type { Init } from "./render/spec";
 
 /** Arguments of {@link Vm}. */
 export interface VmArgs {

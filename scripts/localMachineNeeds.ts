@@ -8,10 +8,10 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { readProjectConfig } from "../components/projectConfig";
+import { readProjectConfig } from "../components/render/projectConfig";
 import { LOCAL_MACHINE_NEEDS } from "../components/render/localMachine";
-import { SpecError } from "../components/spec";
-import { targetKind } from "../components/stackConfig";
+import { SpecError } from "../components/render/spec";
+import { targetKind } from "../components/render/stackConfig";
 
 function main(): number {
   const { values } = parseArgs({

@@ -8,8 +8,8 @@ import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { SpecError } from "../components";
 import { renderHostFiles, type RenderedFile } from "../components/render/hostFiles";
-import { readProjectConfig } from "../components/projectConfig";
-import { readStackConfig } from "../components/stackConfig";
+import { readProjectConfig } from "../components/render/projectConfig";
+import { readStackConfig } from "../components/render/stackConfig";
 import { nginxSitePath, renderNginxSite } from "../components/render/nginxSite";
 import { renderSudoersRule, renderSudoHelper, sudoersPath } from "../components/render/sudoHelper";
 

@@ -5,7 +5,7 @@
  * The checks a setting's value goes through, one function per kind of value: each takes the
  * user-facing field name (shown in the message) and the raw value, and returns the value in
  * its normal form or throws {@link SpecError}. Pure; the settings table
- * (components/settings.ts) names which check each setting uses.
+ * (components/render/settings.ts) names which check each setting uses.
  */
 
 /** A setting the user got wrong. `field` is the user-facing name, shown in the message. */

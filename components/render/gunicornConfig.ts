@@ -1,9 +1,8 @@
-import { appEnvironment, type ServiceSpec } from "../spec";
-import { SETTINGS, SETTING_NAMES, type Setting } from "../settings";
-import { pyQuote } from "../shell";
+import { appEnvironment, type ServiceSpec } from "./spec";
+import { SETTINGS, SETTING_NAMES, type Setting } from "./settings";
+import { pyQuote } from "./shell";
 import { initNoun } from "./launcher";
-import { renderBootFailureHooks } from "./bootFailure";
-import { renderWarmReloadHooks } from "./warmReload";
+import { renderHooksLoader } from "./warmReload";
 import { runtimeDirectory } from "./systemdUnit";
 
 /**
@@ -17,7 +16,7 @@ import { runtimeDirectory } from "./systemdUnit";
  * part of the job could make one in /run), and no Upstart release has the Python 3.10 that
  * Gunicorn 25.1 needs: there, and in a run by hand (which must not take the service's socket),
  * it is off. Gunicorn before 25.1 ignores both names, as it ignores any name that is not one of
- * its settings. Python 2.7 and 3 syntax, like the hooks.
+ * its settings. Python 2.7 and 3 syntax, like the hooks (whose loader imports `os as _os`).
  */
 function renderControlSocket(spec: ServiceSpec): string[] {
   const where =
@@ -34,7 +33,6 @@ function renderControlSocket(spec: ServiceSpec): string[] {
   return [
     "# Gunicorn 25.1+ opens a control socket for gunicornc (older ones ignore these names):",
     ...where,
-    "import os as _os",
     'if _os.environ.get("RUNTIME_DIRECTORY"):',
     '    control_socket = _os.environ["RUNTIME_DIRECTORY"] + "/gunicorn.ctl"',
     "else:",
@@ -47,7 +45,7 @@ function renderControlSocket(spec: ServiceSpec): string[] {
  * (`initctl reload <job>`), so every setting here changes without a restart: new workers start
  * with the new values and the old ones finish their requests within `graceful_timeout`.
  *
- * One line per setting the table gives a Gunicorn key (components/settings.ts), in its order;
+ * One line per setting the table gives a Gunicorn key (components/render/settings.ts), in its order;
  * an unset optional setting writes no line (Gunicorn's default). `appEnv` may hold secrets: the
  * component writes this file mode 0640, root and the app group.
  */
@@ -68,11 +66,7 @@ export function renderGunicornConfig(spec: ServiceSpec, appEnv: Record<string, s
     "# Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.",
     `# Re-read on HUP (\`${spec.init === "systemd" ? "systemctl" : "initctl"} reload\`), so these change without a restart.`,
     "",
-    ...renderWarmReloadHooks(spec),
-    "",
-    "",
-    ...renderBootFailureHooks(),
-    "",
+    ...renderHooksLoader(spec),
     "",
     ...settings,
     // Gunicorn owns its error log, so USR1 (logrotate) reopens it; capture_output puts its

@@ -1,4 +1,4 @@
-import { jobFilePath, type ServiceSpec } from "../spec";
+import { hooksPath, jobFilePath, type ServiceSpec } from "./spec";
 import { renderGunicornConfig } from "./gunicornConfig";
 import { renderLauncher } from "./launcher";
 import { logrotatePath, renderLogrotate } from "./logrotate";
@@ -6,9 +6,11 @@ import { manageCommandPath, renderManageCommand } from "./manageCommand";
 import type { FileTarget } from "./remoteScripts";
 import { renderSystemdUnit } from "./systemdUnit";
 import { renderUpstartJob } from "./upstartJob";
+import { hostText } from "./hostProgram";
+import { HOOKS_MODULE } from "./warmReload";
 
 /** The files a service puts on the host, by role (also the suffix of their resources' names). */
-export type HostFileRole = "job" | "launcher" | "config" | "logrotate" | "manage";
+export type HostFileRole = "job" | "launcher" | "hooks" | "config" | "logrotate" | "manage";
 
 /**
  * One host file, declared once: where it goes with what ownership, how it is rendered, how it
@@ -71,6 +73,17 @@ export const HOST_FILES: readonly HostFile[] = [
     helper: "deploy",
   },
   {
+    // The server hooks' module, which the config runs: root's, and like the job fixed by hash
+    // under `sudo: helper` (a root master runs it).
+    role: "hooks",
+    target: (s) => rootFile(hooksPath(s), "0644"),
+    render: () => hostText(HOOKS_MODULE),
+    appEnv: false,
+    pythonCache: false,
+    systemdReload: () => false,
+    helper: "fixed",
+  },
+  {
     role: "config",
     target: (s) => ({ path: s.gunicornConfigPath, owner: "root", group: s.group, mode: "0640" }),
     render: renderGunicornConfig,
@@ -124,14 +137,18 @@ export function renderHostFiles(
   }));
 }
 
-/** The three files every service has; `job` is the Upstart job or the systemd unit. */
+/**
+ * The files every service has; `job` is the Upstart job or the systemd unit, `hooks` the server
+ * hooks' module the Gunicorn config runs.
+ */
 export interface RenderedService {
   job: RenderedFile;
   launcher: RenderedFile;
+  hooks: RenderedFile;
   gunicornConfig: RenderedFile;
 }
 
-/** Renders the job, the launcher and the Gunicorn config with their ownership. */
+/** Renders the job, the launcher, the hooks and the Gunicorn config with their ownership. */
 export function renderServiceFiles(
   spec: ServiceSpec,
   appEnv: Record<string, string>,
@@ -140,5 +157,10 @@ export function renderServiceFiles(
     const f = HOST_FILES.find((h) => h.role === role) as HostFile;
     return { ...f.target(spec), content: f.render(spec, appEnv) };
   };
-  return { job: file("job"), launcher: file("launcher"), gunicornConfig: file("config") };
+  return {
+    job: file("job"),
+    launcher: file("launcher"),
+    hooks: file("hooks"),
+    gunicornConfig: file("config"),
+  };
 }

@@ -1,5 +1,5 @@
-import type { ServiceSpec } from "../spec";
-import { shQuote, shQuoteAll } from "../shell";
+import type { ServiceSpec } from "./spec";
+import { renderHostProgram } from "./hostProgram";
 
 /** What the job is called under its init, for comments: "Upstart job" or "systemd unit". */
 export function initNoun(spec: ServiceSpec): string {
@@ -19,46 +19,36 @@ export function dirnameOf(path: string): string {
 }
 
 /**
- * Renders the bash launcher the Upstart job `exec`s (or the systemd unit's `ExecStart`). It keeps the recipe's order of effect:
- * set variables, activate the virtualenv, `cd` to the project, create the log directory, then
- * `exec` Gunicorn (stderr appended to the log) so that Upstart supervises Gunicorn itself.
- *
- * The settings Gunicorn can re-read on HUP (workers, bind, log level, timeouts, app env) are
- * not here but in the config file passed with `--config`, so changing them needs no restart.
+ * `program` (a rendered host file) with a title after its shebang: a comment naming the service,
+ * for whoever opens the file on the host (a host file's own text cannot name it).
+ */
+export function withTitle(program: string, title: string): string {
+  if (title.includes("\n")) throw new Error(`a title is one line: ${JSON.stringify(title)}`);
+  return program.replace("\n", `\n# ${title}\n`);
+}
+
+/**
+ * Renders the bash launcher the Upstart job `exec`s (or the systemd unit's `ExecStart`):
+ * `components/host/launcher.sh`, or `launcher-django-manage.sh` for the recipe's
+ * `manage.py run_gunicorn`. The settings Gunicorn re-reads on HUP are in its config file instead.
  */
 export function renderLauncher(spec: ServiceSpec): string {
-  const vars: [string, string][] = [
-    ["LOGFILE", spec.logFile],
-    ["LOGDIR", dirnameOf(spec.logFile)],
-    ["USER", spec.user],
-    ["GROUP", spec.group],
-    ["VIRTUALENV", spec.virtualenv],
-    ["PROJECTDIR", spec.projectDir],
-    ["CONFIG", spec.gunicornConfigPath],
-  ];
-  if (spec.invocation === "wsgi") vars.push(["WSGI_APP", spec.wsgiApp]);
-  const common = '--config "$CONFIG" --user "$USER" --group "$GROUP" --log-file "$LOGFILE"';
-  const extra = spec.extraArgs.length > 0 ? ` ${shQuoteAll(spec.extraArgs)}` : "";
-  const exec =
+  const params = {
+    LOGFILE: spec.logFile,
+    LOGDIR: dirnameOf(spec.logFile),
+    USER: spec.user,
+    GROUP: spec.group,
+    VIRTUALENV: spec.virtualenv,
+    PROJECTDIR: spec.projectDir,
+    CONFIG: spec.gunicornConfigPath,
+    EXTRA_ARGS: spec.extraArgs,
+  };
+  const program =
     spec.invocation === "wsgi"
-      ? `exec gunicorn ${common}${extra} "$WSGI_APP" 2>>"$LOGFILE"`
-      : `exec python manage.py run_gunicorn ${common}${extra} 2>>"$LOGFILE"`;
-  return [
-    "#!/bin/bash",
-    `# Launcher for the ${initNoun(spec)} ${spec.job}: runs Gunicorn in the app's virtualenv.`,
-    "# Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.",
-    "# Reloadable settings (workers, bind, log level, timeouts, app environment) live in $CONFIG.",
-    "set -e",
-    "",
-    ...vars.map(([k, v]) => `${k}=${shQuote(v)}`),
-    "",
-    "# shellcheck source=/dev/null",
-    'source "$VIRTUALENV/bin/activate"',
-    'cd "$PROJECTDIR"',
-    'test -d "$LOGDIR" || mkdir -p "$LOGDIR"',
-    "# Gunicorn and its stderr both append to the log, as in the recipe.",
-    "# shellcheck disable=SC2094",
-    exec,
-    "",
-  ].join("\n");
+      ? renderHostProgram("launcher.sh", { ...params, WSGI_APP: spec.wsgiApp })
+      : renderHostProgram("launcher-django-manage.sh", params);
+  return withTitle(
+    program,
+    `Launcher for the ${initNoun(spec)} ${spec.job}: runs Gunicorn in the app's virtualenv.`,
+  );
 }

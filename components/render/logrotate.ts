@@ -1,4 +1,4 @@
-import { runsMasterAsRoot, type ServiceSpec } from "../spec";
+import { runsMasterAsRoot, type ServiceSpec } from "./spec";
 import { initNoun } from "./launcher";
 
 /** Where the logrotate rule for a job goes. */

@@ -1,6 +1,6 @@
-import type { ServiceSpec } from "../spec";
-import { shQuote } from "../shell";
-import { initNoun } from "./launcher";
+import type { ServiceSpec } from "./spec";
+import { hostText, renderHostProgram } from "./hostProgram";
+import { initNoun, withTitle } from "./launcher";
 
 /** Where the service's manage command goes: `<job>-manage` on root's PATH. */
 export function manageCommandPath(spec: ServiceSpec): string {
@@ -8,82 +8,21 @@ export function manageCommandPath(spec: ServiceSpec): string {
 }
 
 /**
- * Python run by the manage command as the app user: the app environment comes from the
- * Gunicorn config (its `raw_env`, the one place it is kept, readable by root and the app group),
- * then `manage.py` runs with the command's arguments, as `python manage.py ARGS` would. Passed
- * with `-c`, so standard input stays the terminal's (`shell`, `createsuperuser`).
- */
-const LOADER = [
-  "import os, runpy, sys",
-  "config = runpy.run_path(sys.argv[1])",
-  'for item in config.get("raw_env", []):',
-  '    name, _, value = item.partition("=")',
-  "    os.environ[name] = value",
-  'sys.argv = ["manage.py"] + sys.argv[2:]',
-  'runpy.run_path("manage.py", run_name="__main__")',
-].join("\n");
-
-/**
  * Renders `/usr/local/bin/<job>-manage`: Django's `manage.py` for this service, run as the app
- * user in the project directory (with releases, the current one), with the app's virtualenv and
- * environment — `sudo <job>-manage migrate`, `<job>-manage shell`, `<job>-manage
- * createsuperuser`. Root drops to the app user before anything of the app runs; anyone else
- * must be the app user already.
- *
- * The app user's code gets its own session, never root's terminal: in root's session, with
- * root's terminal as its controlling terminal, `manage.py` (the app user's file) could push
- * characters into root's input with `TIOCSTI`, which root's shell runs once the command ends,
- * or take the terminal's foreground. On a terminal it gets a new one (`runuser --pty`, a pty
- * that runuser relays; where util-linux is too old for it, `script`, which does the same);
- * otherwise its own session (`setsid`) with its output through pipes, never a descriptor of
- * root's terminal. Root's environment stays behind: the app user's starts empty but for its
- * home, a plain PATH, the terminal type and the locale.
+ * user with the app's virtualenv and environment, never on root's terminal:
+ * `components/host/manage-command.sh`, with the Python of `manage-loader.py`.
  */
 export function renderManageCommand(spec: ServiceSpec): string {
-  return [
-    "#!/bin/bash",
-    `# ${spec.job}-manage: Django's manage.py for the ${initNoun(spec)} ${spec.job}, as ${spec.user},`,
-    "# with the app's virtualenv and environment (read from the Gunicorn config, which holds it).",
-    "# Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.",
-    "set -euo pipefail",
-    `APP_USER=${shQuote(spec.user)}`,
-    `CONFIG=${shQuote(spec.gunicornConfigPath)}`,
-    `PROJECTDIR=${shQuote(spec.projectDir)}`,
-    `PYTHON=${shQuote(`${spec.virtualenv}/bin/python`)}`,
-    `LOADER=${shQuote(LOADER)}`,
-    'if [ "$(id -un)" != "$APP_USER" ]; then',
-    '  if [ "$(id -u)" != 0 ]; then',
-    '    echo "$(basename "$0"): run it as root (sudo) or as $APP_USER" >&2',
-    "    exit 1",
-    "  fi",
-    '  HOME=$(getent passwd "$APP_USER" | cut -d: -f6)',
-    '  clean_env=(env -i HOME="${HOME:-/}" USER="$APP_USER" LOGNAME="$APP_USER" PATH=/usr/local/bin:/usr/bin:/bin)',
-    "  for name in TERM LANG LC_ALL; do",
-    '    if [ -n "${!name:-}" ]; then clean_env+=("$name=${!name}"); fi',
-    "  done",
-    "  # Its own session: the app's code never shares root's terminal (see above).",
-    '  run_as_app=(runuser -u "$APP_USER" -- "${clean_env[@]}" "$0" "$@")',
-    "  if [ -t 0 ]; then",
-    "    # (Read whole, not with grep -q: under pipefail a closed pipe would read as no.)",
-    '    if [[ "$(runuser --help 2>&1 || true)" == *--pty* ]]; then',
-    '      exec runuser --pty -u "$APP_USER" -- "${clean_env[@]}" "$0" "$@"',
-    "    fi",
-    "    # Older util-linux: script(1) relays a new terminal the same way.",
-    "    if command -v script >/dev/null 2>&1; then",
-    '      exec script -qec "$(printf "%q " "${run_as_app[@]}")" /dev/null',
-    "    fi",
-    '    echo "$(basename "$0"): cannot give $APP_USER a terminal of its own here (no runuser --pty, no script); run it without a terminal (< /dev/null) or as $APP_USER" >&2',
-    "    exit 1",
-    "  fi",
-    "  # No terminal in: no terminal out either. Its output reaches root's terminal through pipes,",
-    "  # so no descriptor of root's terminal is ever the app's (a process it leaves behind could",
-    "  # read what root types next).",
-    "  exec 3>&2",
-    '  setsid --wait "${run_as_app[@]}" 2> >(cat >&3) | cat',
-    '  exit "${PIPESTATUS[0]}"',
-    "fi",
-    'cd "$PROJECTDIR"',
-    'exec "$PYTHON" -c "$LOADER" "$CONFIG" "$@"',
-    "",
-  ].join("\n");
+  const program = renderHostProgram("manage-command.sh", {
+    APP_USER: spec.user,
+    CONFIG: spec.gunicornConfigPath,
+    PROJECTDIR: spec.projectDir,
+    PYTHON: `${spec.virtualenv}/bin/python`,
+    LOADER: hostText("manage-loader.py"),
+  });
+  const service = `${initNoun(spec)} ${spec.job}`;
+  return withTitle(
+    program,
+    `${spec.job}-manage: Django's manage.py for the ${service}, as ${spec.user}.`,
+  );
 }

@@ -1,4 +1,4 @@
-import { parseBind, type ServiceSpec } from "../spec";
+import { parseBind, type ServiceSpec } from "./spec";
 import { initNoun } from "./launcher";
 
 /**

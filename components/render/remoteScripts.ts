@@ -1,5 +1,6 @@
-import { shQuote } from "../shell";
+import { shQuote } from "./shell";
 import { dirnameOf } from "./launcher";
+import { hostLib, renderHostProgram } from "./hostProgram";
 
 /**
  * What the engine shows a person. The command provider quotes the whole `create`, `update` or
@@ -56,7 +57,7 @@ export function loaderInput(program: string, content = ""): string {
 export const FAILURE_TAIL_LINES = 20;
 
 /** How long a line of that tail may be; longer ones are cut. */
-const FAILURE_LINE_CHARS = 300;
+export const FAILURE_LINE_CHARS = 300;
 
 /**
  * Shell functions every operation's script starts with: its channels to the person and to the
@@ -65,106 +66,46 @@ const FAILURE_LINE_CHARS = 300;
  * exit 1. Run bare (no runner), progress and reasons go to stderr and results to stdout.
  * File descriptors 6 to 8: 3 is the health checks' socket, 9 the lifecycle's lock.
  */
-export const STEP_CHANNELS = [
-  "# Channels of the step runner: 6 progress, 7 results, 8 the reason of a failure.",
-  "{ true >&6; } 2>/dev/null || exec 6>&2",
-  "{ true >&7; } 2>/dev/null || exec 7>&1",
-  "{ true >&8; } 2>/dev/null || exec 8>&2",
-  "say() {",
-  "  printf '%s\\n' \"$*\" >&6",
-  "  printf '%s\\n' \"$*\" >&7",
-  "}",
-  "reason() {",
-  "  printf '%s\\n' \"$*\" >&8",
-  "}",
-  "fail() {",
-  '  reason "$@"',
-  "  exit 1",
-  "}",
-];
+export const STEP_CHANNELS = hostLib("step-channels.sh");
 
 /**
- * The step runner, a shell function: `run_step LABEL SCRIPT [ARGS]` runs SCRIPT with bash
- * (`$0` is LABEL, then ARGS), standard input passed on, and sorts what it prints:
- * - what the script and the commands it runs print (fd 1 and 2) goes to a log, not to the
- *   person: apt-get, pip, migrations, Gunicorn's log tail;
- * - progress lines (`say`, fd 6) go to stderr as they come (the components stream stderr);
- * - results (fd 7) go to stdout once the script succeeded;
- * - on failure, stdout gets one line, `gunicorn-upstart: LABEL on HOST failed: REASON` (the
- *   script's first `reason`, else its exit status and the log's last line), then the log's last
- *   {@link FAILURE_TAIL_LINES} lines, each cut at {@link FAILURE_LINE_CHARS} characters. On stdout,
- *   so the engine shows it once, in the error, and does not stream it as well.
- * What the script left of standard input is read (the provider pipes a resource's stored stdin
- * into its delete too; a session that exits with 2 MB of it unread fails with EOF).
+ * The step runner, a shell function, `run_step LABEL SCRIPT [ARGS]`
+ * (`components/host/lib/step-runner.sh`): runs SCRIPT under bash with its output in a log;
+ * progress (fd 6) to stderr, results (fd 7) to stdout, and on failure a reason line, then the
+ * log's last {@link FAILURE_TAIL_LINES} lines. With the two limits it reads, as lines.
  */
 export const STEP_RUNNER = [
-  "# Safe under set -e (the helper's): no failure here ends the function before it has told why.",
-  "run_step() {",
-  "  local label=$1 script=$2 work status=0 why",
-  "  shift 2",
-  "  if ! work=$(mktemp -d 2>/dev/null); then",
-  "    # No room for a log: run it with its output as it comes.",
-  '    /bin/bash -c "$script" "$label" "$@" 6>&2 7>&1 8>&2 || status=$?',
-  "    cat >/dev/null || true",
-  '    return "$status"',
-  "  fi",
-  '  /bin/bash -c "$script" "$label" "$@" 6>&2 7>"$work/out" 8>"$work/reason" >"$work/log" 2>&1 || status=$?',
-  "  cat >/dev/null || true",
-  '  if [ "$status" -eq 0 ]; then',
-  '    cat -- "$work/out"',
-  "  else",
-  '    why=$(head -n 1 -- "$work/reason" || true)',
-  '    [ -n "$why" ] || why="exited with status $status: $(grep -v "^[[:space:]]*$" -- "$work/log" | tail -n 1 || true)"',
-  `    printf 'gunicorn-upstart: %s on %s failed: %s\\n' "$label" "$(uname -n)" "$(printf '%s' "$why" | cut -c 1-${FAILURE_LINE_CHARS})"`,
-  `    tail -n ${FAILURE_TAIL_LINES} -- "$work/log" | cut -c 1-${FAILURE_LINE_CHARS}`,
-  "  fi",
-  '  rm -rf -- "$work"',
-  '  return "$status"',
-  "}",
+  `FAILURE_TAIL_LINES=${FAILURE_TAIL_LINES}`,
+  `FAILURE_LINE_CHARS=${FAILURE_LINE_CHARS}`,
+  ...hostLib("step-runner.sh"),
 ];
 
 /**
- * The program {@link loaderCommand} loads for one resource: the step runner, and a script per
- * operation, run under it as `label`. Only the operation named by the command runs.
+ * The program {@link loaderCommand} loads for one resource (`components/host/step-program.sh`):
+ * the step runner, and a script per operation, run under it as `label`. Only the operation
+ * named by the command runs.
  */
 export function renderStepProgram(ops: Record<string, { label: string; script: string }>): string {
-  const cases = Object.entries(ops).flatMap(([op, { label, script }]) => [
-    `  ${shQuote(op)})`,
-    `    run_step ${shQuote(label)} ${shQuote(script)} "$@"`,
-    "    ;;",
-  ]);
-  return operationSwitch(["set -u", ...STEP_RUNNER], cases);
-}
-
-/** The program's body: `prelude`, then the operation named by `$1` runs with the rest. */
-function operationSwitch(prelude: string[], cases: string[]): string {
-  return [
-    "# gunicorn-upstart: one step's operations, loaded from standard input by its command.",
-    ...prelude,
-    "op=${1:-}",
-    "shift || true",
-    'case "$op" in',
-    ...cases,
-    "  *)",
-    `    echo "gunicorn-upstart: unknown operation '$op'" >&2`,
-    "    exit 2",
-    "    ;;",
-    "esac",
-    "",
-  ].join("\n");
+  const steps = Object.entries(ops);
+  return renderHostProgram("step-program.sh", {
+    OPERATIONS: steps.map(([op]) => op),
+    LABELS: steps.map(([, { label }]) => label),
+    SCRIPTS: steps.map(([, { script }]) => script),
+    FAILURE_TAIL_LINES,
+    FAILURE_LINE_CHARS,
+  });
 }
 
 /**
- * A program of operations that run as they are, without the step runner: for a script whose
- * standard output is its result and whose messages are already few (the local machine's).
+ * A program of operations that run as they are, without the step runner
+ * (`components/host/plain-program.sh`): for a script whose standard output is its result and
+ * whose messages are already few (the local machine's).
  */
 export function renderPlainProgram(ops: Record<string, string>): string {
-  const cases = Object.entries(ops).flatMap(([op, script]) => [
-    `  ${shQuote(op)})`,
-    `    exec /bin/bash -c ${shQuote(script)} ${shQuote(op)} "$@"`,
-    "    ;;",
-  ]);
-  return operationSwitch([], cases);
+  return renderHostProgram("plain-program.sh", {
+    OPERATIONS: Object.keys(ops),
+    SCRIPTS: Object.values(ops),
+  });
 }
 
 /**
@@ -194,9 +135,7 @@ export function drainingStdin(command: string): string {
  * them ran in an `up`, the lifecycle runs too (see ServiceLifecycle). A result (fd 7 of the
  * step runner); stdout when the script runs bare.
  */
-export const RUN_ID_LINE =
-  'run_id=$(od -An -N8 -tx1 /dev/urandom | tr -d " \\n"); ' +
-  'echo "gunicorn-upstart: run $run_id" 2>/dev/null >&7 || echo "gunicorn-upstart: run $run_id"';
+export const RUN_ID_LINE = hostLib("run-id.sh").join("\n");
 
 /**
  * The command string for one operation of a job's privileged helper (`sudo: "helper"`):
@@ -234,15 +173,24 @@ export interface FileTarget {
   mode: string;
 }
 
-/** Options of {@link renderWriteFileScript}. */
+/**
+ * The privileged helper's record of the paths it wrote for a job (`helperRecordPath` in
+ * sudoHelper.ts): `file`, in directory `dir`, changed under the lock `file.lock`.
+ */
+export interface PathRecord {
+  dir: string;
+  file: string;
+}
+
+/** Options of {@link renderWriteFileScript}: the privileged helper's. */
 export interface WriteOptions {
   /**
-   * Shell lines run after the byte check, before the file replaces the old one; they read the
-   * new content from `"$tmp"` and `fail` with a message to refuse it (the old file stays).
+   * Accept only content of this sha256 (`fixedContentCheck` in sudoHelper.ts); anything else is
+   * refused before the file is replaced (the old file stays).
    */
-  check?: string[];
-  /** Shell lines run once the file is in place (the helper records what it wrote). */
-  after?: string[];
+  check?: { sha256: string };
+  /** Once the file is in place, record its path here (the helper records what it wrote). */
+  record?: PathRecord;
 }
 
 /**
@@ -258,32 +206,7 @@ export interface WriteOptions {
  * first, as a link (`/tmp/x` planted before root's `mkdir -p /tmp/x/y`). What `mkdir -p` then
  * adds below is root's.
  */
-export const ROOT_ONLY_DIR_FUNCTION = [
-  "root_only_dir() {",
-  "  local existing=$1 start p owner mode strict to_make=''",
-  "  # A dangling link is not a missing part: where it leads is checked (and refused).",
-  '  while [ ! -e "$existing" ] && [ ! -L "$existing" ]; do existing=$(dirname -- "$existing"); to_make=1; done',
-  '  for start in "$existing" "$(readlink -f -- "$existing")"; do',
-  "    p=$start",
-  "    strict=$to_make",
-  "    while :; do",
-  "      read -r owner mode < <(stat -L -c '%u %a' -- \"$p\")",
-  '      if [ "$owner" != 0 ] || { (( 8#$mode & 8#022 )) && { [ -n "$strict" ] || ! (( 8#$mode & 8#1000 )); }; }; then',
-  '        echo "$p (uid $owner, mode $mode)"',
-  "        return 1",
-  "      fi",
-  "      # A link another user made leads wherever that user likes (in a sticky directory too).",
-  '      if [ -L "$p" ] && [ "$(stat -c %u -- "$p")" != 0 ]; then',
-  '        echo "$p (a link of uid $(stat -c %u -- "$p"))"',
-  "        return 1",
-  "      fi",
-  "      strict=''",
-  '      [ "$p" = / ] && break',
-  '      p=$(dirname -- "$p")',
-  "    done",
-  "  done",
-  "}",
-];
+export const ROOT_ONLY_DIR_FUNCTION = hostLib("root-only-dir.sh");
 
 /**
  * `root_only_tree DIR`: {@link ROOT_ONLY_DIR_FUNCTION} for DIR, and everything in it root's and
@@ -291,94 +214,51 @@ export const ROOT_ONLY_DIR_FUNCTION = [
  * master imports): a root-owned virtualenv whose `bin/` is the app user's would still run the
  * app user's `bin/python` as root. Prints the first offender and fails.
  */
-export const ROOT_ONLY_TREE_FUNCTION = [
-  ...ROOT_ONLY_DIR_FUNCTION,
-  "root_only_tree() {",
-  "  local unsafe other",
-  '  unsafe=$(root_only_dir "$1") || { echo "$unsafe"; return 1; }',
-  '  [ -e "$1" ] || return 0',
-  '  other=$(find "$1/" -xdev \\( ! -user root -o \\( ! -type l -perm /022 \\) \\) -print -quit 2>/dev/null || echo "$1 (unreadable)")',
-  '  if [ -n "$other" ]; then',
-  '    echo "$other (uid $(stat -c %u -- "$other" 2>/dev/null), mode $(stat -c %a -- "$other" 2>/dev/null))"',
-  "    return 1",
-  "  fi",
-  "}",
-];
-
-const ROOT_ONLY_DIR_CHECK = [
-  ...ROOT_ONLY_DIR_FUNCTION,
-  'if ! unsafe=$(root_only_dir "$dir"); then',
-  '  fail "refusing to write $path: $unsafe can be changed by a user other than root, who could swap the file for a link while root writes it; put the file in a directory only root can change"',
-  "fi",
-];
+export const ROOT_ONLY_TREE_FUNCTION = hostLib("root-only-tree.sh");
 
 /**
- * Writes standard input to `path` atomically: into a temp file in the same directory, checked
- * for the expected byte count (a dropped SSH session gives a short read, which must never
- * replace the old file), owned and moded, then renamed over the target. On any failure the
- * temp file is removed and the old file stays as it was. Only in directories that root alone
- * can change ({@link ROOT_ONLY_DIR_FUNCTION}).
+ * Writes standard input to `path` atomically (`components/host/write-file.sh`): a temp file in
+ * the same directory, checked for the expected byte count, owned and moded, then renamed over
+ * the target; on any failure the old file stays. Only in directories that root alone can
+ * change ({@link ROOT_ONLY_DIR_FUNCTION}).
  */
 export function renderWriteFileScript(
   target: FileTarget,
   expectedBytes: Count,
   options: WriteOptions = {},
 ): string {
-  const base = target.path.slice(target.path.lastIndexOf("/") + 1);
-  const check = options.check === undefined ? [] : [...options.check, ""];
-  return [
-    "set -euo pipefail",
-    ...STEP_CHANNELS,
-    `path=${shQuote(target.path)}`,
-    `dir=${shQuote(dirnameOf(target.path))}`,
-    `expected_bytes=${expectedBytes}`,
-    ...ROOT_ONLY_DIR_CHECK,
-    'mkdir -p -- "$dir"',
-    `tmp=$(mktemp "$dir/"${shQuote(`.${base}.XXXXXXXX`)})`,
-    "trap 'rm -f -- \"$tmp\"' EXIT",
-    'cat > "$tmp"',
-    'actual_bytes=$(wc -c < "$tmp")',
-    'if [ "$actual_bytes" -ne "$expected_bytes" ]; then',
-    '  fail "refusing to replace $path: received $actual_bytes of $expected_bytes bytes"',
-    "fi",
-    ...check,
-    `chown -- ${shQuote(`${target.owner}:${target.group}`)} "$tmp"`,
-    `chmod -- ${shQuote(target.mode)} "$tmp"`,
-    'mv -f -- "$tmp" "$path"',
-    "trap - EXIT",
-    ...(options.after ?? []),
-    RUN_ID_LINE,
-    "",
-  ].join("\n");
+  return renderHostProgram("write-file.sh", {
+    FILE: target.path,
+    DIR: dirnameOf(target.path),
+    OWNER: target.owner,
+    GROUP: target.group,
+    MODE: target.mode,
+    EXPECTED_BYTES: expectedBytes === FIRST_ARG ? { positional: 1 } : expectedBytes,
+    FIXED_SHA256: options.check?.sha256 ?? "",
+    RECORD: options.record?.file ?? "",
+    RECORD_DIR: options.record?.dir ?? "",
+  });
 }
 
 /**
- * Removes the file on destroy; a file already gone is fine (idempotent). With `pythonCache`,
- * also the bytecode Python cached when it imported the file (`__pycache__/<name>.*.pyc`, e.g.
- * of Gunicorn's config, which holds the app environment), and `__pycache__` when left empty.
- * With `systemdReload`, the file is a unit: systemd forgets it. `path` is a path, or
- * {@link FIRST_ARG} for the helper, which decides at run time which path it may remove.
+ * Removes the file on destroy, idempotently (`components/host/delete-file.sh`); with
+ * `pythonCache` its bytecode cache too, with `systemdReload` systemd forgets the unit. `path` is
+ * a path, or {@link FIRST_ARG} for the helper, which with `record` removes only the path it
+ * manages (`record.managed`) or recorded as written, and drops it from the record.
  */
 export function renderDeleteFileScript(
   path: string,
-  options: { pythonCache?: boolean; systemdReload?: boolean; prelude?: string[] } = {},
+  options: {
+    pythonCache?: boolean;
+    systemdReload?: boolean;
+    record?: { file: string; managed: string };
+  } = {},
 ): string {
-  const lines = [
-    "set -euo pipefail",
-    ...STEP_CHANNELS,
-    `path=${path === FIRST_ARG ? '"$1"' : shQuote(path)}`,
-    ...(options.prelude ?? []),
-    'rm -f -- "$path"',
-  ];
-  if (options.pythonCache) {
-    lines.push(
-      'cache="$(dirname -- "$path")/__pycache__"',
-      'base=$(basename -- "$path" .py)',
-      'rm -f -- "$cache/$base."*.pyc',
-      'rmdir -- "$cache" 2>/dev/null || true',
-    );
-  }
-  // A removed unit stays loaded in systemd until its configuration is reloaded.
-  if (options.systemdReload) lines.push("systemctl daemon-reload");
-  return [...lines, ""].join("\n");
+  return renderHostProgram("delete-file.sh", {
+    FILE: path === FIRST_ARG ? { positional: 1 } : path,
+    PYTHON_CACHE: options.pythonCache ?? false,
+    SYSTEMD_RELOAD: options.systemdReload ?? false,
+    RECORD: options.record?.file ?? "",
+    MANAGED: options.record?.managed ?? "",
+  });
 }

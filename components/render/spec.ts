@@ -1,5 +1,5 @@
 /**
- * The service spec: the settings of the settings table (components/settings.ts) resolved —
+ * The service spec: the settings of the settings table (components/render/settings.ts) resolved —
  * defaults applied, each value checked — plus the rules that tie settings together. Pure: no
  * Pulumi here, so `pulumi up`, the offline render and the tests share exactly this code.
  */
@@ -104,6 +104,15 @@ export function jobFilePath(job: string, init: Init = "upstart"): string {
 }
 
 /**
+ * The server hooks' module on the host (components/host/gunicorn_upstart_hooks.py): beside the
+ * Gunicorn config, which runs it, named for the job.
+ */
+export function hooksPath(spec: Pick<ServiceSpec, "gunicornConfigPath" | "job">): string {
+  const dir = spec.gunicornConfigPath.slice(0, spec.gunicornConfigPath.lastIndexOf("/")) || "/";
+  return `${dir === "/" ? "" : dir}/${spec.job}.hooks.py`;
+}
+
+/**
  * `sudo: "helper"` gives the SSH user only the job's helper; host preparation and the
  * virtualenv build need root for apt-get, useradd and pip, so they cannot run with it.
  */
@@ -166,7 +175,9 @@ export function normalizeSpec(s: ServiceSettings): ServiceSpec {
       `sudo "helper" needs setuid set to the app's (non-root) user, so that nothing the deploy user writes runs as root; got ${show(spec.setuid)}`,
     );
   }
+  // The hooks' module first: its path follows the config's, so a clash names the user's field.
   const paths: [string, string][] = [
+    ["the server hooks' module (beside gunicornConfigPath)", hooksPath(spec)],
     ["launcherPath", spec.launcherPath],
     ["gunicornConfigPath", spec.gunicornConfigPath],
     ["logFile", spec.logFile],

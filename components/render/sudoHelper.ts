@@ -1,16 +1,18 @@
 import { createHash } from "node:crypto";
 import { renderUploadScript } from "./releaseScripts";
-import { shQuote } from "../shell";
-import type { ServiceSpec } from "../spec";
+import { shQuote } from "./shell";
+import type { ServiceSpec } from "./spec";
 import { applyLabel, renderApplyScript, renderStopScript, stopLabel } from "./lifecycleScripts";
 import {
+  FAILURE_LINE_CHARS,
+  FAILURE_TAIL_LINES,
   FIRST_ARG,
   renderDeleteFileScript,
   renderWriteFileScript,
-  STEP_RUNNER,
   type FileTarget,
+  type WriteOptions,
 } from "./remoteScripts";
-import { initNoun } from "./launcher";
+import { renderHostProgram } from "./hostProgram";
 import { HOST_FILES, hasHostFile } from "./hostFiles";
 
 /**
@@ -52,19 +54,13 @@ export function renderSudoersRule(job: string, sshUser: string): string {
 }
 
 /**
- * Shell lines that refuse any content but the one rendered when the helper was installed: the
- * file's identity (sha256 of the rendered bytes), not a pattern. A pattern check of a job file
- * or unit was bypassed several ways (Upstart reads a parenthesised `start on` across lines,
- * systemd ignores `User=` outside `[Service]` and honours `ExecStart= +...`), so whatever runs
- * as root or tells root what to run is fixed inside the helper.
+ * The write check that refuses any content but the one rendered when the helper was installed:
+ * the file's identity (sha256 of the rendered bytes), not a pattern (why: FIXED_SHA256 in
+ * `components/host/write-file.sh`). Whatever runs as root or tells root what to run is fixed
+ * inside the helper.
  */
-export function fixedContentCheck(content: string): string[] {
-  const sum = createHash("sha256").update(content, "utf8").digest("hex");
-  return [
-    `if [ "$(sha256sum < "$tmp" | cut -d " " -f 1)" != ${sum} ]; then`,
-    '  fail "refusing $path: it runs as root, so its content is fixed when the helper is installed; render and install the helper again"',
-    "fi",
-  ];
+export function fixedContentCheck(content: string): { sha256: string } {
+  return { sha256: createHash("sha256").update(content, "utf8").digest("hex") };
 }
 
 /** One operation of the helper: its name, what its arguments are, its script and what it does. */
@@ -94,11 +90,10 @@ function fileOperations(
   spec: ServiceSpec,
   role: string,
   target: FileTarget,
-  check: string[] | undefined,
+  check: WriteOptions["check"],
   deletion: { pythonCache?: boolean; systemdReload?: boolean } = {},
 ): Operation[] {
-  const record = shQuote(helperRecordPath(spec));
-  const lock = shQuote(`${helperRecordPath(spec)}.lock`);
+  const record = helperRecordPath(spec);
   return [
     {
       name: `write-${role}`,
@@ -106,13 +101,7 @@ function fileOperations(
       label: `writing ${target.path}`,
       script: renderWriteFileScript(target, FIRST_ARG, {
         ...(check ? { check } : {}),
-        after: [
-          `mkdir -p -- ${shQuote(spec.stateDir)}`,
-          // The engine runs a stack's writes and deletes at the same time: one at a time here.
-          `exec 8>> ${lock}`,
-          "flock 8",
-          `grep -qxF -- "$path" ${record} 2>/dev/null || printf '%s\\n' "$path" >> ${record}`,
-        ],
+        record: { dir: spec.stateDir, file: record },
       }),
     },
     {
@@ -121,20 +110,7 @@ function fileOperations(
       label: `removing the ${role} file`,
       script: renderDeleteFileScript(FIRST_ARG, {
         ...deletion,
-        prelude: [
-          `if [ "$path" != ${shQuote(target.path)} ] && ! grep -qxF -- "$path" ${record} 2>/dev/null; then`,
-          '  say "gunicorn-upstart: left $path on the host: no helper of this job wrote it; remove it as root if it is no longer needed"',
-          "  exit 0",
-          "fi",
-          `if [ -f ${record} ]; then`,
-          // Deletes run at the same time on destroy (the real engine showed two of them racing
-          // on one temp file): the record is rewritten under a lock.
-          `  exec 8>> ${lock}`,
-          "  flock 8",
-          `  { grep -vxF -- "$path" ${record} || true; } > ${record}.new`,
-          `  mv -f -- ${record}.new ${record}`,
-          "fi",
-        ],
+        record: { file: record, managed: target.path },
       }),
     },
   ];
@@ -186,90 +162,30 @@ export interface RenderedHelper {
   operations: string[];
 }
 
-const ARG_CHECKS = {
-  count: (i: number) => `is_count "$${i}"`,
-  release: (i: number) => `is_release "$${i}"`,
-  sha256: (i: number) => `is_sha256 "$${i}"`,
-  path: (i: number) => `is_path "$${i}"`,
-};
-
 /**
- * Renders the helper: a bash program that takes the shape it was rendered for (a stale helper
- * fails with what to do), an operation and that operation's arguments, checks them, and runs
- * the operation's fixed script with bash under the step runner (its chatter in a log; on
- * failure, a reason line and the log's tail). Standard input passes through to the script.
+ * Renders the helper (`components/host/sudo-helper.sh`): a bash program that takes the shape it
+ * was rendered for (a stale helper fails with what to do), an operation and that operation's
+ * arguments, checks them, and runs the operation's fixed script with bash under the step
+ * runner. Its shape is a hash of the helper rendered with an empty shape.
  */
 export function renderSudoHelper(spec: ServiceSpec): RenderedHelper {
   const ops = operations(spec);
-  const name = `gunicorn-upstart-${spec.job}`;
-  const cases = ops.flatMap((op) => [
-    `  ${op.name})`,
-    `    expect_args ${op.args.length} "$@"`,
-    ...op.args.map((kind, i) => `    ${ARG_CHECKS[kind](i + 1)}`),
-    `    run_step ${shQuote(op.label)} ${shQuote(op.script)} "$@"`,
-    "    ;;",
-  ]);
-  const body = [
-    `JOB=${shQuote(spec.job)}`,
-    `OPERATIONS=${shQuote(ops.map((op) => op.name).join(" "))}`,
-    "",
-    "fail() {",
-    '  echo "$(basename -- "$0"): $1" >&2',
-    '  exit "${2:-2}"',
-    "}",
-    ...STEP_RUNNER,
-    "expect_args() {",
-    "  local want=$1",
-    "  shift",
-    '  [ "$#" -eq "$want" ] || fail "$op takes $want argument(s), got $#"',
-    "}",
-    "is_count() {",
-    '  [[ "$1" =~ ^[0-9]{1,12}$ ]] || fail "expected a byte count, got \'$1\'"',
-    "}",
-    "is_path() {",
-    '  [[ "$1" =~ ^/[^[:cntrl:]]{0,1023}$ ]] || fail "expected an absolute path, got \'$1\'"',
-    "}",
-    "is_release() {",
-    '  [[ "$1" =~ ^[0-9a-f]{16}$ ]] || fail "expected a release id (16 hex digits), got \'$1\'"',
-    "}",
-    "is_sha256() {",
-    '  [[ "$1" =~ ^[0-9a-f]{64}$ ]] || fail "expected a sha256 (64 hex digits), got \'$1\'"',
-    "}",
-    "",
-    'if [ "$#" -lt 2 ]; then',
-    '  fail "usage: $0 SHAPE OPERATION [ARGS]; operations: $OPERATIONS"',
-    "fi",
-    "# Deletes and the stop are stored with the shape of the helper that was installed when a",
-    "# resource was created; they must still run after a reinstall, or destroy and every",
-    "# replacement would fail. They act only on what this helper manages or recorded.",
-    'if [ "$1" != "$SHAPE" ]; then',
-    '  case "$2" in',
-    "    delete-* | stop) ;;",
-    "    *)",
-    '      fail "this helper was installed for shape $SHAPE of the job $JOB, the stack asks for shape $1: the job\'s paths or settings changed since; render the helper again (npm run render) and install it as root (README, Least privilege)" 3',
-    "      ;;",
-    "  esac",
-    "fi",
-    "op=$2",
-    "shift 2",
-    'case "$op" in',
-    ...cases,
-    "  *)",
-    "    fail \"unknown operation '$op'; operations: $OPERATIONS\"",
-    "    ;;",
-    "esac",
-    "",
-  ].join("\n");
-  const shape = createHash("sha256").update(body, "utf8").digest("hex").slice(0, 16);
-  const content = [
-    "#!/bin/bash",
-    `# ${name}: the gunicorn-upstart privileged helper of the ${initNoun(spec)} ${spec.job}.`,
-    "# Generated by `npm run render` (sudo: helper); do not edit. Install as root:root 0755; the",
-    `# sudoers rule ${sudoersPath(spec.job)} lets the deploy user run this, and only this, as root.`,
-    "# Each operation runs a fixed script; arguments are byte counts, release ids and hashes only.",
-    "set -euo pipefail",
-    `SHAPE=${shape}`,
-    body,
-  ].join("\n");
-  return { path: helperPath(spec.job), content, shape, operations: ops.map((op) => op.name) };
+  const render = (shape: string) =>
+    renderHostProgram("sudo-helper.sh", {
+      SHAPE: shape,
+      JOB: spec.job,
+      OPERATIONS: ops.map((op) => op.name),
+      ARGUMENTS: ops.map((op) => op.args.join(" ")),
+      LABELS: ops.map((op) => op.label),
+      SCRIPTS: ops.map((op) => op.script),
+      FAILURE_TAIL_LINES,
+      FAILURE_LINE_CHARS,
+    });
+  const shape = createHash("sha256").update(render(""), "utf8").digest("hex").slice(0, 16);
+  return {
+    path: helperPath(spec.job),
+    content: render(shape),
+    shape,
+    operations: ops.map((op) => op.name),
+  };
 }

@@ -4,7 +4,7 @@ import {
   SANDBOX_DIRECTIVES,
   type SandboxDirective,
   type ServiceSpec,
-} from "../spec";
+} from "./spec";
 import { logDirs } from "./launcher";
 
 /** Paths the service may hide under ProtectHome=yes only when none of the app's paths is there. */

@@ -1,4 +1,4 @@
-import { jobFilePath, systemdTarget, type ServiceSpec } from "../spec";
+import { jobFilePath, systemdTarget, type ServiceSpec } from "./spec";
 import { renderSandbox } from "./systemdSandbox";
 
 /** systemd expands `%` specifiers in most settings; a literal `%` is written `%%`. */

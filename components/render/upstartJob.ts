@@ -1,4 +1,4 @@
-import { jobFilePath, type ServiceSpec } from "../spec";
+import { jobFilePath, type ServiceSpec } from "./spec";
 
 /**
  * Renders `/etc/init/<job>.conf`. The recipe's six stanzas come first, in its order; the

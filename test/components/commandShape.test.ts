@@ -16,7 +16,7 @@ import {
   type GunicornServiceArgs,
 } from "../../components";
 import { recorded, recorder, reset, settle, valueOf } from "../helpers/pulumiMocks";
-import { loaded } from "../helpers/loaded";
+import { loaded, operationOf } from "../helpers/loaded";
 import { isMarkedSecret } from "../helpers/secrets";
 
 /** The longest command line a failure's message may quote. */
@@ -84,7 +84,7 @@ describe("every command the components register is a short fixed line, never a s
     // The programs are there instead: ahead of the content, and the content keeps its secrecy.
     const config = recorded.find((r) => r.name === "app-config-write")!.inputs;
     assert.ok(isMarkedSecret(config.stdin), "a secret content keeps the whole stdin secret");
-    assert.match(loaded(config.stdin).program, /^ {4}run_step 'writing \/etc\/gunicorn\//m);
+    assert.match(operationOf(config, "write")!.label, /^writing \/etc\/gunicorn\//);
     assert.match(loaded(config.stdin).content, /"SECRET_KEY=s3cret"/);
     // The same stub for each resource and operation: nothing in it but the operation.
     const creates = new Set(

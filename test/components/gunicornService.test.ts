@@ -4,10 +4,10 @@ import { test, describe, beforeEach } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { GunicornService, type GunicornServiceArgs } from "../../components";
-import { normalizeSpec } from "../../components/spec";
+import { normalizeSpec } from "../../components/render/spec";
 import { renderServiceFiles } from "../../components/render/hostFiles";
 import { renderManifest } from "../../components/render/lifecycleScripts";
-import { packRelease } from "../../components/appReleasePlan";
+import { packRelease } from "../../components/render/appReleasePlan";
 import { releaseUploadPath } from "../../components/render/releaseScripts";
 import { loaderCommand } from "../../components/render/remoteScripts";
 import { renderSudoHelper } from "../../components/render/sudoHelper";
@@ -29,7 +29,7 @@ import {
   type Recorded,
 } from "../helpers/pulumiMocks";
 import { isMarkedSecret, unwrapSecret } from "../helpers/secrets";
-import { contentOf, programOf } from "../helpers/loaded";
+import { contentOf, operationOf, programOf } from "../helpers/loaded";
 import { createHash } from "node:crypto";
 
 const PRIVATE_KEY =
@@ -71,7 +71,7 @@ describe("GunicornService", () => {
 
   const byNameRegistered = (name: string) => registered.find((r) => r.name === name)!;
 
-  test("on an existing host it writes its files (job, launcher, config, logrotate rule) and drives one lifecycle, all parented to it", async () => {
+  test("on an existing host it writes its files (job, launcher, hooks, config, logrotate rule) and drives one lifecycle, all parented to it", async () => {
     await evaluate(hostArgs());
     const graph = registered.map((r) => [r.type, r.name, parentName(r) ?? null]);
     assert.deepEqual(graph, [
@@ -80,6 +80,8 @@ describe("GunicornService", () => {
       ["command:remote:Command", "app-job-write", "app-job"],
       ["gunicorn-upstart:index:RemoteFile", "app-launcher", "app"],
       ["command:remote:Command", "app-launcher-write", "app-launcher"],
+      ["gunicorn-upstart:index:RemoteFile", "app-hooks", "app"],
+      ["command:remote:Command", "app-hooks-write", "app-hooks"],
       ["gunicorn-upstart:index:RemoteFile", "app-config", "app"],
       ["command:remote:Command", "app-config-write", "app-config"],
       ["gunicorn-upstart:index:RemoteFile", "app-logrotate", "app"],
@@ -117,7 +119,7 @@ describe("GunicornService", () => {
     const deps = (lifecycle.opts.dependsOn as pulumi.Resource[]).map(
       (d) => (d as unknown as { __name: string }).__name,
     );
-    assert.deepEqual(deps, ["app-job", "app-launcher", "app-config"]);
+    assert.deepEqual(deps, ["app-job", "app-launcher", "app-hooks", "app-config"]);
     assert.equal(lifecycle.opts.deleteBeforeReplace, true);
     const inputs = byName("app-service-lifecycle").inputs;
     assert.deepEqual(
@@ -133,10 +135,9 @@ describe("GunicornService", () => {
     assert.equal(String(inputs.update).replace(/ # after [0-9a-f]+$/, ""), inputs.create);
     assert.match(String(inputs.create), /gunicorn-upstart 'apply'$/);
     assert.match(String(inputs.delete), /gunicorn-upstart 'stop'$/);
-    assert.match(
-      programOf(inputs),
-      /^ {2}'stop'\)\n {4}run_step 'stopping django-project' .*initctl stop/ms,
-    );
+    const stop = operationOf(inputs, "stop");
+    assert.equal(stop?.label, "stopping django-project");
+    assert.match(stop.script, /initctl stop/);
     const spec = normalizeSpec({});
     const files = renderServiceFiles(spec, {});
     assert.equal(
@@ -157,13 +158,14 @@ describe("GunicornService", () => {
     for (const [role, file] of [
       ["job", files.job],
       ["launcher", files.launcher],
+      ["hooks", files.hooks],
       ["config", files.gunicornConfig],
     ] as const) {
       const inputs = byName(`app-${role}-write`).inputs;
       assert.equal(contentOf(inputs), file.content, role);
-      const program = programOf(inputs);
-      assert.ok(program.includes(`chown -- '\\''${file.owner}:${file.group}'\\''`), role);
-      assert.ok(program.includes(`chmod -- '\\''${file.mode}'\\''`), role);
+      const write = operationOf(inputs, "write")!.script;
+      assert.ok(write.includes(`\nOWNER='${file.owner}'\nGROUP='${file.group}'\n`), role);
+      assert.ok(write.includes(`\nMODE='${file.mode}'\n`), role);
       assert.ok(
         !String(inputs.create).includes(file.content.split("\n")[2]!),
         `${role}: no content in the command`,
@@ -175,10 +177,9 @@ describe("GunicornService", () => {
         `${role}: the old file goes before the new one is written`,
       );
       assert.match(String(inputs.delete), /gunicorn-upstart 'delete'$/);
-      assert.match(
-        program,
-        new RegExp(`path='\\\\''${file.path.replace(/[.]/g, "\\.")}'\\\\''\nrm -f -- "\\$path"`),
-      );
+      const remove = operationOf(inputs, "delete")!.script;
+      assert.ok(remove.includes(`\nFILE='${file.path}'\n`), `${role}: removes its own path`);
+      assert.match(remove, /^rm -f -- "\$FILE"$/m);
     }
     assert.equal(files.gunicornConfig.mode, "0640");
     assert.equal(files.gunicornConfig.group, "user");
@@ -298,7 +299,7 @@ describe("GunicornService", () => {
       (key.inputs.triggers as string[])[0],
       "/etc/gunicorn-upstart/tls/django-project.key",
     );
-    assert.match(programOf(key.inputs), /chmod -- \S*0600/);
+    assert.match(operationOf(key.inputs, "write")!.script, /^MODE='0600'$/m);
     assert.equal(contentOf(byName("app-nginx-tls-certificate-write").inputs), CERT);
     for (const r of recorded) {
       for (const k of ["create", "update", "delete"]) {
@@ -335,8 +336,8 @@ describe("GunicornService", () => {
     assert.deepEqual(inputsByName(), first);
     assert.equal(
       first.size,
-      17,
-      "GunicornService, Vm, 5 RemoteFiles, ServiceLifecycle, 3 AWS resources, 6 commands",
+      19,
+      "GunicornService, Vm, 6 RemoteFiles, ServiceLifecycle, 3 AWS resources, 7 commands",
     );
   });
 
@@ -478,7 +479,7 @@ describe("GunicornService", () => {
       hostArgs({ appSource: dir, prepareHost: true, pythonEnv: { requirements: "Django\n" } }),
     );
     const commands = recorded.filter((r) => r.type === "command:remote:Command");
-    assert.equal(commands.length, 9);
+    assert.equal(commands.length, 10);
     for (const c of commands) {
       assert.equal(c.inputs.addPreviousOutputInEnv, false, c.name);
       // A loaded program's step runner reads what its script left; any other delete reads first.
@@ -515,17 +516,20 @@ describe("GunicornService", () => {
     for (const write of [
       "app-job-write",
       "app-launcher-write",
-      "app-config-write",
+      "app-hooks-write",
       "app-logrotate-write",
       "app-manage-write",
       "app-release-copy",
     ]) {
       assert.deepEqual(deps(write), ["app-host"], `${write} waits for the user and group`);
     }
+    // The config runs the hooks' module: it is written after it.
+    assert.deepEqual(deps("app-config-write"), ["app-host", "app-hooks"]);
     assert.deepEqual(deps("app-release-upload"), ["app-release-copy"]);
     assert.deepEqual(deps("app-service-lifecycle"), [
       "app-job",
       "app-launcher",
+      "app-hooks",
       "app-config",
       "app-release",
       "app-python",
@@ -541,7 +545,10 @@ describe("GunicornService", () => {
     );
     const python = byName("app-python-install").inputs;
     assert.equal(contentOf(python), "Django>=4\n");
-    assert.match(programOf(python), /VENV_OPTIONS=\(--system-site-packages\)/);
+    assert.match(
+      operationOf(python, "install")!.script,
+      /^VENV_OPTIONS=\('--system-site-packages'\)$/m,
+    );
   });
 
   test("the virtualenv step runs again only when the requirements or the interpreter change", async () => {
@@ -573,13 +580,18 @@ describe("GunicornService", () => {
     assert.match(contentOf(job.inputs), /^\[Service\]$/m);
     assert.match(contentOf(job.inputs), /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
     // Removing the unit makes systemd forget it.
-    assert.match(programOf(job.inputs), /'delete'\)\n.*systemctl daemon-reload/s);
+    const remove = operationOf(job.inputs, "delete")!.script;
+    assert.match(remove, /^SYSTEMD_RELOAD=1$/m);
+    assert.match(remove, /systemctl daemon-reload/);
     const lifecycle = programOf(byName("app-service-lifecycle").inputs);
     for (const word of ["systemctl enable --now", "systemctl reload", "systemctl restart"]) {
       assert.ok(lifecycle.includes(word), word);
     }
     assert.doesNotMatch(lifecycle, /initctl/);
-    assert.match(lifecycle, /'stop'\)\n.*systemctl disable --now/s);
+    assert.match(
+      operationOf(byName("app-service-lifecycle").inputs, "stop")!.script,
+      /systemctl disable --now/,
+    );
     const lookup = calls.find((c) => c.token === "aws:ec2/getAmiIds:getAmiIds")!;
     assert.match(JSON.stringify(lookup.inputs.filters), /ubuntu-noble-24\.04/);
   });
@@ -621,7 +633,7 @@ describe("GunicornService", () => {
       });
       const helper = renderSudoHelper(spec);
       const commands = recorded.filter((r) => r.type === "command:remote:Command");
-      assert.equal(commands.length, 7);
+      assert.equal(commands.length, 8);
       const call =
         /^if \[ "\$\(id -u\)" -eq 0 \]; then set --; else set -- sudo -n; fi; exec "\$@" '\/usr\/local\/sbin\/gunicorn-upstart-django-project' '([0-9a-f]{16})' '([a-z-]+)'((?: '(?:[0-9a-f]+|\/[\w./-]+)')*)$/;
       const seen: string[] = [];

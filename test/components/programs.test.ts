@@ -83,6 +83,8 @@ describe("the stack program (index.ts)", () => {
       "app",
       "app-config",
       "app-config-write",
+      "app-hooks",
+      "app-hooks-write",
       "app-host",
       "app-host-prepare",
       "app-job",

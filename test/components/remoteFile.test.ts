@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { RemoteFile } from "../../components";
 import { recorded, recorder, reset, settle, valueOf } from "../helpers/pulumiMocks";
 import { isMarkedSecret } from "../helpers/secrets";
-import { contentOf, programOf } from "../helpers/loaded";
+import { contentOf, operationOf } from "../helpers/loaded";
 
 const connection = { host: "10.0.0.5", user: "deploy", privateKey: pulumi.secret("K") };
 
@@ -36,8 +36,9 @@ describe("RemoteFile", () => {
       assert.equal(typeof cmd[key], "string", `${key} is a readable, non-secret string`);
       assert.ok(!String(cmd[key]).includes("abc123"));
     }
-    assert.match(programOf(cmd), /expected_bytes=12/);
-    assert.match(programOf(cmd), /chmod -- '\\''0640'\\''/);
+    const write = operationOf(cmd, "write")!.script;
+    assert.match(write, /^EXPECTED_BYTES=12$/m);
+    assert.match(write, /^MODE='0640'$/m);
     assert.equal(contentOf(cmd), "TOKEN=abc123", "the content follows the program on stdin");
     assert.equal(await pulumi.isSecret(f.content), true);
     assert.equal(await valueOf(f.path), "/etc/app/env");
@@ -57,8 +58,9 @@ describe("RemoteFile", () => {
     await valueOf(f.path);
     await settle();
     const cmd = recorded.find((r) => r.name === "motd-write")!.inputs;
-    assert.match(programOf(cmd), /chown -- '\\''root:root'\\''/);
-    assert.match(programOf(cmd), /chmod -- '\\''0644'\\''/);
+    const write = operationOf(cmd, "write")!.script;
+    assert.match(write, /^OWNER='root'\nGROUP='root'$/m);
+    assert.match(write, /^MODE='0644'$/m);
   });
 
   test("refuses a relative path, a bad mode or owner, naming the field, before writing anything", () => {

@@ -1,8 +1,13 @@
 // The VM's pure checks: CIDRs and public keys are refused with the field named; the AMI lookup.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { checkCidr, checkPublicKey, newestAmi, VM_IMAGE_DEFAULTS } from "../../components/vmPlan";
-import { SpecError } from "../../components/spec";
+import {
+  checkCidr,
+  checkPublicKey,
+  newestAmi,
+  VM_IMAGE_DEFAULTS,
+} from "../../components/render/vmPlan";
+import { SpecError } from "../../components/render/spec";
 
 test("CIDRs must be IPv4 CIDRs", () => {
   assert.equal(checkCidr("allowedCidr", "0.0.0.0/0"), "0.0.0.0/0");

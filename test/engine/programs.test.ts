@@ -4,7 +4,7 @@
 // test/host/initctl). The examples (examples/yaml, examples/python) are copied with plugin/,
 // components/ and the demo app into a scratch directory, so the repository stays clean.
 //
-// What each needs, and where it comes from (README, Prerequisites):
+// What each needs, and where it comes from (docs/programs.md, Prerequisites):
 // - the command provider 1.2.1 (as for every real-engine test);
 // - a current Node.js language host on PATH: the plugin is a Node.js source-based plugin, and
 //   the toolchain's own host (sdk v3.68.0, the newest the Go module proxy serves) predates
@@ -135,7 +135,7 @@ describe("Python and YAML programs on the package", { timeout: 1_800_000 }, () =
     "a Python program: package add, up, a workers change that reloads, a bad value refused at preview, destroy",
     { skip: SKIP.python },
     async () => {
-      // A fresh program as the README has a Python user write it: the example's __main__.py,
+      // A fresh program as docs/programs.md has a Python user write it: the example's __main__.py,
       // without the package yet.
       const dir = "examples/python";
       const example = parse(readFileSync(join(ROOT, dir, "Pulumi.yaml"), "utf8")) as {

@@ -1,4 +1,4 @@
-import type { Init } from "../../components/spec";
+import type { Init } from "../../components/render/spec";
 
 /**
  * Ways a deploy user might rewrite the rendered job file or unit (`good`, which drops to

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import type { ServiceSettings } from "../../components/spec";
+import type { ServiceSettings } from "../../components/render/spec";
 
 /** The recipe's values, copied from shared/seed/recipe-values.json into a fixture. */
 export const recipe = JSON.parse(

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Boots the systemd test host: run as root inside
 #   unshare --mount --pid --fork --mount-proc --propagation private
-# it mounts a copy-on-write overlay of ROOTFS (components/machine/build-rootfs.sh; the cached tree is
+# it mounts a copy-on-write overlay of ROOTFS (components/host/build-rootfs.sh; the cached tree is
 # never written), adds a `deploy` user with passwordless sudo and an `admin` user, both with
 # the test's key, makes sshd listen on 127.0.0.1:PORT, runs SETUP (the test's app) inside it,
 # and boots it with systemd-nspawn: real systemd as PID 1, real sshd, sharing the host's

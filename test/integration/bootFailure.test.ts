@@ -11,8 +11,9 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { normalizeSpec } from "../../components/spec";
+import { normalizeSpec } from "../../components/render/spec";
 import { renderGunicornConfig } from "../../components/render/gunicornConfig";
+import { writeHooksBeside } from "../helpers/hooks";
 import { unpackCurrentGunicorn } from "../helpers/currentGunicorn";
 import { freePort } from "../helpers/freePort";
 
@@ -40,19 +41,19 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 function config(name: string, port: number, rendered: boolean): string {
   const logFile = join(dir, `${name}.log`);
   const path = join(dir, `${name}.conf.py`);
+  const spec = normalizeSpec({
+    workers: WORKERS,
+    gracefulTimeout: 600,
+    bind: `127.0.0.1:${port}`,
+    projectDir: dir,
+    logFile,
+  });
+  // The rendered config runs the hooks' module beside it, as on a host.
+  if (rendered) writeHooksBeside(path, spec);
   writeFileSync(
     path,
     rendered
-      ? renderGunicornConfig(
-          normalizeSpec({
-            workers: WORKERS,
-            gracefulTimeout: 600,
-            bind: `127.0.0.1:${port}`,
-            projectDir: dir,
-            logFile,
-          }),
-          {},
-        )
+      ? renderGunicornConfig(spec, {})
       : [
           `workers = ${WORKERS}`,
           "graceful_timeout = 600",

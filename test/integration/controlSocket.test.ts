@@ -19,8 +19,9 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { normalizeSpec, type Init } from "../../components/spec";
+import { normalizeSpec, type Init } from "../../components/render/spec";
 import { renderGunicornConfig } from "../../components/render/gunicornConfig";
+import { writeHooksBeside } from "../helpers/hooks";
 import { renderServiceFiles } from "../../components/render/hostFiles";
 import { runtimeDirectory } from "../../components/render/systemdUnit";
 import {
@@ -147,6 +148,7 @@ describe("on this machine, HOME unwritable", () => {
       logLevel: "debug",
     });
     writeFileSync(path, renderGunicornConfig(spec, {}));
+    writeHooksBeside(path, spec);
     return path;
   }
 

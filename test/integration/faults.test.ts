@@ -155,7 +155,7 @@ describe("faults on a real host", { timeout: 600_000 }, () => {
       );
       assert.deepEqual(
         host.rootOk("ls -A /etc/gunicorn").trim().split("\n").sort(),
-        [".filler", "__pycache__", "site.conf.py"]
+        [".filler", "__pycache__", "site.conf.py", "site.hooks.py"]
           .filter(
             (f) =>
               f !== "__pycache__" || host.root("test -d /etc/gunicorn/__pycache__").status === 0,

@@ -12,7 +12,11 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { GunicornServiceArgs } from "../../components";
-import { normalizeSpec, type ServiceSettings, type ServiceSpec } from "../../components/spec";
+import {
+  normalizeSpec,
+  type ServiceSettings,
+  type ServiceSpec,
+} from "../../components/render/spec";
 import { renderServiceFiles } from "../../components/render/hostFiles";
 import { logrotatePath, renderLogrotate } from "../../components/render/logrotate";
 import {
@@ -21,7 +25,7 @@ import {
   sudoersPath,
 } from "../../components/render/sudoHelper";
 import { asHelperCommand } from "../../components/render/remoteScripts";
-import { shQuote } from "../../components/shell";
+import { shQuote } from "../../components/render/shell";
 import { releaseUploadPath } from "../../components/render/releaseScripts";
 import { craftedRelease } from "../helpers/craftedRelease";
 import { jobEscalations } from "../helpers/escalations";

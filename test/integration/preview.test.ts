@@ -1,8 +1,8 @@
 // What only the real engine reports: the steps of a `pulumi preview` and `up
 // --expect-no-changes`, on a real host (real OpenSSH, sudo, bash, Gunicorn and Django;
-// Upstart played by test/host/initctl). The preview of a settings change is also what the
-// README shows under "What `pulumi preview` shows on a change": PREVIEW_OUT=<file> writes the
-// CLI's text of it there (see the README for the command).
+// Upstart played by test/host/initctl). The preview of a settings change is also what
+// docs/lifecycle.md shows under "What `pulumi preview` shows on a change": PREVIEW_OUT=<file>
+// writes the CLI's text of it there (see that section for the command).
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";

@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort } from "../helpers/freePort";
-import { packRelease } from "../../components/appReleasePlan";
+import { packRelease } from "../../components/render/appReleasePlan";
 import { phases, UpFailed } from "./replay";
 import { APP_USER_SETUP, siteProgram } from "./site";
 import { startTestHost, type TestHost } from "./testHost";

@@ -12,7 +12,7 @@ import { freePort } from "../helpers/freePort";
 
 const START_HOST = resolve(__dirname, "../host/start-host.sh");
 const START_SYSTEMD_HOST = resolve(__dirname, "../host/start-systemd-host.sh");
-const BUILD_ROOTFS = resolve(__dirname, "../../components/machine/build-rootfs.sh");
+const BUILD_ROOTFS = resolve(__dirname, "../../components/host/build-rootfs.sh");
 
 /**
  * The root file system of the systemd host, built once per machine (about 70 s) and cached in

@@ -27,12 +27,17 @@ describe("the installable package", { timeout: 600_000 }, () => {
 
   test("the tarball holds the built library and its docs: no test, bench, CI, stack file or TypeScript source", () => {
     const allowed =
-      /^(package\.json|README\.md|dist\/.+\.(js|d\.ts)|dist\/machine\/build-rootfs\.sh)$/;
+      /^(package\.json|README\.md|docs\/[^/]+\.md|dist\/.+\.(js|d\.ts)|dist\/host\/(lib\/)?[a-z0-9_-]+\.(sh|py))$/;
     assert.deepEqual(
       files.filter((f) => !allowed.test(f)),
       [],
     );
-    for (const f of ["dist/index.js", "dist/index.d.ts", "dist/machine/build-rootfs.sh"]) {
+    for (const f of [
+      "dist/index.js",
+      "dist/index.d.ts",
+      "dist/host/build-rootfs.sh",
+      "docs/configuration.md",
+    ]) {
       assert.ok(files.includes(f), f);
     }
     console.log(`npm pack: ${files.length} files`);

@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parse } from "yaml";
-import { SETTING_NAMES } from "../../components/settings";
+import { SETTING_NAMES } from "../../components/render/settings";
 
 const ROOT = resolve(__dirname, "../..");
 const PLUGIN = join(ROOT, "plugin");
@@ -57,8 +57,12 @@ describe("the source-based plugin package (plugin/)", () => {
     };
     assert.equal(pkg.name, "gunicorn-upstart");
     // npm install (which `pulumi package add` and `pulumi install` run) compiles the plugin and
-    // the library into bin/ against the plugin's own @pulumi/pulumi; the plugin runs that.
-    assert.equal(pkg.scripts.postinstall, "tsc -p tsconfig.json");
+    // the library into bin/ against the plugin's own @pulumi/pulumi, and puts the host programs
+    // beside it (bin/components/host, where the compiled renderer reads them); the plugin runs that.
+    assert.equal(
+      pkg.scripts.postinstall,
+      "tsc -p tsconfig.json && bash ../scripts/copy-host-programs.sh ../components/host bin/components/host",
+    );
     assert.equal(pkg.main, "bin/plugin/index.js");
     // The library's versions, one place: its dependencies without @pulumi/aws (every package
     // user would be asked for the AWS provider plugin, and the package makes no VM), and the

@@ -12,6 +12,9 @@
 import { test, describe, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import fc from "fast-check";
 import {
   checkEnv,
@@ -19,13 +22,14 @@ import {
   SpecError,
   type ServiceSettings,
   type ServiceSpec,
-} from "../../components/spec";
+} from "../../components/render/spec";
 import { renderLauncher } from "../../components/render/launcher";
 import { renderUpstartJob } from "../../components/render/upstartJob";
 import { renderGunicornConfig } from "../../components/render/gunicornConfig";
 import { renderStepProgram, renderWriteFileScript } from "../../components/render/remoteScripts";
 import { renderApplyScript } from "../../components/render/lifecycleScripts";
-import { shQuote } from "../../components/shell";
+import { shQuote } from "../../components/render/shell";
+import { writeHooksBeside } from "../helpers/hooks";
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 10_000);
 const SEED = 20261126;
@@ -255,7 +259,7 @@ describe("hostile input", () => {
           1,
         )
           .split("\n")
-          .filter((l) => /^(path|dir)=/.test(l));
+          .filter((l) => /^(FILE|DIR)=/.test(l));
         const apply = renderApplyScript(spec)
           .split("\n")
           .filter((l) => /^(JOB|LOGFILE|STATE_FILE)=/.test(l));
@@ -263,7 +267,7 @@ describe("hostile input", () => {
         const script = [
           ...write,
           ...apply,
-          `printf '%s\\0' "$path" "$dir" "$JOB" "$LOGFILE" >&7`,
+          `printf '%s\\0' "$FILE" "$DIR" "$JOB" "$LOGFILE" >&7`,
         ].join("\n");
         // What the loader runs once it has read the program from stdin (here, no stdin: the
         // step runner reads what is left of it, which would be the rest of the batch).
@@ -347,6 +351,9 @@ describe("hostile input", () => {
 
   test("app environment values and the bind address round-trip through Python exactly", () => {
     const cases: { config: string; env: Record<string, string>; bind: string }[] = [];
+    // The config runs the hooks' module beside it (the default job's: every case has it).
+    const dir = mkdtempSync(join(tmpdir(), "hostile-config-"));
+    writeHooksBeside(join(dir, "config"), normalizeSpec({}));
     fc.assert(
       fc.property(
         fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,12}$/),
@@ -378,18 +385,19 @@ describe("hostile input", () => {
       "cases = json.load(sys.stdin)",
       "bad = []",
       "for i, c in enumerate(cases):",
-      "    scope = {}",
+      "    scope = {'__file__': sys.argv[1]}",
       "    exec(compile(c['config'], 'config', 'exec'), scope)",
       "    env = dict(item.split('=', 1) for item in scope['raw_env'])",
       "    if env != c['env'] or scope['bind'] != [c['bind']]:",
       "        bad.append(i)",
       "print(json.dumps(bad))",
     ].join("\n");
-    const r = spawnSync("/usr/bin/python3", ["-c", program], {
+    const r = spawnSync("/usr/bin/python3", ["-c", program, join(dir, "config")], {
       input: JSON.stringify(cases),
       encoding: "utf8",
       maxBuffer: 1 << 26,
     });
+    rmSync(dir, { recursive: true, force: true });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout), [], "values that did not round-trip");
   });

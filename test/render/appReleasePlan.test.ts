@@ -19,9 +19,13 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cacheRelease, packRelease, RELEASE_CACHE_KEEP_MS } from "../../components/appReleasePlan";
+import {
+  cacheRelease,
+  packRelease,
+  RELEASE_CACHE_KEEP_MS,
+} from "../../components/render/appReleasePlan";
 import { releaseUploadPath, renderUploadScript } from "../../components/render/releaseScripts";
-import { SpecError } from "../../components/spec";
+import { SpecError } from "../../components/render/spec";
 import { craftedRelease } from "../helpers/craftedRelease";
 
 function app(): string {

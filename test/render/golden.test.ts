@@ -2,7 +2,7 @@
 // every optional stanza. Update with `npm run golden:update` and review the diff.
 import { test } from "node:test";
 import { resolve } from "node:path";
-import { normalizeSpec, type ServiceSettings } from "../../components/spec";
+import { normalizeSpec, type ServiceSettings } from "../../components/render/spec";
 import { renderServiceFiles } from "../../components/render/hostFiles";
 import { assertGolden } from "../helpers/golden";
 import { recipeSettings } from "../helpers/recipe";

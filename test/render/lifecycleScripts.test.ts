@@ -16,7 +16,7 @@ import {
 } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join, resolve } from "node:path";
-import { normalizeSpec, type ServiceSpec } from "../../components/spec";
+import { normalizeSpec, type ServiceSpec } from "../../components/render/spec";
 import {
   applyLabel,
   renderApplyScript,

@@ -10,7 +10,7 @@ import {
   renderMachineDown,
   renderMachineUp,
 } from "../../components/render/localMachine";
-import { SpecError } from "../../components/spec";
+import { SpecError } from "../../components/render/spec";
 
 const spec = checkLocalMachine({ name: "gunicorn-upstart-dev" });
 

@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { renderManageCommand } from "../../components/render/manageCommand";
 import { renderGunicornConfig } from "../../components/render/gunicornConfig";
-import { normalizeSpec } from "../../components/spec";
+import { normalizeSpec } from "../../components/render/spec";
+import { writeHooksBeside } from "../helpers/hooks";
 
 function setUp() {
   const dir = mkdtempSync(join(tmpdir(), "manage-"));
@@ -36,6 +37,7 @@ function setUp() {
     spec.gunicornConfigPath,
     renderGunicornConfig(spec, { GREETING: "hello there", SECRET_KEY: "a=b'c\"$d" }),
   );
+  writeHooksBeside(spec.gunicornConfigPath, spec);
   const script = join(dir, "site-manage");
   writeFileSync(script, renderManageCommand(spec), { mode: 0o755 });
   return { dir, script };

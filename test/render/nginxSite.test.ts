@@ -5,7 +5,7 @@ import { test, describe, before } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
-import { normalizeSpec, SpecError, type ServiceSettings } from "../../components/spec";
+import { normalizeSpec, SpecError, type ServiceSettings } from "../../components/render/spec";
 import { renderNginxSite, siteUrl } from "../../components/render/nginxSite";
 import {
   renderNginxApplyScript,

@@ -15,7 +15,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { normalizeSpec } from "../../components/spec";
+import { normalizeSpec } from "../../components/render/spec";
 import { renderServiceFiles } from "../../components/render/hostFiles";
 import { recipe, recipeSettings } from "../helpers/recipe";
 
@@ -34,7 +34,7 @@ describe("seed parity with the recipe", () => {
       `stop on ${j.stopOn}`,
       "respawn",
       `respawn limit ${j.respawnLimit.count} ${j.respawnLimit.intervalSeconds}`,
-      // Our deliberate additions, for least privilege and clean stops (README, Security): a
+      // Our deliberate additions, for least privilege and clean stops (docs/security.md): a
       // stop waits out Gunicorn's graceful timeout, and the master runs as the app user.
       `kill timeout ${spec.gracefulTimeout + 5}`,
       `setuid ${recipe.launcher.user}`,

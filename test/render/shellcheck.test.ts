@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { normalizeSpec, type ServiceSettings } from "../../components/spec";
+import { normalizeSpec, type ServiceSettings } from "../../components/render/spec";
 import { renderManageCommand } from "../../components/render/manageCommand";
 import { renderLauncher } from "../../components/render/launcher";
 import { renderApplyScript, renderStopScript } from "../../components/render/lifecycleScripts";

@@ -9,7 +9,7 @@ import {
   parseBind,
   SpecError,
   type ServiceSettings,
-} from "../../components/spec";
+} from "../../components/render/spec";
 
 function rejects(settings: ServiceSettings, field: string, allowed: RegExp): void {
   assert.throws(
@@ -185,6 +185,15 @@ describe("normalizeSpec", () => {
     assert.deepEqual(appEnvironment(normalizeSpec({}), { STATIC_ROOT: "/mine" }), {
       STATIC_ROOT: "/mine",
     });
+  });
+
+  test("no file shares the path of the server hooks' module, which a root master runs", () => {
+    // A log file there would be Python the app user writes and a root master runs at a HUP.
+    const hooks = "/etc/gunicorn/shop.hooks.py";
+    rejects({ job: "shop", logFile: hooks }, "logFile", /also used for 'the server hooks' module/);
+    rejects({ job: "shop", launcherPath: hooks }, "launcherPath", /each file needs its own path/);
+    rejects({ job: "shop", gunicornConfigPath: hooks }, "gunicornConfigPath", /server hooks/);
+    assert.equal(normalizeSpec({ job: "shop" }).job, "shop");
   });
 
   test("is deterministic: the same settings give equal specs", () => {

@@ -2,9 +2,9 @@
 // into the same value the component gets from its Args.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { SETTINGS, SETTING_NAMES, type Setting } from "../../components/settings";
-import { normalizeSpec, type ServiceSettings } from "../../components/spec";
-import { readStackConfig, stackConfigKeys } from "../../components/stackConfig";
+import { SETTINGS, SETTING_NAMES, type Setting } from "../../components/render/settings";
+import { normalizeSpec, type ServiceSettings } from "../../components/render/spec";
+import { readStackConfig, stackConfigKeys } from "../../components/render/stackConfig";
 
 /** A row's example as `pulumi config set` stores it: text, lists as JSON. */
 function asConfigText(example: unknown): string {

@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import { after, describe, test } from "node:test";
-import { normalizeSpec, type ServiceSettings } from "../../components/spec";
+import { normalizeSpec, type ServiceSettings } from "../../components/render/spec";
 import { renderUpstartJob } from "../../components/render/upstartJob";
 import { renderSystemdUnit } from "../../components/render/systemdUnit";
 import { renderWriteFileScript } from "../../components/render/remoteScripts";
@@ -49,6 +49,8 @@ test("the helper and its sudoers rule render their golden files", () => {
     "delete-job",
     "write-launcher",
     "delete-launcher",
+    "write-hooks",
+    "delete-hooks",
     "write-config",
     "delete-config",
     "write-logrotate",

@@ -9,7 +9,11 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, describe, test } from "node:test";
-import { normalizeSpec, type ServiceSettings, type ServiceSpec } from "../../components/spec";
+import {
+  normalizeSpec,
+  type ServiceSettings,
+  type ServiceSpec,
+} from "../../components/render/spec";
 import { renderSystemdUnit } from "../../components/render/systemdUnit";
 import { renderUpstartJob } from "../../components/render/upstartJob";
 import { renderLauncher } from "../../components/render/launcher";

@@ -8,16 +8,24 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { normalizeSpec, type ServiceSettings } from "../../components/spec";
+import { normalizeSpec, type ServiceSettings } from "../../components/render/spec";
 import { renderGunicornConfig } from "../../components/render/gunicornConfig";
-import { warmTimeoutSeconds } from "../../components/render/warmReload";
+import { HOOKS_MODULE, warmTimeoutSeconds } from "../../components/render/warmReload";
+import { hooksPath } from "../../components/render/spec";
+import { hostText } from "../../components/render/hostProgram";
 
-/** Runs the config as Gunicorn does and returns its hooks' names and the _WARM_ values. */
+/**
+ * Runs the config as Gunicorn does, with the hooks' module beside it as on the host, and returns
+ * its hooks' names and the _WARM_ values the module's hooks read.
+ */
 function load(settings: ServiceSettings): Record<string, unknown> {
   const dir = mkdtempSync(join(tmpdir(), "warm-"));
   try {
     const path = join(dir, "gunicorn.conf.py");
-    writeFileSync(path, renderGunicornConfig(normalizeSpec(settings), {}));
+    const spec = normalizeSpec(settings);
+    writeFileSync(path, renderGunicornConfig(spec, {}));
+    const hooks = hooksPath(spec);
+    writeFileSync(join(dir, hooks.slice(hooks.lastIndexOf("/") + 1)), hostText(HOOKS_MODULE));
     const script = [
       "import json, runpy, sys",
       "from gunicorn.config import Config",
@@ -26,7 +34,7 @@ function load(settings: ServiceSettings): Record<string, unknown> {
       // The hooks through Gunicorn's validators (a callable of the right arity).
       "for key in ('on_reload', 'post_worker_init', 'on_starting', 'workers'):",
       "    cfg.set(key, ns[key])",
-      "out = {k: v for k, v in ns.items() if k.startswith('_WARM_')}",
+      "out = {k: v for k, v in ns['_hooks'].items() if k.startswith('_WARM_')}",
       "out['on_reload'] = cfg.on_reload.__name__",
       "out['post_worker_init'] = cfg.post_worker_init.__name__",
       "out['on_starting'] = cfg.on_starting.__name__",

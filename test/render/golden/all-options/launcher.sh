@@ -12,6 +12,7 @@ VIRTUALENV='/srv/shop/venv'
 PROJECTDIR='/srv/shop/current'
 CONFIG='/etc/gunicorn/shop.py'
 WSGI_APP='shop.wsgi:application'
+EXTRA_ARGS=('--forwarded-allow-ips' '10.0.0.5' '--worker-class' 'gthread')
 
 # shellcheck source=/dev/null
 source "$VIRTUALENV/bin/activate"
@@ -19,4 +20,4 @@ cd "$PROJECTDIR"
 test -d "$LOGDIR" || mkdir -p "$LOGDIR"
 # Gunicorn and its stderr both append to the log, as in the recipe.
 # shellcheck disable=SC2094
-exec gunicorn --config "$CONFIG" --user "$USER" --group "$GROUP" --log-file "$LOGFILE" '--forwarded-allow-ips' '10.0.0.5' '--worker-class' 'gthread' "$WSGI_APP" 2>>"$LOGFILE"
+exec gunicorn --config "$CONFIG" --user "$USER" --group "$GROUP" --log-file "$LOGFILE" "${EXTRA_ARGS[@]}" "$WSGI_APP" 2>>"$LOGFILE"

@@ -11,6 +11,7 @@ GROUP='user'
 VIRTUALENV='/home/user/.virtualenvs/django-project'
 PROJECTDIR='/home/user/django-project'
 CONFIG='/etc/gunicorn/django-project.conf.py'
+EXTRA_ARGS=()
 
 # shellcheck source=/dev/null
 source "$VIRTUALENV/bin/activate"
@@ -18,4 +19,4 @@ cd "$PROJECTDIR"
 test -d "$LOGDIR" || mkdir -p "$LOGDIR"
 # Gunicorn and its stderr both append to the log, as in the recipe.
 # shellcheck disable=SC2094
-exec python manage.py run_gunicorn --config "$CONFIG" --user "$USER" --group "$GROUP" --log-file "$LOGFILE" 2>>"$LOGFILE"
+exec python manage.py run_gunicorn --config "$CONFIG" --user "$USER" --group "$GROUP" --log-file "$LOGFILE" "${EXTRA_ARGS[@]}" 2>>"$LOGFILE"

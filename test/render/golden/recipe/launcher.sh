@@ -12,6 +12,7 @@ VIRTUALENV='/home/user/.virtualenvs/django-project'
 PROJECTDIR='/home/user/django-project'
 CONFIG='/etc/gunicorn/django-project.conf.py'
 WSGI_APP='mysite.wsgi:application'
+EXTRA_ARGS=()
 
 # shellcheck source=/dev/null
 source "$VIRTUALENV/bin/activate"
@@ -19,4 +20,4 @@ cd "$PROJECTDIR"
 test -d "$LOGDIR" || mkdir -p "$LOGDIR"
 # Gunicorn and its stderr both append to the log, as in the recipe.
 # shellcheck disable=SC2094
-exec gunicorn --config "$CONFIG" --user "$USER" --group "$GROUP" --log-file "$LOGFILE" "$WSGI_APP" 2>>"$LOGFILE"
+exec gunicorn --config "$CONFIG" --user "$USER" --group "$GROUP" --log-file "$LOGFILE" "${EXTRA_ARGS[@]}" "$WSGI_APP" 2>>"$LOGFILE"

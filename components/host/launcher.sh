@@ -1,0 +1,24 @@
+#!/bin/bash
+# Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.
+# Reloadable settings (workers, bind, log level, timeouts, app environment) live in $CONFIG.
+set -e
+
+# @params
+LOGFILE=/var/log/example/gunicorn.log
+LOGDIR=/var/log/example
+USER=example
+GROUP=example
+VIRTUALENV=/srv/example/venv
+PROJECTDIR=/srv/example
+CONFIG=/etc/gunicorn/example.conf.py
+WSGI_APP=mysite.wsgi:application
+EXTRA_ARGS=()
+# @end-params
+
+# shellcheck source=/dev/null
+source "$VIRTUALENV/bin/activate"
+cd "$PROJECTDIR"
+test -d "$LOGDIR" || mkdir -p "$LOGDIR"
+# Gunicorn and its stderr both append to the log, as in the recipe.
+# shellcheck disable=SC2094
+exec gunicorn --config "$CONFIG" --user "$USER" --group "$GROUP" --log-file "$LOGFILE" "${EXTRA_ARGS[@]}" "$WSGI_APP" 2>>"$LOGFILE"
