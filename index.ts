@@ -4,8 +4,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { SpecError } from "./components";
 import { deployStack } from "./components/stackProgram";
-import { missingPublicKey, missingSshCidr, readStackConfig } from "./components/stackConfig";
-import { parseEnvList } from "./components/spec";
+import { missingPublicKey, missingSshCidr, readStackConfig } from "./components/render/stackConfig";
+import { parseEnvList } from "./components/render/spec";
 
 const config = new pulumi.Config();
 
