@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf dist
 npx tsc -p tsconfig.build.json
-bash scripts/copy-host-programs.sh components/host dist/host
+cp -R components/host dist/host

@@ -182,6 +182,7 @@ describe("the stack program on the real Pulumi CLI", { timeout: 600_000 }, () =>
         "app-python-install",
         "app-job-write",
         "app-launcher-write",
+        "app-hooks-write",
         "app-config-write",
         "app-release-upload",
         "app-nginx-site",

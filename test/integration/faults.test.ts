@@ -173,11 +173,12 @@ describe("faults on a real host", { timeout: 600_000 }, () => {
     const state = host.rootOk("cat /var/lib/gunicorn-upstart/site.applied");
     const master = processes().masters[0];
     const files =
-      "sha256sum /etc/init/site.conf /usr/local/lib/gunicorn-upstart/run-site.sh /etc/gunicorn/site.conf.py";
+      "sha256sum /etc/init/site.conf /usr/local/lib/gunicorn-upstart/run-site.sh /etc/gunicorn/site.hooks.py /etc/gunicorn/site.conf.py";
     const before = host.rootOk(files);
     for (const name of [
       "site-job-write",
       "site-launcher-write",
+      "site-hooks-write",
       "site-config-write",
       "site-release-upload",
     ]) {

@@ -116,13 +116,14 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
       const ran = await replay.up(service());
       assert.deepEqual(ops(ran), [
         "create site-config-write",
+        "create site-hooks-write",
         "create site-job-write",
         "create site-launcher-write",
         "create site-logrotate-write",
         "create site-manage-write",
         "create site-service-lifecycle",
       ]);
-      assert.match(ran[5]!.stdout, /site: start \(master pid \d+\)/);
+      assert.match(ran.at(-1)!.stdout, /site: start \(master pid \d+\)/);
       const modes = host.rootOk(
         `stat -c '%n %U:%G %a' ${host.initFile("site")} /usr/local/lib/gunicorn-upstart/run-site.sh /etc/gunicorn/site.conf.py`,
       );
@@ -388,6 +389,7 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
       assert.deepEqual(ops(ran), [
         "delete site-service-lifecycle",
         "delete site-config-write",
+        "delete site-hooks-write",
         "delete site-job-write",
         "delete site-launcher-write",
         "delete site-logrotate-write",

@@ -54,6 +54,7 @@ for (const init of ["upstart", "systemd"] as const) {
       const ran = await replay.up(program());
       assert.deepEqual(ops(ran), [
         "create site-config-write",
+        "create site-hooks-write",
         "create site-job-write",
         "create site-launcher-write",
         "create site-logrotate-write",

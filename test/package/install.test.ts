@@ -27,7 +27,7 @@ describe("the installable package", { timeout: 600_000 }, () => {
 
   test("the tarball holds the built library and its docs: no test, bench, CI, stack file or TypeScript source", () => {
     const allowed =
-      /^(package\.json|README\.md|docs\/[^/]+\.md|dist\/.+\.(js|d\.ts)|dist\/host\/(lib\/)?[a-z0-9_-]+\.(sh|py))$/;
+      /^(package\.json|README\.md|docs\/[^/]+\.md|dist\/.+\.(js|d\.ts)|dist\/host\/((lib\/)?[a-z0-9_-]+\.(sh|py)|\.shellcheckrc))$/;
     assert.deepEqual(
       files.filter((f) => !allowed.test(f)),
       [],

@@ -61,7 +61,7 @@ describe("the source-based plugin package (plugin/)", () => {
     // beside it (bin/components/host, where the compiled renderer reads them); the plugin runs that.
     assert.equal(
       pkg.scripts.postinstall,
-      "tsc -p tsconfig.json && bash ../scripts/copy-host-programs.sh ../components/host bin/components/host",
+      "tsc -p tsconfig.json && rm -rf bin/components/host && cp -R ../components/host bin/components/host",
     );
     assert.equal(pkg.main, "bin/plugin/index.js");
     // The library's versions, one place: its dependencies without @pulumi/aws (every package
