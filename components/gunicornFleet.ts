@@ -1,3 +1,5 @@
+import { checkProcesses, processesOnHost, type ProcessOptions } from "./render/processes";
+import { checkSchedules, schedulesOnHost, type ScheduleOptions } from "./render/schedules";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
@@ -152,8 +154,17 @@ export class GunicornFleet extends pulumi.ComponentResource {
     // Migrations run once, on the first host, before any host switches: the others skip them,
     // and those of the first batch (the later batches wait anyway) start after its lifecycle.
     const once = args.migrateOnEveryHost !== true;
-    const onlyFirstMigrates = (i: number): Partial<FleetServiceArgs> =>
-      once && i > 0 ? { migrate: false } : {};
+    // Processes marked `once` (a scheduler) and scheduled jobs (unless `once: false`) run on the
+    // first host only, wherever migrations run.
+    const onlyFirstMigrates = (i: number): Partial<FleetServiceArgs> => ({
+      ...(once && i > 0 ? { migrate: false } : {}),
+      ...(i > 0 && args.service.processes !== undefined
+        ? { processes: processesBesideFirst(args.service.processes) }
+        : {}),
+      ...(i > 0 && args.service.schedules !== undefined
+        ? { schedules: schedulesBesideFirst(args.service.schedules) }
+        : {}),
+    });
     const afterMigration = (i: number): pulumi.Resource[] =>
       once && i > 0 && batches[i] === 0 ? [services[0]!.lifecycle] : [];
     const targetIds: pulumi.Output<string>[] = [];
@@ -337,5 +348,30 @@ export class GunicornFleet extends pulumi.ComponentResource {
       );
     }
     this.registerOutputs({ url: this.url });
+  }
+}
+
+/**
+ * The processes of a fleet's other hosts: all but those run `once`. A value the check refuses
+ * is passed on as it is, for each service to refuse with its own name.
+ */
+function processesBesideFirst(
+  raw: Record<string, string | ProcessOptions>,
+): Record<string, string | ProcessOptions> {
+  try {
+    return processesOnHost(checkProcesses("processes", raw), false);
+  } catch {
+    return raw;
+  }
+}
+
+/** The scheduled jobs of a fleet's other hosts: those with `once: false`. */
+function schedulesBesideFirst(
+  raw: Record<string, ScheduleOptions>,
+): Record<string, ScheduleOptions> {
+  try {
+    return schedulesOnHost(checkSchedules("schedules", raw), false);
+  } catch {
+    return raw;
   }
 }

@@ -1,12 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
 import type { AppRelease } from "./appRelease";
+import type { BackgroundProcess } from "./backgroundProcess";
+import type { ScheduledJob } from "./scheduledJob";
 import {
   buildPythonEnv,
   checkService,
   prepareHost,
   provideMachine,
   putNginxInFront,
+  runProcesses,
+  runSchedules,
   startService,
   sudoHelper,
   uploadRelease,
@@ -147,6 +151,14 @@ export class GunicornService extends pulumi.ComponentResource {
   public readonly hostSetup?: HostSetup;
   /** The virtualenv build, when `pythonEnv` is set. */
   public readonly pythonEnv?: PythonEnv;
+  /** The processes beside the web (`processes`), by name order; empty without. */
+  public readonly processes: BackgroundProcess[];
+  /** What the last `up` did to each process, e.g. `{ worker: "site-worker: restart (pid 4242)" }`. */
+  public readonly processStatus: pulumi.Output<Record<string, string>>;
+  /** The scheduled jobs (`schedules`), by name order; empty without. */
+  public readonly schedules: ScheduledJob[];
+  /** What each scheduled job's last `up` said, e.g. `{ clearsessions: "site-clearsessions: in cron" }`. */
+  public readonly scheduleStatus: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: GunicornServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gunicorn-upstart:index:GunicornService", name, {}, opts);
@@ -173,6 +185,16 @@ export class GunicornService extends pulumi.ComponentResource {
       helper: helper.ref,
     });
     this.nginxSite = putNginxInFront(step, args, this.publicAddress, service.lifecycle);
+    this.processes = runProcesses(
+      step,
+      args,
+      appEnv,
+      { release: this.release, pythonEnv: this.pythonEnv },
+      prepared,
+      helper.ref,
+      service,
+    );
+    this.schedules = runSchedules(step, args, prepared, helper.ref, service);
 
     this.lifecycle = service.lifecycle;
     this.changeHash = service.changeHash;
@@ -187,7 +209,19 @@ export class GunicornService extends pulumi.ComponentResource {
       this.nginxSite?.url ??
       pulumi.all([spec, this.publicAddress]).apply(([s, address]) => serviceUrl(s.bind, address));
     this.tlsCertificate = this.nginxSite?.tlsCertificate ?? pulumi.output(undefined);
+    this.processStatus = pulumi
+      .all(this.processes.map((p) => p.status))
+      .apply((statuses) =>
+        Object.fromEntries(statuses.map((st, i) => [this.processes[i]!.processName, st])),
+      );
+    this.scheduleStatus = pulumi
+      .all(this.schedules.map((j) => j.status))
+      .apply((statuses) =>
+        Object.fromEntries(statuses.map((st, i) => [this.schedules[i]!.scheduleName, st])),
+      );
     this.registerOutputs({
+      processStatus: this.processStatus,
+      scheduleStatus: this.scheduleStatus,
       publicAddress: this.publicAddress,
       url: this.url,
       jobName: this.jobName,

@@ -10,6 +10,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
 import { AppRelease } from "./appRelease";
+import { BackgroundProcess } from "./backgroundProcess";
+import { ScheduledJob } from "./scheduledJob";
+import { checkSchedules } from "./render/schedules";
+import { checkOneOf } from "./render/checks";
+import { INITS } from "./render/settings";
 import type { GunicornServiceArgs, HostPreparation, PythonEnvOptions } from "./gunicornService";
 import { HostSetup } from "./hostSetup";
 import { NginxSite } from "./nginxSite";
@@ -29,6 +34,7 @@ import { renderSudoHelper, type HelperRef } from "./render/sudoHelper";
 import { isPlain, validated } from "./resourceHelpers";
 import { ServiceLifecycle } from "./serviceLifecycle";
 import { SETTING_NAMES } from "./render/settings";
+import { checkProcesses } from "./render/processes";
 import {
   appEnvironment,
   checkEnv,
@@ -183,6 +189,12 @@ export function hostSetupSpec(s: ServiceSpec, prep: HostPreparation): HostSetupS
   // A root master follows links when it opens and chowns its logs: their directory is then
   // root's alone, or the app user could aim them at any file.
   for (const dir of logDirs(s)) add(dir, runsMasterAsRoot(s) ? "root" : s.user, s.group, "0750");
+  // The app's own data (a SQLite database): the app's alone, made before mediaRoot, which may be
+  // in it; nginx (another user) then needs to pass through it to the uploads, and only that.
+  if (s.dataDir !== undefined) {
+    const mediaInside = s.mediaRoot !== undefined && s.mediaRoot.startsWith(`${s.dataDir}/`);
+    add(s.dataDir, s.user, s.group, s.nginx && mediaInside ? "0751" : "0750");
+  }
   // Uploads: the app writes them, nginx (another user) reads them.
   if (s.mediaRoot !== undefined) add(s.mediaRoot, s.user, s.group, "0755");
   return {
@@ -424,5 +436,89 @@ export function putNginxInFront(
       after: [lifecycle],
     },
     { parent: step.parent },
+  );
+}
+
+/**
+ * Then, with `processes`: each process beside the web (`${name}-process-<name>`), its files
+ * written with the service's and started (or restarted) once the web is healthy: after the
+ * release's tasks ran and it serves, so a worker never runs code the web does not.
+ */
+export function runProcesses(
+  step: ServiceStep,
+  args: GunicornServiceArgs,
+  appEnv: pulumi.Output<Record<string, string>>,
+  inputs: { release: AppRelease | undefined; pythonEnv: PythonEnv | undefined },
+  prepared: pulumi.Resource[],
+  helper: pulumi.Output<HelperRef | undefined>,
+  started: StartedService,
+): BackgroundProcess[] {
+  if (args.processes === undefined) return [];
+  // A plain value (it decides which resources exist), checked with the rest in checkService.
+  const names = validated(step.name, step.parent, () =>
+    Object.keys(checkProcesses("processes", args.processes)),
+  );
+  const env = pulumi.all([step.spec, appEnv]).apply(([s, e]) => appEnvironment(s, e));
+  return names.map(
+    (proc) =>
+      new BackgroundProcess(
+        `${step.name}-process-${proc}`,
+        {
+          connection: step.connection,
+          spec: step.spec,
+          process: proc,
+          appEnv: env,
+          release: inputs.release?.releaseId,
+          virtualenv: inputs.pythonEnv?.written,
+          prepared,
+          after: [started.lifecycle],
+          helper,
+        },
+        { parent: step.parent },
+      ),
+  );
+}
+
+/**
+ * Then, with `schedules`: each scheduled job (`${name}-schedule-<name>`), turned on once the
+ * web serves its release. Which files a job has follows the init (a timer, or a cron entry),
+ * so with schedules `init` must be a plain value.
+ */
+export function runSchedules(
+  step: ServiceStep,
+  args: GunicornServiceArgs,
+  prepared: pulumi.Resource[],
+  helper: pulumi.Output<HelperRef | undefined>,
+  started: StartedService,
+): ScheduledJob[] {
+  if (args.schedules === undefined) return [];
+  const { names, init } = validated(step.name, step.parent, () => {
+    const raw = args.init ?? "upstart";
+    if (typeof raw !== "string") {
+      throw new SpecError(
+        "init",
+        "must be a plain value with schedules (it decides between a timer and a cron entry)",
+      );
+    }
+    return {
+      names: Object.keys(checkSchedules("schedules", args.schedules)),
+      init: checkOneOf("init", raw, INITS),
+    };
+  });
+  return names.map(
+    (job) =>
+      new ScheduledJob(
+        `${step.name}-schedule-${job}`,
+        {
+          connection: step.connection,
+          spec: step.spec,
+          schedule: job,
+          init,
+          prepared,
+          after: [started.lifecycle],
+          helper,
+        },
+        { parent: step.parent },
+      ),
   );
 }

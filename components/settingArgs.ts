@@ -6,8 +6,10 @@ import type {
   Invocation,
   LogLevel,
   NofileLimit,
+  ProcessOptions,
   ReloadStrategy,
   SandboxDirective,
+  ScheduleOptions,
   StopRunlevels,
   SudoMode,
   TlsMode,
@@ -322,6 +324,24 @@ export interface ServiceSettingArgs {
    */
   releaseCommands?: pulumi.Input<string[]>;
   /**
+   * Processes beside the web, run from the same release (or projectDir), virtualenv, user and app environment: a map from a name to a command line or to { command, stopTimeout (60), once (false: every host of a fleet; true: its first only), settleSeconds (3) }; each is the job <job>-<name> (respawned, stopped with TERM then KILL after stopTimeout), started after the web is healthy, restarted after each release switch and each change of its command or the environment, stopped and removed on destroy.
+   * A change takes effect at the next start, reload or release. Lands in: Upstart a job /etc/init/<job>-<name>.conf each, systemd a unit /etc/systemd/system/<job>-<name>.service each, lifecycle (process lifecycles).
+   * @default {}
+   */
+  processes?: Record<string, string | ProcessOptions>;
+  /**
+   * Scheduled jobs: a map from a name to { command, schedule, once (true: the fleet's first host only) }; schedule is hourly, daily, weekly, monthly or five cron fields. Each runs as the app user in the current release with the virtualenv and the app environment, never two runs at once (flock); a systemd timer and service <job>-<name> (the journal has its output), or under Upstart a cron entry /etc/cron.d/<job>-<name> (its output in <job>-<name>.log beside Gunicorn's); removed on destroy.
+   * A change takes effect at the next start, reload or release. Lands in: Upstart a cron entry /etc/cron.d/<job>-<name> each, systemd a timer and a service <job>-<name> each, lifecycle (schedule lifecycles).
+   * @default {}
+   */
+  schedules?: Record<string, ScheduleOptions>;
+  /**
+   * The app's own data (a SQLite database, uploads, caches): made by host preparation (the app user's, mode 0750; 0751 when nginx serves a mediaRoot inside it), given to the app as DATA_DIR, writable under the systemd sandbox, never part of a release and kept on destroy; mediaRoot defaults to <dataDir>/media.
+   * A change restarts the service. Lands in: systemd ReadWritePaths=, app environment DATA_DIR, lifecycle (host preparation).
+   * @default unset
+   */
+  dataDir?: pulumi.Input<string>;
+  /**
    * Put nginx in front (Debian's package; host preparation installs it): a site of this service, /etc/nginx/conf.d/gunicorn-<job>.conf, proxying to Gunicorn's bind with buffering and serving staticRoot at /static/ (mediaRoot at /media/) from disk; checked with nginx -t, reloaded gracefully, its health checked through it, removed on destroy.
    * A change takes effect at the next start, reload or release. Lands in: lifecycle (nginx site).
    * @default false
@@ -378,7 +398,7 @@ export interface ServiceSettingArgs {
   /**
    * The directory of user uploads (Django's MEDIA_ROOT), given to the app as MEDIA_ROOT and, with nginx, served at /media/; never part of a release.
    * A change reloads (HUP: same master, new workers). Lands in: app environment MEDIA_ROOT, nginx location /media/.
-   * @default unset (no /media/)
+   * @default <dataDir>/media with dataDir, else unset (no /media/)
    */
   mediaRoot?: pulumi.Input<string>;
   /**

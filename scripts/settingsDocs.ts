@@ -59,6 +59,7 @@ export const ARGS_FILE = "components/settingArgs.ts";
  * with another example (NofileLimit's object) stays itself.
  */
 export function schemaType(row: Setting<unknown>): string {
+  if (row.schemaType !== undefined) return row.schemaType;
   const named = /^[A-Z][A-Za-z]*(\[\])?$/.exec(row.type);
   if (named !== null) {
     const words = named[1] === undefined ? [row.example] : (row.example as unknown[]);
@@ -182,7 +183,10 @@ export function renderConfigReference(): string {
     const def = `${value}${stack !== undefined ? ` (stack: \`${String(stack)}\`)` : ""}`;
     const config = row.config ?? "component only";
     const where = landsIn(row);
-    return `| \`${name}\` | ${config} | ${cell(def)} | ${row.effect} | ${cell(row.doc)}${where ? ` ${cell(`Lands in ${where}.`)}` : ""} |`;
+    const under = Object.entries(row.effectUnder ?? {})
+      .map(([init, effect]) => ` (${init}: ${effect})`)
+      .join("");
+    return `| \`${name}\` | ${config} | ${cell(def)} | ${row.effect}${under} | ${cell(row.doc)}${where ? ` ${cell(`Lands in ${where}.`)}` : ""} |`;
   });
   const stackKeys = (Object.entries(STACK_KEYS) as [string, StackKey][]).map(([name, key]) => {
     const def =

@@ -4,7 +4,8 @@
 # command line. Django's own tasks run through the release's manage.py (it sets
 # DJANGO_SETTINGS_MODULE as the app does), with its execute_from_command_line replaced by one
 # that looks at the settings first: an app with no database has nothing to migrate, one without
-# staticfiles nothing to collect, and a missing STATIC_ROOT is said in words, not a traceback.
+# staticfiles nothing to collect, and a missing STATIC_ROOT or SQLite directory is said in
+# words, not a traceback.
 # Python 2.7 and 3 syntax.
 import os, runpy, sys
 config, release, task = sys.argv[1:4]
@@ -32,6 +33,24 @@ def run_task(argv=None):
         if not [e for e in engines if e and not e.endswith('.dummy')]:
             print('no database in the settings: nothing to migrate')
             return
+        # SQLite says only "unable to open database file" of a directory that is missing or
+        # not the app's: say which, and what makes it.
+        for alias, db in settings.DATABASES.items():
+            name = str(db.get('NAME') or '')
+            if not db.get('ENGINE', '').endswith('sqlite3') or not name.startswith('/'):
+                continue
+            folder = os.path.dirname(name)
+            if not os.path.isdir(folder):
+                sys.stderr.write('the SQLite database %s of DATABASES[%r] is in %s, which does '
+                                 'not exist: set dataDir to it (host preparation makes it, '
+                                 "the app user's), or make it\n" % (name, alias, folder))
+                sys.exit(1)
+            if not os.access(folder, os.W_OK | os.X_OK):
+                sys.stderr.write('the SQLite database %s of DATABASES[%r] is in %s, which the '
+                                 'app user cannot write: set dataDir to it (host preparation '
+                                 "makes it, the app user's), or change its owner\n"
+                                 % (name, alias, folder))
+                sys.exit(1)
         django_main(['manage.py', 'migrate', '--noinput'])
     elif task == 'collectstatic':
         if not apps.is_installed('django.contrib.staticfiles'):

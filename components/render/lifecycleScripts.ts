@@ -125,5 +125,6 @@ export function renderStopScript(spec: ServiceSpec): string {
     JOB: spec.job,
     STATE_FILE: stateFilePath(spec),
     INIT: spec.init,
+    DATA_DIR: spec.dataDir ?? "",
   });
 }

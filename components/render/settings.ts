@@ -44,6 +44,11 @@ import {
   parseEnvList,
 } from "./checks";
 import { pyQuote } from "./shell";
+import { checkProcesses } from "./processes";
+import { checkSchedules } from "./schedules";
+
+export type { ProcessOptions, ProcessSpec } from "./processes";
+export type { ScheduleOptions, ScheduleSpec } from "./schedules";
 
 /** Log levels Gunicorn accepts for `--log-level`. */
 export const LOG_LEVELS = ["debug", "info", "warning", "error", "critical"] as const;
@@ -152,7 +157,7 @@ export type Effect =
   | "none";
 
 /** Types of stack config keys, as `Pulumi.yaml` declares them (the CLI has no object type). */
-export type ConfigType = "string" | "integer" | "boolean" | "array";
+export type ConfigType = "string" | "integer" | "boolean" | "array" | "object";
 
 /** The settings resolved so far (table order) and the raw ones, for defaults that derive. */
 export type DefaultContext = {
@@ -166,6 +171,8 @@ export interface Setting<T> {
   doc: string;
   /** The value's TypeScript type in the component's Args (inside `pulumi.Input`). */
   type: string;
+  /** Its type in a package schema (no unions), where {@link type} has one the schema cannot hold. */
+  schemaType?: string;
   /** Validates a raw value (user's or default) and returns its normal form. */
   check: (field: string, value: unknown) => T;
   /** The default: a value, or derived from the settings before it; none for optional ones. */
@@ -174,6 +181,8 @@ export interface Setting<T> {
   defaultDoc?: string;
   /** What a change does to the running service. */
   effect: Effect;
+  /** Where an init differs from {@link effect} (a sandbox path is in the systemd unit only). */
+  effectUnder?: Partial<Record<Init, Effect>>;
   /** The Gunicorn config line: its key, and the Python expression of the value. */
   gunicorn?: { key: string; value?: (value: T) => string; imports?: (value: T) => string[] };
   /** The Upstart stanza it writes (documentation; a test finds it in the rendered job). */
@@ -799,6 +808,46 @@ export const SETTINGS = {
     config: "array",
     example: ["python manage.py compilemessages"],
   }),
+  processes: setting({
+    doc: "Processes beside the web, run from the same release (or projectDir), virtualenv, user and app environment: a map from a name to a command line or to { command, stopTimeout (60), once (false: every host of a fleet; true: its first only), settleSeconds (3) }; each is the job <job>-<name> (respawned, stopped with TERM then KILL after stopTimeout), started after the web is healthy, restarted after each release switch and each change of its command or the environment, stopped and removed on destroy.",
+    type: "Record<string, string | ProcessOptions>",
+    schemaType: "Record<string, ProcessOptions>",
+    check: checkProcesses,
+    default: {},
+    effect: "none",
+    upstart: "a job /etc/init/<job>-<name>.conf each",
+    systemd: "a unit /etc/systemd/system/<job>-<name>.service each",
+    lifecycle: "process lifecycles",
+    config: "object",
+    example: { worker: "celery -A mysite worker -l info" },
+    plain: true,
+  }),
+  schedules: setting({
+    doc: "Scheduled jobs: a map from a name to { command, schedule, once (true: the fleet's first host only) }; schedule is hourly, daily, weekly, monthly or five cron fields. Each runs as the app user in the current release with the virtualenv and the app environment, never two runs at once (flock); a systemd timer and service <job>-<name> (the journal has its output), or under Upstart a cron entry /etc/cron.d/<job>-<name> (its output in <job>-<name>.log beside Gunicorn's); removed on destroy.",
+    type: "Record<string, ScheduleOptions>",
+    check: checkSchedules,
+    default: {},
+    effect: "none",
+    upstart: "a cron entry /etc/cron.d/<job>-<name> each",
+    systemd: "a timer and a service <job>-<name> each",
+    lifecycle: "schedule lifecycles",
+    config: "object",
+    example: { clearsessions: { command: "python manage.py clearsessions", schedule: "daily" } },
+    plain: true,
+  }),
+  dataDir: optional({
+    doc: "The app's own data (a SQLite database, uploads, caches): made by host preparation (the app user's, mode 0750; 0751 when nginx serves a mediaRoot inside it), given to the app as DATA_DIR, writable under the systemd sandbox, never part of a release and kept on destroy; mediaRoot defaults to <dataDir>/media.",
+    type: "string",
+    check: checkUnitPath,
+    defaultDoc: "unset",
+    effect: "restart",
+    effectUnder: { upstart: "reload" },
+    env: "DATA_DIR",
+    systemd: "ReadWritePaths=",
+    lifecycle: "host preparation",
+    config: "string",
+    example: "/var/lib/site",
+  }),
   nginx: setting({
     doc: "Put nginx in front (Debian's package; host preparation installs it): a site of this service, /etc/nginx/conf.d/gunicorn-<job>.conf, proxying to Gunicorn's bind with buffering and serving staticRoot at /static/ (mediaRoot at /media/) from disk; checked with nginx -t, reloaded gracefully, its health checked through it, removed on destroy.",
     type: "boolean",
@@ -898,7 +947,9 @@ export const SETTINGS = {
     doc: "The directory of user uploads (Django's MEDIA_ROOT), given to the app as MEDIA_ROOT and, with nginx, served at /media/; never part of a release.",
     type: "string",
     check: checkPath,
-    defaultDoc: "unset (no /media/)",
+    default: ({ resolved }) =>
+      resolved.dataDir !== undefined ? `${String(resolved.dataDir)}/media` : undefined,
+    defaultDoc: "<dataDir>/media with dataDir, else unset (no /media/)",
     effect: "reload",
     env: "MEDIA_ROOT",
     nginx: "location /media/",

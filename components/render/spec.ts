@@ -8,7 +8,9 @@ import {
   SETTINGS,
   SETTING_NAMES,
   type Init,
+  type ProcessOptions,
   type ResolvedSettings,
+  type ScheduleOptions,
   type Setting,
 } from "./settings";
 
@@ -48,8 +50,13 @@ export type ServiceSpec = ResolvedSettings;
 
 /** The raw, user-facing settings: every field optional, defaults applied by {@link normalizeSpec}. */
 export type ServiceSettings = {
-  [K in Exclude<keyof ServiceSpec, "workers">]?: ServiceSpec[K] | undefined;
+  [K in Exclude<keyof ServiceSpec, "workers" | "processes" | "schedules">]?:
+    ServiceSpec[K] | undefined;
 } & {
+  /** Scheduled jobs: their command and schedule. */
+  schedules?: Record<string, ScheduleOptions> | undefined;
+  /** Processes beside the web: a command line each, or its options. */
+  processes?: Record<string, string | ProcessOptions> | undefined;
   /** Deploy the app as releases (`appRoot` then defaults to `/srv/<job>`). */
   releases?: boolean | undefined;
   /** Worker count; text such as "4" (from config) is accepted too. */

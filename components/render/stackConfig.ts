@@ -400,6 +400,17 @@ function fromConfig(name: string, row: Setting<unknown>, raw: string): unknown {
       return checkInt(name, raw, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
     case "boolean":
       return checkBoolKey(name, raw, false);
+    case "object": {
+      // `pulumi config set --path 'key.name' value` (or YAML in the stack file) hands it
+      // over as JSON.
+      let value: unknown;
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        throw new SpecError(name, `expected a map (YAML in the stack file, or --path), got ${raw}`);
+      }
+      return value;
+    }
     case "array": {
       const list = parseList(name, raw);
       return row.fromConfig !== undefined ? row.fromConfig(list) : list;

@@ -14,6 +14,20 @@ import {
 } from "./remoteScripts";
 import { renderHostProgram } from "./hostProgram";
 import { HOST_FILES, hasHostFile } from "./hostFiles";
+import {
+  renderScheduleApplyScript,
+  renderScheduleFiles,
+  renderScheduleStopScript,
+  scheduleApplyLabel,
+  scheduleStopLabel,
+} from "./scheduleFiles";
+import {
+  processApplyLabel,
+  processStopLabel,
+  renderProcessApplyScript,
+  renderProcessFiles,
+  renderProcessStopScript,
+} from "./processFiles";
 
 /**
  * `sudo: "helper"`: instead of running generated scripts as root (which needs sudo for
@@ -138,6 +152,58 @@ function operations(spec: ServiceSpec): Operation[] {
       label: `uploading a release of ${spec.job}`,
       script: renderUploadScript(spec.appRoot, FIRST_ARG, "$2"),
     });
+  }
+  // The processes beside the web: the init runs a process's job as root until it drops to the
+  // app user, so the job is fixed like the web's; the launcher runs as the app user only.
+  for (const [name, p] of Object.entries(spec.processes)) {
+    for (const f of renderProcessFiles(spec, name, p)) {
+      const check = f.helper === "fixed" ? fixedContentCheck(f.content) : undefined;
+      ops.push(
+        ...fileOperations(spec, `process-${name}-${f.role}`, f, check, {
+          systemdReload: f.systemdReload,
+        }),
+      );
+    }
+    ops.push(
+      {
+        name: `apply-process-${name}`,
+        args: [],
+        label: processApplyLabel(spec, name),
+        script: renderProcessApplyScript(spec, name, p),
+      },
+      {
+        name: `stop-process-${name}`,
+        args: [],
+        label: processStopLabel(spec, name),
+        script: renderProcessStopScript(spec, name),
+      },
+    );
+  }
+  // Scheduled jobs: root's init or cron acts on the unit, the timer and the cron entry (the
+  // user a cron line names is root's choice), so they are fixed; the runner runs as the app user.
+  for (const [name, sched] of Object.entries(spec.schedules)) {
+    for (const f of renderScheduleFiles(spec, name, sched)) {
+      const check = f.helper === "fixed" ? fixedContentCheck(f.content) : undefined;
+      ops.push(
+        ...fileOperations(spec, `schedule-${name}-${f.role}`, f, check, {
+          systemdReload: f.systemdReload,
+        }),
+      );
+    }
+    ops.push(
+      {
+        name: `apply-schedule-${name}`,
+        args: [],
+        label: scheduleApplyLabel(spec, name),
+        script: renderScheduleApplyScript(spec, name),
+      },
+      {
+        name: `stop-schedule-${name}`,
+        args: [],
+        label: scheduleStopLabel(spec, name),
+        script: renderScheduleStopScript(spec, name),
+      },
+    );
   }
   // The stop runs on destroy: the helper and its rule are the admin's to remove, so say so.
   const notice = `gunicorn-upstart: ${spec.job} is stopped and its files go next; the helper ${helperPath(spec.job)} and the sudoers rule ${sudoersPath(spec.job)} stay: remove them as root when the job is gone for good`;

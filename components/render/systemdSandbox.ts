@@ -20,13 +20,15 @@ function appPaths(spec: ServiceSpec): string[] {
     ...(spec.accessLog !== undefined ? [spec.accessLog] : []),
     ...(spec.appRoot !== undefined ? [spec.appRoot] : []),
     ...(spec.chdir !== undefined ? [spec.chdir] : []),
+    ...(spec.dataDir !== undefined ? [spec.dataDir] : []),
     ...spec.readWritePaths,
   ];
 }
 
-/** The directories the service writes: its logs' and the ones the user named. */
+/** The directories the service writes: its logs', its data directory and the ones the user named. */
 export function writablePaths(spec: ServiceSpec): string[] {
-  return [...new Set([...logDirs(spec), ...spec.readWritePaths])];
+  const data = spec.dataDir !== undefined ? [spec.dataDir] : [];
+  return [...new Set([...logDirs(spec), ...data, ...spec.readWritePaths])];
 }
 
 /**
