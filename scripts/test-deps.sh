@@ -3,11 +3,11 @@
 # host program and generated script, pyflakes3 the Python host programs; the real-host tests need an
 # OpenSSH server and client, sudo, Debian's Gunicorn and Django, venv, ps/pgrep, unshare and logrotate; the systemd host needs
 # debootstrap and systemd-nspawn, and systemd-analyze verifies every rendered unit; nginx (and
-# openssl, curl) checks and serves the rendered nginx sites. Installs the missing ones with apt-get when run as root (CI, fresh
+# openssl, curl) checks and serves the rendered nginx sites; Celery and Redis run beside the web, cron runs scheduled jobs. Installs the missing ones with apt-get when run as root (CI, fresh
 # machines); otherwise says what to install and fails.
 set -euo pipefail
-packages=(shellcheck pyflakes3 openssh-server openssh-client sudo gunicorn python3-django python3-venv procps util-linux logrotate debootstrap systemd-container systemd nginx openssl curl)
-commands=(shellcheck pyflakes3 sshd ssh sudo gunicorn django-admin "" pgrep unshare logrotate debootstrap systemd-nspawn systemd-analyze nginx openssl curl)
+packages=(shellcheck pyflakes3 openssh-server openssh-client sudo gunicorn python3-django python3-venv procps util-linux logrotate debootstrap systemd-container systemd nginx openssl curl python3-celery python3-redis redis-server cron)
+commands=(shellcheck pyflakes3 sshd ssh sudo gunicorn django-admin "" pgrep unshare logrotate debootstrap systemd-nspawn systemd-analyze nginx openssl curl "" "" redis-server cron)
 # And what the local machine needs, which the tests boot (LOCAL_MACHINE_NEEDS, the one list,
 # read with tsx: on a fresh clone, before `npm ci`, it is not there yet, and the run `npm test`
 # makes first (pretest) adds them).

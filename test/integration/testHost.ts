@@ -26,7 +26,8 @@ function systemdRootfs(): string {
     // libjs-jquery: Debian's Django links its admin's jquery.js there (a Recommends, which
     // debootstrap does not install); collectstatic fails on the dangling link without it.
     // nginx and openssl: the nginx site (tls self-signed).
-    "gunicorn,python3-django,libjs-jquery,nginx,openssl",
+    // python3-celery, python3-redis and redis-server: the processes beside the web.
+    "gunicorn,python3-django,libjs-jquery,nginx,openssl,python3-celery,python3-redis,redis-server",
   ];
   const r = spawnSync("bash", args, { encoding: "utf8", timeout: 900_000, maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`building the systemd host failed: ${r.stderr.slice(-3000)}`);

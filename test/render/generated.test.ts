@@ -120,7 +120,7 @@ describe("the settings table", () => {
           name === "init"; // which file is written at all
         assert.equal(
           effect,
-          landsHere ? row.effect : "none",
+          landsHere ? (row.effectUnder?.[init] ?? row.effect) : "none",
           `${name} (example ${JSON.stringify(row.example)})`,
         );
         // The declared Gunicorn key, stanza or unit key is on a line the change added or removed.

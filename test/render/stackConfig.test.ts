@@ -7,8 +7,10 @@ import { normalizeSpec, type ServiceSettings } from "../../components/render/spe
 import { readStackConfig, stackConfigKeys } from "../../components/render/stackConfig";
 
 /** A row's example as `pulumi config set` stores it: text, lists as JSON. */
-function asConfigText(example: unknown): string {
+function asConfigText(example: unknown, type?: string): string {
   if (typeof example !== "object" || example === null) return String(example);
+  // A map key (processes) comes as the JSON of the map.
+  if (type === "object") return JSON.stringify(example);
   if (Array.isArray(example)) return JSON.stringify(example);
   const o = example as Record<string, unknown>;
   // The two object settings: nofile as [SOFT, HARD], jobEnv as NAME=value strings.
@@ -26,7 +28,7 @@ describe("the stack config", () => {
     const row = SETTINGS[name] as Setting<unknown>;
     if (row.config === undefined) continue;
     test(`${name} (${row.config}) set in the stack reaches the spec as the component's value`, () => {
-      const stack = read({ [name]: asConfigText(row.example) });
+      const stack = read({ [name]: asConfigText(row.example, row.config) });
       const expected = normalizeSpec({ [name]: row.example } as ServiceSettings);
       assert.deepEqual(
         (stack.spec as Record<string, unknown>)[name],
