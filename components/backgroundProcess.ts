@@ -10,11 +10,10 @@ import {
   type ProcessFileRole,
 } from "./render/processFiles";
 import { sha256 } from "./render/lifecycleScripts";
-import { asHelperCommand, loaderCommand, renderStepProgram } from "./render/remoteScripts";
 import type { HelperRef } from "./render/sudoHelper";
 import type { ServiceSpec } from "./render/spec";
-import { RemoteFile } from "./remoteFile";
-import { hostAddress, remoteCommand } from "./resourceHelpers";
+import { renderedRemoteFile, type RemoteFile } from "./remoteFile";
+import { hostAddress, lifecycleCommands, remoteCommand } from "./resourceHelpers";
 
 /** Arguments of {@link BackgroundProcess}. */
 export interface BackgroundProcessArgs {
@@ -36,6 +35,12 @@ export interface BackgroundProcessArgs {
   after?: pulumi.Input<pulumi.Resource>[];
   /** Act through the job's privileged helper (`sudo: "helper"`). @default unset */
   helper?: pulumi.Input<HelperRef | undefined>;
+  /**
+   * Tokens of the steps that wrote what the process runs besides its own files (the release,
+   * the virtualenv, the Gunicorn config with the environment): when any ran, the lifecycle
+   * runs too, as the web's does. @default []
+   */
+  writes?: pulumi.Input<string>[];
 }
 
 /**
@@ -66,43 +71,27 @@ export class BackgroundProcess extends pulumi.ComponentResource {
     };
     const rendered = spec.apply((s) => renderProcessFiles(s, proc, processOf(s)));
     const helper = pulumi.output(args.helper);
-    const file = (role: ProcessFileRole) => {
-      const f = rendered.apply((fs) => fs.find((x) => x.role === role)!);
-      return new RemoteFile(
-        `${name}-${role}`,
-        {
-          connection: args.connection,
-          path: f.path,
-          owner: f.owner,
-          group: f.group,
-          mode: f.mode,
-          content: f.content,
-          systemdReload: f.systemdReload,
-          helper: args.helper,
-          role: `process-${proc}-${role}`,
-        },
+    const file = (role: ProcessFileRole) =>
+      renderedRemoteFile(
+        name,
+        role,
+        rendered,
+        { connection: args.connection, helper: args.helper, prefix: `process-${proc}` },
         { parent: this, dependsOn: args.prepared ?? [] },
       );
-    };
     this.jobFile = file("job");
     this.launcherFile = file("launcher");
 
-    const apply = helper.apply((h) =>
-      h ? asHelperCommand(h.path, h.shape, `apply-process-${proc}`) : loaderCommand("apply"),
-    );
-    const stop = helper.apply((h) =>
-      h ? asHelperCommand(h.path, h.shape, `stop-process-${proc}`) : loaderCommand("stop"),
-    );
-    const program = pulumi.all([spec, helper]).apply(([s, h]) =>
-      h
-        ? undefined
-        : renderStepProgram({
-            apply: {
-              label: processApplyLabel(s, proc),
-              script: renderProcessApplyScript(s, proc, processOf(s)),
-            },
-            stop: { label: processStopLabel(s, proc), script: renderProcessStopScript(s, proc) },
-          }),
+    const { apply, stop, program } = lifecycleCommands(
+      helper,
+      { apply: `apply-process-${proc}`, stop: `stop-process-${proc}` },
+      spec.apply((s) => ({
+        apply: {
+          label: processApplyLabel(s, proc),
+          script: renderProcessApplyScript(s, proc, processOf(s)),
+        },
+        stop: { label: processStopLabel(s, proc), script: renderProcessStopScript(s, proc) },
+      })),
     );
     const manifest = pulumi
       .all([
@@ -122,13 +111,13 @@ export class BackgroundProcess extends pulumi.ComponentResource {
         }),
       );
     // After a failed start (the process stopped, nothing recorded), going back to the inputs it
-    // last succeeded with would be no update at all: the tokens of the file writes change then,
-    // so the lifecycle runs and starts it.
+    // last succeeded with (its command, the release, the environment) would be no update at
+    // all: the tokens of the writes change then, so the lifecycle runs and starts it.
     const update = pulumi
-      .all([apply, this.jobFile.written, this.launcherFile.written])
+      .all([apply, this.jobFile.written, this.launcherFile.written, pulumi.all(args.writes ?? [])])
       .apply(
-        ([command, job, launcher]) =>
-          `${command} # after ${sha256(`${job} ${launcher}`).slice(0, 16)}`,
+        ([command, job, launcher, writes]) =>
+          `${command} # after ${sha256([job, launcher, ...writes].join(" ")).slice(0, 16)}`,
       );
     const lifecycle = remoteCommand(
       `${name}-lifecycle`,

@@ -189,7 +189,7 @@ export class GunicornService extends pulumi.ComponentResource {
       step,
       args,
       appEnv,
-      { release: this.release, pythonEnv: this.pythonEnv },
+      { release: this.release, pythonEnv: this.pythonEnv, config: files.config },
       prepared,
       helper.ref,
       service,

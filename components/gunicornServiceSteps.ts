@@ -448,7 +448,12 @@ export function runProcesses(
   step: ServiceStep,
   args: GunicornServiceArgs,
   appEnv: pulumi.Output<Record<string, string>>,
-  inputs: { release: AppRelease | undefined; pythonEnv: PythonEnv | undefined },
+  inputs: {
+    release: AppRelease | undefined;
+    pythonEnv: PythonEnv | undefined;
+    /** The Gunicorn config's write: it holds the environment. */
+    config: RemoteFile;
+  },
   prepared: pulumi.Resource[],
   helper: pulumi.Output<HelperRef | undefined>,
   started: StartedService,
@@ -473,6 +478,10 @@ export function runProcesses(
           prepared,
           after: [started.lifecycle],
           helper,
+          writes: [
+            inputs.config.written,
+            ...[inputs.release, inputs.pythonEnv].flatMap((r) => (r ? [r.written] : [])),
+          ],
         },
         { parent: step.parent },
       ),

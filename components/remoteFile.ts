@@ -138,3 +138,52 @@ export class RemoteFile extends pulumi.ComponentResource {
     this.registerOutputs({ path: this.path, content: this.content, written: this.written });
   }
 }
+
+/** A file rendered with its target: where it goes, with what ownership, and what it says. */
+export interface RenderedTarget {
+  role: string;
+  path: string;
+  owner: string;
+  group: string;
+  mode: string;
+  content: string;
+  systemdReload: boolean;
+}
+
+/**
+ * The RemoteFile `${name}-${role}` of the file of that role among `rendered` (a process's or a
+ * scheduled job's files), written through the helper's `write-${prefix}-${role}` with it.
+ */
+export function renderedRemoteFile(
+  name: string,
+  role: string,
+  rendered: pulumi.Output<RenderedTarget[]>,
+  args: {
+    connection: RemoteFileArgs["connection"];
+    helper: RemoteFileArgs["helper"];
+    /** The helper's name for the file: `<prefix>-<role>`. */
+    prefix: string;
+  },
+  opts: pulumi.ComponentResourceOptions,
+): RemoteFile {
+  const f = rendered.apply((fs) => {
+    const found = fs.find((x) => x.role === role);
+    if (found === undefined) throw new Error(`${name}: no ${role} file`);
+    return found;
+  });
+  return new RemoteFile(
+    `${name}-${role}`,
+    {
+      connection: args.connection,
+      path: f.path,
+      owner: f.owner,
+      group: f.group,
+      mode: f.mode,
+      content: f.content,
+      systemdReload: f.systemdReload,
+      helper: args.helper,
+      role: `${args.prefix}-${role}`,
+    },
+    opts,
+  );
+}

@@ -6,7 +6,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { sha256 } from "./render/lifecycleScripts";
-import { drainingStdin, loaderInput } from "./render/remoteScripts";
+import {
+  asHelperCommand,
+  drainingStdin,
+  loaderCommand,
+  loaderInput,
+  renderStepProgram,
+} from "./render/remoteScripts";
+import type { HelperRef } from "./render/sudoHelper";
 import { SpecError } from "./render/spec";
 
 /** Runs `check`; a SpecError becomes `ResourceError("<name>: invalid '<field>': ...")`. */
@@ -107,4 +114,37 @@ export function hostAddress(connection: pulumi.Input<Connection>): pulumi.Output
   return pulumi.unsecret(
     pulumi.output(connection).apply((c) => `${String(c.host)}:${String(c.port ?? 22)}`),
   );
+}
+
+/** A lifecycle's two steps: what runs on create and update, and on delete. */
+export interface LifecycleSteps {
+  apply: { label: string; script: string };
+  stop: { label: string; script: string };
+}
+
+/**
+ * The commands and program of a lifecycle (the web's, a process's, a scheduled job's): with the
+ * helper, its operations `applyOp` and `stopOp` (the scripts are in the helper); without, the
+ * loader's `apply` and `stop`, with the step program on standard input.
+ */
+export function lifecycleCommands(
+  helper: pulumi.Output<HelperRef | undefined>,
+  ops: { apply: string; stop: string },
+  steps: pulumi.Output<LifecycleSteps>,
+): {
+  apply: pulumi.Output<string>;
+  stop: pulumi.Output<string>;
+  program: pulumi.Output<string | undefined>;
+} {
+  return {
+    apply: helper.apply((h) =>
+      h ? asHelperCommand(h.path, h.shape, ops.apply) : loaderCommand("apply"),
+    ),
+    stop: helper.apply((h) =>
+      h ? asHelperCommand(h.path, h.shape, ops.stop) : loaderCommand("stop"),
+    ),
+    program: pulumi
+      .all([helper, steps])
+      .apply(([h, st]) => (h ? undefined : renderStepProgram({ apply: st.apply, stop: st.stop }))),
+  };
 }

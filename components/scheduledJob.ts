@@ -9,11 +9,10 @@ import {
   scheduleStopLabel,
   type ScheduleFileRole,
 } from "./render/scheduleFiles";
-import { asHelperCommand, loaderCommand, renderStepProgram } from "./render/remoteScripts";
 import type { HelperRef } from "./render/sudoHelper";
 import type { Init, ServiceSpec } from "./render/spec";
-import { RemoteFile } from "./remoteFile";
-import { hostAddress, remoteCommand } from "./resourceHelpers";
+import { renderedRemoteFile, type RemoteFile } from "./remoteFile";
+import { hostAddress, lifecycleCommands, remoteCommand } from "./resourceHelpers";
 
 /** Arguments of {@link ScheduledJob}. */
 export interface ScheduledJobArgs {
@@ -61,42 +60,23 @@ export class ScheduledJob extends pulumi.ComponentResource {
     const roles: ScheduleFileRole[] =
       args.init === "systemd" ? ["runner", "service", "timer"] : ["runner", "cron"];
     for (const role of roles) {
-      const f = rendered.apply((fs) => {
-        const found = fs.find((x) => x.role === role);
-        if (found === undefined) throw new Error(`${name}: init ${args.init} has no ${role} file`);
-        return found;
-      });
       files.push(
-        new RemoteFile(
-          `${name}-${role}`,
-          {
-            connection: args.connection,
-            path: f.path,
-            owner: f.owner,
-            group: f.group,
-            mode: f.mode,
-            content: f.content,
-            systemdReload: f.systemdReload,
-            helper: args.helper,
-            role: `schedule-${job}-${role}`,
-          },
+        renderedRemoteFile(
+          name,
+          role,
+          rendered,
+          { connection: args.connection, helper: args.helper, prefix: `schedule-${job}` },
           { parent: this, dependsOn: args.prepared ?? [] },
         ),
       );
     }
-    const apply = helper.apply((h) =>
-      h ? asHelperCommand(h.path, h.shape, `apply-schedule-${job}`) : loaderCommand("apply"),
-    );
-    const stop = helper.apply((h) =>
-      h ? asHelperCommand(h.path, h.shape, `stop-schedule-${job}`) : loaderCommand("stop"),
-    );
-    const program = pulumi.all([spec, helper]).apply(([s, h]) =>
-      h
-        ? undefined
-        : renderStepProgram({
-            apply: { label: scheduleApplyLabel(s, job), script: renderScheduleApplyScript(s, job) },
-            stop: { label: scheduleStopLabel(s, job), script: renderScheduleStopScript(s, job) },
-          }),
+    const { apply, stop, program } = lifecycleCommands(
+      helper,
+      { apply: `apply-schedule-${job}`, stop: `stop-schedule-${job}` },
+      spec.apply((s) => ({
+        apply: { label: scheduleApplyLabel(s, job), script: renderScheduleApplyScript(s, job) },
+        stop: { label: scheduleStopLabel(s, job), script: renderScheduleStopScript(s, job) },
+      })),
     );
     // What the timer is: a new calendar restarts it.
     const manifest = pulumi

@@ -9,10 +9,9 @@ import {
   stopLabel,
   type ServiceFiles,
 } from "./render/lifecycleScripts";
-import { asHelperCommand, loaderCommand, renderStepProgram } from "./render/remoteScripts";
 import type { HelperRef } from "./render/sudoHelper";
 import type { ServiceSpec } from "./render/spec";
-import { hostAddress, remoteCommand } from "./resourceHelpers";
+import { hostAddress, lifecycleCommands, remoteCommand } from "./resourceHelpers";
 
 /** Arguments of {@link ServiceLifecycle}. */
 export interface ServiceLifecycleArgs {
@@ -81,19 +80,13 @@ export class ServiceLifecycle extends pulumi.ComponentResource {
     );
     const spec = pulumi.output(args.spec);
     const helper = pulumi.output(args.helper);
-    const apply = helper.apply((h) =>
-      h ? asHelperCommand(h.path, h.shape, "apply") : loaderCommand("apply"),
-    );
-    const stop = helper.apply((h) =>
-      h ? asHelperCommand(h.path, h.shape, "stop") : loaderCommand("stop"),
-    );
-    const program = pulumi.all([spec, helper]).apply(([s, h]) =>
-      h
-        ? undefined
-        : renderStepProgram({
-            apply: { label: applyLabel(s), script: renderApplyScript(s) },
-            stop: { label: stopLabel(s), script: renderStopScript(s) },
-          }),
+    const { apply, stop, program } = lifecycleCommands(
+      helper,
+      { apply: "apply", stop: "stop" },
+      spec.apply((s) => ({
+        apply: { label: applyLabel(s), script: renderApplyScript(s) },
+        stop: { label: stopLabel(s), script: renderStopScript(s) },
+      })),
     );
     // A comment for the shell: read by nothing, it changes when any write ran (one token of
     // them all, so the command stays short).

@@ -311,7 +311,7 @@ export interface SchemaSettingArgs {
    */
   releaseCommands?: pulumi.Input<string[]>;
   /**
-   * Processes beside the web, run from the same release (or projectDir), virtualenv, user and app environment: a map from a name to a command line or to { command, stopTimeout (60), once (false: every host of a fleet; true: its first only), settleSeconds (3) }; each is the job <job>-<name> (respawned, stopped with TERM then KILL after stopTimeout), started after the web is healthy, restarted after each release switch and each change of its command or the environment, stopped and removed on destroy.
+   * Processes beside the web, run from the same release (or projectDir), virtualenv, user and app environment: a map from a name to a command line or to { command, stopTimeout (60), once (false: every host of a fleet; true: its first only), settleSeconds (3) }; each is the job <job>-<name> (respawned, stopped with TERM to the command (one command, or exec the last) then KILL after stopTimeout), started after the web is healthy, restarted after each release switch and each change of its command or the environment, stopped and removed on destroy.
    * A change takes effect at the next start, reload or release. Lands in: Upstart a job /etc/init/<job>-<name>.conf each, systemd a unit /etc/systemd/system/<job>-<name>.service each, lifecycle (process lifecycles).
    * @default {}
    */
@@ -382,6 +382,18 @@ export interface SchemaSettingArgs {
    * @default "10m"
    */
   clientMaxBodySize?: pulumi.Input<string>;
+  /**
+   * With nginx: answer 503 (with Retry-After) for every path of the app but the health check (which must not be /) and the static and media files, with maintenancePage or a plain text; Gunicorn keeps running (turning it on or off reloads nginx only).
+   * A change takes effect at the next start, reload or release. Lands in: nginx return 503.
+   * @default false
+   */
+  maintenance?: pulumi.Input<boolean>;
+  /**
+   * With maintenance: the HTML page nginx answers with, a file on the host (e.g. collected into staticRoot); a missing file falls back to the status alone.
+   * A change takes effect at the next start, reload or release. Lands in: nginx error_page 503.
+   * @default unset (a plain text)
+   */
+  maintenancePage?: pulumi.Input<string>;
   /**
    * The directory of user uploads (Django's MEDIA_ROOT), given to the app as MEDIA_ROOT and, with nginx, served at /media/; never part of a release.
    * A change reloads (HUP: same master, new workers). Lands in: app environment MEDIA_ROOT, nginx location /media/.

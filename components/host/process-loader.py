@@ -24,20 +24,8 @@ for item in config.get("raw_env", []):
 stop_timeout = float(sys.argv[2])
 command = sys.argv[3]
 
-child = os.fork()
-if child == 0:
-    os.setsid()
-    try:
-        # Killed with this process (SIGKILL, say): the command dies too, not left orphaned
-        # out of the init's reach. (Linux's prctl PR_SET_PDEATHSIG; kept across the exec.)
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
-    os.execvp("bash", ["bash", "-c", command])
-
 stopping = []
+FORWARDED = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
 
 
 def kill_group(signum):
@@ -50,14 +38,34 @@ def kill_group(signum):
 def forward(signum, frame):
     if signum in (signal.SIGTERM, signal.SIGINT) and not stopping:
         stopping.append(time.time())
-    try:
-        os.kill(child, signum)
-    except OSError:
-        pass
+    if child:
+        try:
+            os.kill(child, signum)
+        except OSError:
+            pass
 
 
-for name in ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"):
+# Before the fork: a stop that comes while the command starts is passed on, not fatal here.
+child = 0
+for name in FORWARDED:
     signal.signal(getattr(signal, name), forward)
+parent = os.getpid()
+child = os.fork()
+if child == 0:
+    for name in FORWARDED:
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+    os.setsid()
+    try:
+        # Killed with this process (SIGKILL, say): the command dies too, not left orphaned
+        # out of the init's reach. (Linux's prctl PR_SET_PDEATHSIG; kept across the exec.)
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(1)  # this process died before the line above took effect
+    os.execvp("bash", ["bash", "-c", command])
 
 while True:
     try:
@@ -75,5 +83,10 @@ while True:
 # The command's leftovers (a pool child of a main process that died) go with it.
 kill_group(signal.SIGKILL)
 if os.WIFSIGNALED(status):
-    sys.exit(128 + os.WTERMSIG(status))
+    # Ended by a signal as the command was: the init sees what it would have seen.
+    signum = os.WTERMSIG(status)
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    time.sleep(1)
+    sys.exit(128 + signum)
 sys.exit(os.WEXITSTATUS(status))

@@ -4,7 +4,8 @@
 # one still going says so and ends. It runs the command from the project directory (with
 # releases, the current one) in the app's virtualenv with the app environment, which
 # process-loader.py reads from the Gunicorn config; its output goes to LOG when the app user
-# may append to it, else to the runner's own output (the journal under systemd).
+# may append to it, else to the system log (logger), or with no LOG to the runner's own output
+# (the journal under systemd).
 # Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.
 #
 # Parameters (filled in by components/render/scheduleFiles.ts):
@@ -29,8 +30,11 @@ LOADER=''
 set -u
 if [ -n "$LOG" ] && { : >>"$LOG"; } 2>/dev/null; then
   exec >>"$LOG" 2>&1
+elif [ -n "$LOG" ] && command -v logger >/dev/null 2>&1; then
+  # The log's directory is root's (a root master's): the system log has it instead.
+  exec > >(logger -t "$NAME") 2>&1
 fi
-stamp() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+stamp() { date '+%Y-%m-%d %H:%M:%S'; }
 # The lock is on this file, which whoever runs it can read; the run's whole process tree holds
 # it until the run ends.
 exec 9<"$0"
@@ -42,7 +46,16 @@ echo "$(stamp) $NAME: run starts"
 # shellcheck source=/dev/null
 source "$VIRTUALENV/bin/activate"
 cd "$PROJECTDIR" || exit 1
+# In the background, so that a stop (systemd's TERM to this runner) reaches the command, which
+# then has its stop timeout; without the lock's descriptor, which this runner holds alone
+# (a daemon the command starts must not keep the job from ever running again).
+"$VIRTUALENV/bin/python" -c "$LOADER" "$CONFIG" 30 "$COMMAND" 9<&- &
+pid=$!
+trap 'kill -TERM "$pid" 2>/dev/null || true' TERM INT
 status=0
-"$VIRTUALENV/bin/python" -c "$LOADER" "$CONFIG" 30 "$COMMAND" || status=$?
+while :; do
+  wait "$pid" && status=0 || status=$?
+  if ! kill -0 "$pid" 2>/dev/null; then break; fi
+done
 echo "$(stamp) $NAME: run ends, status $status"
 exit "$status"

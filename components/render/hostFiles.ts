@@ -3,6 +3,7 @@ import { renderGunicornConfig } from "./gunicornConfig";
 import { renderLauncher } from "./launcher";
 import { logrotatePath, renderLogrotate } from "./logrotate";
 import { manageCommandPath, renderManageCommand } from "./manageCommand";
+import { logsCommandPath, renderLogsCommand } from "./logsCommand";
 import type { FileTarget } from "./remoteScripts";
 import { renderSystemdUnit } from "./systemdUnit";
 import { renderUpstartJob } from "./upstartJob";
@@ -10,7 +11,8 @@ import { hostText } from "./hostProgram";
 import { HOOKS_MODULE } from "./warmReload";
 
 /** The files a service puts on the host, by role (also the suffix of their resources' names). */
-export type HostFileRole = "job" | "launcher" | "hooks" | "config" | "logrotate" | "manage";
+export type HostFileRole =
+  "job" | "launcher" | "hooks" | "config" | "logrotate" | "manage" | "logs";
 
 /**
  * One host file, declared once: where it goes with what ownership, how it is rendered, how it
@@ -109,6 +111,16 @@ export const HOST_FILES: readonly HostFile[] = [
     render: renderManageCommand,
     appEnv: false,
     presentWith: "manageCommand",
+    pythonCache: false,
+    systemdReload: () => false,
+    helper: "fixed",
+  },
+  {
+    // `<job>-logs`: root runs it (sudo <job>-logs) and it reads what root may: fixed.
+    role: "logs",
+    target: (s) => rootFile(logsCommandPath(s), "0755"),
+    render: renderLogsCommand,
+    appEnv: false,
     pythonCache: false,
     systemdReload: () => false,
     helper: "fixed",

@@ -1,5 +1,6 @@
 import { runsMasterAsRoot, type ServiceSpec } from "./spec";
 import { initNoun } from "./launcher";
+import { scheduleLogPath } from "./scheduleFiles";
 
 /** Where the logrotate rule for a job goes. */
 export function logrotatePath(spec: ServiceSpec): string {
@@ -7,7 +8,7 @@ export function logrotatePath(spec: ServiceSpec): string {
 }
 
 /**
- * A logrotate rule for the Gunicorn logs. After rotating, USR1 makes the Gunicorn master reopen
+ * A logrotate rule for the Gunicorn logs (and the scheduled jobs' logs beside them). After rotating, USR1 makes the Gunicorn master reopen
  * its log files (and tell its workers to), so nothing is lost and nothing restarts; this is
  * better than `copytruncate`, which drops what is written between the copy and the truncate.
  * New files get the app user's ownership, as Gunicorn gives them. The PID comes from the init.
@@ -16,7 +17,14 @@ export function logrotatePath(spec: ServiceSpec): string {
  * Paths must not contain blanks or quotes here: logrotate's own syntax.
  */
 export function renderLogrotate(spec: ServiceSpec): string {
-  const logs = [spec.logFile, ...(spec.accessLog !== undefined ? [spec.accessLog] : [])];
+  // Under Upstart the scheduled jobs' runners log beside Gunicorn (each run reopens its file).
+  const schedules =
+    spec.init === "upstart" ? Object.keys(spec.schedules).map((n) => scheduleLogPath(spec, n)) : [];
+  const logs = [
+    spec.logFile,
+    ...(spec.accessLog !== undefined ? [spec.accessLog] : []),
+    ...schedules,
+  ];
   return [
     `# logrotate rule for the Gunicorn logs of the ${initNoun(spec)} ${spec.job}.`,
     "# Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.",

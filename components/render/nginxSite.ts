@@ -87,7 +87,14 @@ function appLocations(spec: ServiceSpec, hsts: string[]): string[] {
         ]
       : []),
     ...(prefix !== "" ? [`location = ${prefix} {`, `    return 301 ${prefix}/;`, "}"] : []),
-    `location ${prefix}/ {`,
+    ...(spec.maintenance ? maintenanceLocations(spec, hsts) : proxyLocation(`${prefix}/`, spec)),
+  ];
+}
+
+/** A location proxied to Gunicorn. */
+function proxyLocation(match: string, spec: ServiceSpec): string[] {
+  return [
+    `location ${match} {`,
     // A single server: nginx never marks it unavailable, so no upstream block is needed.
     `    proxy_pass http://${upstreamServer(spec)};`,
     "    proxy_set_header Host $http_host;",
@@ -97,6 +104,40 @@ function appLocations(spec: ServiceSpec, hsts: string[]): string[] {
     "    # Buffered both ways (request bodies always are): a slow client holds an nginx",
     "    # connection, not a Gunicorn worker.",
     "    proxy_buffering on;",
+    "}",
+  ];
+}
+
+/** Seconds a maintenance answer tells clients (and crawlers) to wait before they ask again. */
+export const MAINTENANCE_RETRY_AFTER = 300;
+
+/**
+ * `maintenance: true`: every path of the app answers 503 with Retry-After, from nginx (the
+ * page of `maintenancePage`, or a plain text), but the health check, which still reaches
+ * Gunicorn (the health checks through nginx keep working), and the static files, which the
+ * page may use. Gunicorn itself is untouched: turning it off is an nginx reload.
+ */
+function maintenanceLocations(spec: ServiceSpec, hsts: string[]): string[] {
+  const prefix = spec.urlPrefix ?? "";
+  const named = `@gunicorn_upstart_maintenance_${spec.job.replace(/[^A-Za-z0-9_]/g, "_")}`;
+  const healthPath = `${prefix}${spec.healthCheckPath.split("?")[0] as string}`;
+  const page = spec.maintenancePage;
+  return [
+    "# Maintenance: 503 with Retry-After for every path but the health check (and the files above).",
+    ...proxyLocation(`= ${healthPath}`, spec),
+    `location ${prefix}/ {`,
+    `    error_page 503 ${named};`,
+    "    return 503;",
+    "}",
+    `location ${named} {`,
+    `    add_header Retry-After ${MAINTENANCE_RETRY_AFTER} always;`,
+    ...hsts.map((h) => `    ${h.replace(/;$/, " always;")}`),
+    ...(page !== undefined
+      ? [
+          `    root ${ngQuote(page.slice(0, page.lastIndexOf("/")) || "/")};`,
+          `    try_files ${ngQuote(page.slice(page.lastIndexOf("/")))} =503;`,
+        ]
+      : ["    default_type text/plain;", '    return 503 "Down for maintenance; back soon.\\n";']),
     "}",
   ];
 }

@@ -66,8 +66,12 @@ export function renderProcessFiles(spec: ServiceSpec, name: string, p: ProcessSp
   ];
 }
 
-function title(spec: ServiceSpec, name: string, p: ProcessSpec): string {
-  return `the process ${name} of ${spec.job}, beside Gunicorn: ${p.command.slice(0, 100)}`;
+/**
+ * The job's or unit's title. Without the command: the command is the launcher's (run as the app
+ * user, the deploy user's to change under `sudo: helper`), the job file is fixed in the helper.
+ */
+function title(spec: ServiceSpec, name: string): string {
+  return `the process ${name} of ${spec.job}, beside Gunicorn (its command: in its launcher).`;
 }
 
 /**
@@ -79,7 +83,7 @@ function title(spec: ServiceSpec, name: string, p: ProcessSpec): string {
 export function renderProcessJob(spec: ServiceSpec, name: string, p: ProcessSpec): string {
   const job = processJob(spec, name);
   const lines = [
-    `# Upstart job ${jobFilePath(job)}: ${title(spec, name, p).replace(/\n/g, " ")}`,
+    `# Upstart job ${jobFilePath(job)}: ${title(spec, name)}`,
     "# Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.",
     `description "${spec.description}: ${name}"`,
     "",
@@ -112,11 +116,8 @@ export function renderProcessJob(spec: ServiceSpec, name: string, p: ProcessSpec
  */
 export function renderProcessUnit(spec: ServiceSpec, name: string, p: ProcessSpec): string {
   const job = processJob(spec, name);
-  const literal = (text: string) => text.replace(/%/g, "%%");
-  // The same sandbox as the web unit, for a service that runs as the app user and binds nothing.
-  const sandboxed: ServiceSpec = { ...spec, setuid: spec.user, bind: "127.0.0.1:8000" };
   const lines = [
-    `# systemd unit ${jobFilePath(job, "systemd")}: ${literal(title(spec, name, p))}`,
+    `# systemd unit ${jobFilePath(job, "systemd")}: ${literal(title(spec, name))}`,
     "# Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.",
     "[Unit]",
     `Description=${literal(spec.description)}: ${name}`,
@@ -130,24 +131,39 @@ export function renderProcessUnit(spec: ServiceSpec, name: string, p: ProcessSpe
     "Restart=always",
     "KillMode=mixed",
     `TimeoutStopSec=${p.stopTimeout + KILL_TIMEOUT_MARGIN}`,
-    `User=${spec.user}`,
-    `Group=${spec.group}`,
+    ...appUserServiceLines(spec),
+    "",
+    "[Install]",
+    `WantedBy=${systemdTarget(spec.startOnRunlevels) as string}`,
+    "",
   ];
+  return lines.join("\n");
+}
+
+/** systemd expands `%` specifiers in most settings; a literal `%` is written `%%`. */
+export function literal(text: string): string {
+  return text.replace(/%/g, "%%");
+}
+
+/**
+ * The `[Service]` lines every unit beside the web has (a process's, a scheduled job's): the app
+ * user and group, the web's umask, limits and job environment, and the web unit's sandbox for a
+ * service that runs as the app user and binds nothing (no capability).
+ */
+export function appUserServiceLines(spec: ServiceSpec): string[] {
+  const lines = [`User=${spec.user}`, `Group=${spec.group}`];
   if (spec.umask !== undefined) lines.push(`UMask=${spec.umask.padStart(4, "0")}`);
   if (spec.nofile !== undefined) lines.push(`LimitNOFILE=${spec.nofile.soft}:${spec.nofile.hard}`);
   for (const key of Object.keys(spec.jobEnv).sort()) {
     lines.push(`Environment="${key}=${literal(spec.jobEnv[key] as string)}"`);
   }
+  const sandboxed: ServiceSpec = { ...spec, setuid: spec.user, bind: "127.0.0.1:8000" };
   lines.push(
     "",
     "# Sandbox: the web unit's (relaxSandbox lifts a part).",
     ...renderSandbox(sandboxed).map(literal),
-    "",
-    "[Install]",
-    `WantedBy=${systemdTarget(spec.startOnRunlevels) as string}`,
-    "",
   );
-  return lines.join("\n");
+  return lines;
 }
 
 /** The launcher of a process: components/host/process-launcher.sh with process-loader.py. */

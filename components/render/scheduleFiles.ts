@@ -8,7 +8,7 @@ import { onCalendar, type ScheduleSpec } from "./schedules";
 import { dirnameOf, initNoun, withTitle } from "./launcher";
 import { hostText, renderHostProgram } from "./hostProgram";
 import type { FileTarget } from "./remoteScripts";
-import { renderSandbox } from "./systemdSandbox";
+import { appUserServiceLines, literal } from "./processFiles";
 
 /** The unit (or cron entry) name of a scheduled job: `<job>-<name>`. */
 export function scheduleJob(spec: Pick<ServiceSpec, "job">, name: string): string {
@@ -66,7 +66,7 @@ export function renderScheduleFiles(
       {
         role: "service",
         ...root(`/etc/systemd/system/${job}.service`, "0644"),
-        content: renderScheduleService(spec, name, s),
+        content: renderScheduleService(spec, name),
         systemdReload: true,
         helper: "fixed",
       },
@@ -115,7 +115,7 @@ export function renderScheduleRunner(spec: ServiceSpec, name: string, s: Schedul
  */
 export function renderCronEntry(spec: ServiceSpec, name: string, s: ScheduleSpec): string {
   return [
-    `# cron entry ${cronPath(spec, name)}: the scheduled job ${name} of ${spec.job}: ${s.command.slice(0, 100)}`,
+    `# cron entry ${cronPath(spec, name)}: the scheduled job ${name} of ${spec.job} (its command: in its runner).`,
     "# Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.",
     "SHELL=/bin/sh",
     "PATH=/usr/local/bin:/usr/bin:/bin",
@@ -125,13 +125,10 @@ export function renderCronEntry(spec: ServiceSpec, name: string, s: ScheduleSpec
   ].join("\n");
 }
 
-const literal = (text: string) => text.replace(/%/g, "%%");
-
 /** The oneshot service the timer starts: the app user, the web unit's sandbox, the journal. */
-export function renderScheduleService(spec: ServiceSpec, name: string, s: ScheduleSpec): string {
-  const sandboxed: ServiceSpec = { ...spec, setuid: spec.user, bind: "127.0.0.1:8000" };
+export function renderScheduleService(spec: ServiceSpec, name: string): string {
   const lines = [
-    `# systemd unit /etc/systemd/system/${scheduleJob(spec, name)}.service: the scheduled job ${name} of ${spec.job}: ${literal(s.command.slice(0, 100))}`,
+    `# systemd unit /etc/systemd/system/${scheduleJob(spec, name)}.service: the scheduled job ${name} of ${spec.job} (its command: in its runner).`,
     "# Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.",
     "[Unit]",
     `Description=${literal(spec.description)}: scheduled ${name}`,
@@ -142,20 +139,9 @@ export function renderScheduleService(spec: ServiceSpec, name: string, s: Schedu
     `ExecStart=${literal(scheduleRunnerPath(spec, name))}`,
     "KillMode=mixed",
     `TimeoutStopSec=${30 + KILL_TIMEOUT_MARGIN}`,
-    `User=${spec.user}`,
-    `Group=${spec.group}`,
+    ...appUserServiceLines(spec),
+    "",
   ];
-  if (spec.umask !== undefined) lines.push(`UMask=${spec.umask.padStart(4, "0")}`);
-  if (spec.nofile !== undefined) lines.push(`LimitNOFILE=${spec.nofile.soft}:${spec.nofile.hard}`);
-  for (const key of Object.keys(spec.jobEnv).sort()) {
-    lines.push(`Environment="${key}=${literal(spec.jobEnv[key] as string)}"`);
-  }
-  lines.push(
-    "",
-    "# Sandbox: the web unit's (relaxSandbox lifts a part).",
-    ...renderSandbox(sandboxed).map(literal),
-    "",
-  );
   return lines.join("\n");
 }
 

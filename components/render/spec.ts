@@ -182,6 +182,19 @@ export function normalizeSpec(s: ServiceSettings): ServiceSpec {
       `sudo "helper" needs setuid set to the app's (non-root) user, so that nothing the deploy user writes runs as root; got ${show(spec.setuid)}`,
     );
   }
+  if (spec.sudo === "helper") {
+    // Processes and scheduled jobs run as the app user, their launchers and runners are the
+    // deploy user's to change: as root, that would be root for the deploy user.
+    for (const field of ["user", "group"] as const) {
+      if (spec[field] === "root") {
+        throw new SpecError(
+          field,
+          'sudo "helper" needs the app\'s own (non-root) user and group: what the deploy user may change runs as them',
+        );
+      }
+    }
+  }
+  checkBesideTheWeb(spec);
   // The hooks' module first: its path follows the config's, so a clash names the user's field.
   const paths: [string, string][] = [
     ["the server hooks' module (beside gunicornConfigPath)", hooksPath(spec)],
@@ -201,6 +214,43 @@ export function normalizeSpec(s: ServiceSettings): ServiceSpec {
     }
   }
   return spec;
+}
+
+/** Processes, scheduled jobs and the data directory, against each other and the rest. */
+function checkBesideTheWeb(spec: ServiceSpec): void {
+  for (const name of Object.keys(spec.schedules)) {
+    if (name in spec.processes) {
+      // Both would be <job>-<name>: one launcher, and under systemd one unit.
+      throw new SpecError(
+        "schedules",
+        `${show(name)} is a process's name too; each needs its own (both are <job>-<name> on the host)`,
+      );
+    }
+  }
+  if (Object.keys(spec.schedules).length > 0 && spec.launcherPath.includes("%")) {
+    // cron reads a % in a command as the end of the command.
+    throw new SpecError(
+      "launcherPath",
+      `${show(spec.launcherPath)}: with schedules its directory goes into cron entries, which end a command at '%'`,
+    );
+  }
+  if (spec.dataDir === undefined) return;
+  const dirOf = (p: string) => p.slice(0, p.lastIndexOf("/")) || "/";
+  const rootDirs: [string, string][] = [
+    ["stateDir", spec.stateDir],
+    ["launcherPath's directory", dirOf(spec.launcherPath)],
+    ["gunicornConfigPath's directory", dirOf(spec.gunicornConfigPath)],
+    ...(spec.appRoot !== undefined ? ([["appRoot", spec.appRoot]] as [string, string][]) : []),
+  ];
+  const within = (a: string, b: string) => a === b || a.startsWith(`${b}/`) || b === "/";
+  for (const [field, dir] of rootDirs) {
+    if (within(spec.dataDir, dir) || within(dir, spec.dataDir)) {
+      throw new SpecError(
+        "dataDir",
+        `${show(spec.dataDir)} overlaps ${field} (${show(dir)}), which is root's; the app's data needs a directory of its own, e.g. /var/lib/${spec.job}`,
+      );
+    }
+  }
 }
 
 /** What nginx cannot be given, or would clash with, is refused before anything runs. */
@@ -224,11 +274,19 @@ function checkNginxSpec(spec: ServiceSpec): void {
       throw new SpecError("nginxMountOn", `${show(spec.job)} is this service's own job`);
     }
   }
+  if (spec.maintenance && spec.healthCheckPath.split("?")[0] === "/") {
+    // The health check stays served in maintenance: at "/", so would the home page.
+    throw new SpecError(
+      "maintenance",
+      'needs a healthCheckPath other than "/" (e.g. "/health"): in maintenance every path answers 503 but the health check',
+    );
+  }
   const paths: [string, string | undefined][] = [
     ["staticRoot", spec.staticRoot],
     ["mediaRoot", spec.mediaRoot],
     ["tlsCertificateFile", spec.tlsCertificateFile],
     ["tlsKeyFile", spec.tlsKeyFile],
+    ["maintenancePage", spec.maintenancePage],
   ];
   for (const [field, path] of paths) {
     // nginx expands variables even in quoted strings.

@@ -210,6 +210,34 @@ describe("GunicornFleet", () => {
     assert.ok(!deps.get("web-1-drain")!.has("web-0-service-lifecycle"), "its drain does not");
   });
 
+  test("a process run `once` (a scheduler) and the scheduled jobs run on the first host only; the rest everywhere", async () => {
+    await evaluate(
+      fleetArgs(
+        {
+          service: {
+            ...fleetArgs().service,
+            processes: {
+              worker: "python -m celery -A mysite worker",
+              beat: { command: "python -m celery -A mysite beat", once: true },
+            },
+            schedules: {
+              clear: { command: "python manage.py clearsessions", schedule: "daily" },
+              tmp: { command: "find /tmp -delete", schedule: "hourly", once: false },
+            },
+          },
+        },
+        3,
+      ),
+    );
+    const names = new Set(registered.map((r) => r.name));
+    for (const i of [0, 1, 2]) {
+      assert.ok(names.has(`web-${i}-process-worker-lifecycle`), `host ${i} runs the worker`);
+      assert.ok(names.has(`web-${i}-schedule-tmp-lifecycle`), `host ${i} cleans its /tmp`);
+      assert.equal(names.has(`web-${i}-process-beat-lifecycle`), i === 0, `beat on host ${i}`);
+      assert.equal(names.has(`web-${i}-schedule-clear-lifecycle`), i === 0, `clear on host ${i}`);
+    }
+  });
+
   test("migrateOnEveryHost: each host migrates its own database, and batches change together", async () => {
     await evaluate(
       fleetArgs(

@@ -88,6 +88,8 @@ describe("GunicornService", () => {
       ["command:remote:Command", "app-logrotate-write", "app-logrotate"],
       ["gunicorn-upstart:index:RemoteFile", "app-manage", "app"],
       ["command:remote:Command", "app-manage-write", "app-manage"],
+      ["gunicorn-upstart:index:RemoteFile", "app-logs", "app"],
+      ["command:remote:Command", "app-logs-write", "app-logs"],
       ["gunicorn-upstart:index:ServiceLifecycle", "app-service", "app"],
       ["command:remote:Command", "app-service-lifecycle", "app-service"],
     ]);
@@ -336,8 +338,8 @@ describe("GunicornService", () => {
     assert.deepEqual(inputsByName(), first);
     assert.equal(
       first.size,
-      19,
-      "GunicornService, Vm, 6 RemoteFiles, ServiceLifecycle, 3 AWS resources, 7 commands",
+      21,
+      "GunicornService, Vm, 7 RemoteFiles, ServiceLifecycle, 3 AWS resources, 8 commands",
     );
   });
 
@@ -479,7 +481,7 @@ describe("GunicornService", () => {
       hostArgs({ appSource: dir, prepareHost: true, pythonEnv: { requirements: "Django\n" } }),
     );
     const commands = recorded.filter((r) => r.type === "command:remote:Command");
-    assert.equal(commands.length, 10);
+    assert.equal(commands.length, 11);
     for (const c of commands) {
       assert.equal(c.inputs.addPreviousOutputInEnv, false, c.name);
       // A loaded program's step runner reads what its script left; any other delete reads first.
@@ -495,6 +497,43 @@ describe("GunicornService", () => {
     ] as const) {
       assert.equal(await pulumi.isSecret(output), false, `${what} is readable`);
     }
+  });
+
+  test("processes and schedules: their files after the host's preparation, their lifecycles after the web's; the manifest secret with a secret appEnv", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "app-"));
+    writeFileSync(join(dir, "manage.py"), "print('hi')\n");
+    const svc = await evaluate(
+      hostArgs({
+        appSource: dir,
+        prepareHost: true,
+        appEnv: { SECRET_KEY: pulumi.secret("s3cret") },
+        processes: { worker: "python -m celery -A mysite worker" },
+        schedules: { clear: { command: "python manage.py clearsessions", schedule: "daily" } },
+      }),
+    );
+    const deps = (name: string) =>
+      ((registered.find((r) => r.name === name)!.opts.dependsOn ?? []) as pulumi.Resource[]).map(
+        (d) => (d as unknown as { __name: string }).__name,
+      );
+    assert.deepEqual(deps("app-process-worker-job"), ["app-host"]);
+    assert.deepEqual(deps("app-process-worker-launcher"), ["app-host"]);
+    assert.deepEqual(deps("app-process-worker-lifecycle"), [
+      "app-process-worker-job",
+      "app-process-worker-launcher",
+      "app-service",
+    ]);
+    assert.deepEqual(deps("app-schedule-clear-cron"), ["app-host"]);
+    assert.deepEqual(deps("app-schedule-clear-lifecycle"), [
+      "app-schedule-clear-runner",
+      "app-schedule-clear-cron",
+      "app-service",
+    ]);
+    const lifecycle = byName("app-process-worker-lifecycle").inputs;
+    assert.ok(isMarkedSecret(lifecycle.stdin), "the manifest hashes a secret: kept secret");
+    assert.doesNotMatch(JSON.stringify(unwrapSecret(lifecycle.stdin)), /s3cret/);
+    assert.equal(svc.processes.length, 1);
+    assert.equal(svc.schedules.length, 1);
+    assert.match(contentOf(byName("app-process-worker-job-write").inputs), /^setuid user$/m);
   });
 
   test("on a bare host: setup, then the virtualenv, then the files and the release, then the service", async () => {
@@ -519,6 +558,7 @@ describe("GunicornService", () => {
       "app-hooks-write",
       "app-logrotate-write",
       "app-manage-write",
+      "app-logs-write",
       "app-release-copy",
     ]) {
       assert.deepEqual(deps(write), ["app-host"], `${write} waits for the user and group`);
@@ -612,6 +652,7 @@ describe("GunicornService", () => {
       "app-job-write",
       "app-launcher-write",
       "app-logrotate-write",
+      "app-logs-write",
       "app-manage-write",
       "app-service-lifecycle",
     ]);
@@ -633,7 +674,7 @@ describe("GunicornService", () => {
       });
       const helper = renderSudoHelper(spec);
       const commands = recorded.filter((r) => r.type === "command:remote:Command");
-      assert.equal(commands.length, 8);
+      assert.equal(commands.length, 9);
       const call =
         /^if \[ "\$\(id -u\)" -eq 0 \]; then set --; else set -- sudo -n; fi; exec "\$@" '\/usr\/local\/sbin\/gunicorn-upstart-django-project' '([0-9a-f]{16})' '([a-z-]+)'((?: '(?:[0-9a-f]+|\/[\w./-]+)')*)$/;
       const seen: string[] = [];

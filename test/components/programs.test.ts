@@ -93,6 +93,8 @@ describe("the stack program (index.ts)", () => {
       "app-launcher-write",
       "app-logrotate",
       "app-logrotate-write",
+      "app-logs",
+      "app-logs-write",
       "app-manage",
       "app-manage-write",
       "app-nginx",

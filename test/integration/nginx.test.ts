@@ -31,7 +31,9 @@ let httpsPort: number;
 let caFile: string;
 const outputs: { url?: string; certificate?: string | undefined } = {};
 
-function program(extra: { clientMaxBodySize?: string } = {}) {
+function program(
+  extra: { clientMaxBodySize?: string; healthCheckPath?: string; maintenance?: boolean } = {},
+) {
   return () => {
     const svc = new GunicornService(
       "site",
@@ -167,6 +169,31 @@ for (const init of ["upstart", "systemd"] as const) {
         curl(`https://127.0.0.1:${httpsPort}/`, "-H", "Expect:", "--data-binary", `@${big}`).status,
         403,
       );
+    });
+
+    test("maintenance: 503 with Retry-After for the app, the health check and static files still served; toggling it reloads nginx only", async () => {
+      // In maintenance the health check stays served: not at "/", the home page.
+      const base = { clientMaxBodySize: "5m", healthCheckPath: "/notes" };
+      await replay.up(program(base));
+      const master = nginxMaster();
+      const gunicorn = host.mainPid("site");
+      assert.deepEqual(phases(await replay.up(program({ ...base, maintenance: true }))), [
+        "update site-nginx-site",
+      ]);
+      const down = curl(`https://127.0.0.1:${httpsPort}/`);
+      assert.equal(down.status, 503);
+      assert.match(down.headers, /^retry-after: 300\r?$/im);
+      assert.match(down.headers, /^strict-transport-security: max-age=31536000\r?$/im);
+      assert.equal(down.body, "Down for maintenance; back soon.\n");
+      assert.equal(curl(`https://127.0.0.1:${httpsPort}/admin/login/`).status, 503);
+      assert.equal(curl(`https://127.0.0.1:${httpsPort}/notes`).status, 200);
+      assert.equal(curl(`https://127.0.0.1:${httpsPort}/static/notes/site.css`).status, 200);
+      assert.equal(nginxMaster(), master, "nginx reloaded, not restarted");
+      assert.equal(host.mainPid("site"), gunicorn, "Gunicorn untouched");
+      assert.deepEqual(phases(await replay.up(program(base))), ["update site-nginx-site"]);
+      assert.equal(curl(`https://127.0.0.1:${httpsPort}/`).status, 200);
+      assert.equal(host.mainPid("site"), gunicorn);
+      await replay.up(program({ clientMaxBodySize: "5m" }));
     });
 
     test("another app under /blog, mounted on this site: served under the path, Django's URLs under it", async () => {

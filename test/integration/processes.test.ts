@@ -294,6 +294,25 @@ for (const init of ["upstart", "systemd"] as const) {
         assert.doesNotMatch(runs, /^second /m);
       });
 
+      test("jobs-logs shows the web's and the worker's logs, by name, for root and the app user", () => {
+        const worker = host.rootOk("jobs-logs -n 5000 worker");
+        assert.match(worker, /celery@\S+ ready\./);
+        assert.doesNotMatch(worker, /Booting worker/, "the web's log only when asked");
+        const web = host.rootOk("jobs-logs -n 5 --since '1 hour ago' web");
+        assert.match(web, /==> \/var\/log\/jobs\/gunicorn\.log <==/);
+        assert.match(web, /\[INFO\]/);
+        // The app user reads the web's log; Upstart's own logs and the journal are root's.
+        const asApp = host.root("runuser -u jobs -- jobs-logs -n 5");
+        assert.equal(asApp.status, 0, asApp.stderr);
+        assert.match(asApp.stdout, /==> \/var\/log\/jobs\/gunicorn\.log <==/);
+        if (init === "upstart") {
+          assert.match(
+            asApp.stderr,
+            /jobs-worker\.log: jobs may not read it \(sudo jobs-logs shows it\)/,
+          );
+        }
+      });
+
       test("destroy stops every process and removes its files; dataDir and its data stay", async () => {
         const ran: Ran[] = await engine.destroy();
         const ops = phases(ran);

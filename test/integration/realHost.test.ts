@@ -120,6 +120,7 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
         "create site-job-write",
         "create site-launcher-write",
         "create site-logrotate-write",
+        "create site-logs-write",
         "create site-manage-write",
         "create site-service-lifecycle",
       ]);
@@ -393,6 +394,7 @@ for (const [init, title] of Object.entries(HOSTS) as [keyof typeof HOSTS, string
         "delete site-job-write",
         "delete site-launcher-write",
         "delete site-logrotate-write",
+        "delete site-logs-write",
         "delete site-manage-write",
       ]);
       assert.equal(host.root(`kill -0 ${master}`).status, 1, "the master is gone");

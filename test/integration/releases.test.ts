@@ -58,6 +58,7 @@ for (const init of ["upstart", "systemd"] as const) {
         "create site-job-write",
         "create site-launcher-write",
         "create site-logrotate-write",
+        "create site-logs-write",
         "create site-manage-write",
         "create site-release-copy",
         "create site-release-upload",

@@ -121,6 +121,15 @@ describe("the source-based plugin package (plugin/)", () => {
     assert.equal(service.inputs.init!.type, "string");
     assert.equal(service.inputs.relaxSandbox!.items!.type, "string");
     assert.equal(service.inputs.nofile!.$ref, "#/types/gunicorn-upstart:index:NofileLimit");
+    // Processes and scheduled jobs: maps of objects (the schema has no string-or-object).
+    for (const [name, type] of [
+      ["processes", "ProcessOptions"],
+      ["schedules", "ScheduleOptions"],
+    ] as const) {
+      const input = service.inputs[name] as Property & { additionalProperties?: Property };
+      assert.equal(input.type, "object", name);
+      assert.equal(input.additionalProperties?.$ref, `#/types/gunicorn-upstart:index:${type}`);
+    }
     assert.ok(service.inputs.host!.$ref?.endsWith(":ConnectionArgs"));
     assert.equal(service.inputs.host!.optional, undefined, "host is required");
     assert.equal(service.inputs.vm, undefined, "no VM: existing hosts only");

@@ -41,6 +41,26 @@ const cases: Record<string, ServiceSettings> = {
     tls: "self-signed",
     hsts: true,
   },
+  maintenance: {
+    nginx: true,
+    releases: true,
+    job: "shop",
+    maintenance: true,
+    healthCheckPath: "/health?deep=1",
+  },
+  "maintenance-page-mounted": {
+    nginx: true,
+    releases: true,
+    job: "blog",
+    bind: "127.0.0.1:8002",
+    urlPrefix: "/blog",
+    nginxMountOn: "shop",
+    tls: "self-signed",
+    hsts: true,
+    healthCheckPath: "/health",
+    maintenance: true,
+    maintenancePage: "/srv/blog/static/maintenance.html",
+  },
   "unix-socket": {
     nginx: true,
     job: "api",
@@ -181,5 +201,32 @@ describe("the nginx site", () => {
         assert.equal(sc.status, 0, sc.stdout);
       }
     }
+  });
+});
+
+describe("maintenance", () => {
+  test("503 with Retry-After for the app's paths, the health check still proxied, Gunicorn's files unchanged", () => {
+    const on = normalizeSpec(cases.maintenance!);
+    const site = renderNginxSite(on);
+    assert.match(site, /location = \/health \{\n\s+proxy_pass http:\/\/127\.0\.0\.1:8000;/);
+    assert.match(
+      site,
+      /location \/ \{\n\s+error_page 503 @gunicorn_upstart_maintenance_shop;\n\s+return 503;/,
+    );
+    assert.match(site, /add_header Retry-After 300 always;/);
+    assert.match(site, /return 503 "Down for maintenance; back soon\.\\n";/);
+    // Static files stay served (a maintenance page may use them).
+    assert.match(site, /location \/static\/ \{/);
+    const off = normalizeSpec({ ...cases.maintenance, maintenance: false });
+    assert.doesNotMatch(renderNginxSite(off), /503/);
+    assert.deepEqual(renderServiceFiles(on, {}), renderServiceFiles(off, {}));
+  });
+
+  test("is refused with the health check at /, which would keep the home page served", () => {
+    assert.throws(
+      () => normalizeSpec({ nginx: true, maintenance: true }),
+      (e: unknown) =>
+        e instanceof SpecError && e.field === "maintenance" && /other than "\/"/.test(e.message),
+    );
   });
 });

@@ -24,6 +24,7 @@ import { normalizeSpec, SpecError, type ServiceSettings } from "../../components
 import { renderSudoHelper } from "../../components/render/sudoHelper";
 import { renderSystemdUnit } from "../../components/render/systemdUnit";
 import { renderStopScript } from "../../components/render/lifecycleScripts";
+import { renderLogrotate } from "../../components/render/logrotate";
 import { renderStepProgram } from "../../components/render/remoteScripts";
 import { hostSetupSpec } from "../../components/gunicornService";
 import {
@@ -327,6 +328,8 @@ describe("a scheduled job's files", () => {
     );
     assert.match(runner!.content, /^LOG='\/home\/user\/logs\/my\.site-clear\.log'$/m);
     assert.equal(runner!.helper, "deploy");
+    // Rotated with Gunicorn's logs.
+    assert.match(renderLogrotate(s), /^\S+ \/home\/user\/logs\/my\.site-clear\.log \{$/m);
   });
 
   test("systemd hosts: a oneshot service as the app user and its timer; both verify", () => {
@@ -390,5 +393,52 @@ describe("a scheduled job's files", () => {
     });
     assert.deepEqual(Object.keys(schedulesOnHost(all, false)), ["b"]);
     assert.deepEqual(Object.keys(schedulesOnHost(all, true)), ["a", "b"]);
+  });
+});
+
+describe("what cannot go together", () => {
+  const refusedSpec = (settings: ServiceSettings, field: string, message: RegExp) =>
+    assert.throws(
+      () => normalizeSpec(settings),
+      (e: unknown) => e instanceof SpecError && e.field === field && message.test(e.message),
+      JSON.stringify(settings),
+    );
+
+  test("under sudo helper, a root app user or group (the deploy user's launchers would run as root)", () => {
+    refusedSpec({ sudo: "helper", setuid: "www-data", user: "root" }, "user", /non-root/);
+    refusedSpec({ sudo: "helper", setuid: "app", user: "app", group: "root" }, "group", /non-root/);
+  });
+
+  test("a process and a scheduled job of one name (both <job>-<name> on the host)", () => {
+    refusedSpec(
+      { processes: { clean: "x" }, schedules: { clean: { command: "y", schedule: "daily" } } },
+      "schedules",
+      /"clean" is a process's name too/,
+    );
+  });
+
+  test("a '%' in the launcher's directory with schedules (cron ends a command there)", () => {
+    refusedSpec(
+      {
+        launcherPath: "/opt/ops%team/run.sh",
+        schedules: { a: { command: "y", schedule: "daily" } },
+      },
+      "launcherPath",
+      /'%'/,
+    );
+  });
+
+  test("a data directory that is, or holds, or is inside a root's directory", () => {
+    for (const dataDir of ["/var/lib/gunicorn-upstart", "/var/lib", "/srv/site/data", "/etc"]) {
+      refusedSpec(
+        { job: "site", releases: true, dataDir },
+        "dataDir",
+        /overlaps .* which is root's/,
+      );
+    }
+    assert.equal(
+      normalizeSpec({ job: "site", releases: true, dataDir: "/var/lib/site" }).dataDir,
+      "/var/lib/site",
+    );
   });
 });

@@ -57,6 +57,8 @@ test("the helper and its sudoers rule render their golden files", () => {
     "delete-logrotate",
     "write-manage",
     "delete-manage",
+    "write-logs",
+    "delete-logs",
     "upload-release",
     "apply",
     "stop",
