@@ -4,23 +4,23 @@
 # NAME is `web` (Gunicorn's error and access logs), a process (`worker`) or a scheduled job;
 # none means all of them. -f follows them; -n shows the last LINES of each (default 20); --since
 # shows what was written after TIME (anything `date -d` reads: "10 min ago", "2026-12-06 14:00").
-# From the files on Upstart hosts (Gunicorn's logs, Upstart's /var/log/upstart/<job>-<name>.log,
-# the scheduled jobs' logs), from the files and the journal on systemd hosts. Root sees all of
-# them; anyone else what they may read, and is told what was left out.
+# Gunicorn's logs are files; the processes' and scheduled jobs' are files where the init keeps
+# no journal (PROCESS_LOGS, SCHEDULE_LOGS), else their units' journal. Root sees all of them;
+# anyone else what they may read, and is told what was left out.
 # Written by gunicorn-upstart (Pulumi); edits on the host are overwritten by the next `pulumi up`.
 #
 # Parameters (filled in by components/render/logsCommand.ts):
 #   JOB             the service's job (unit)
-#   INIT            upstart (files only) or systemd (processes and schedules in the journal)
 #   WEB_LOGS        Gunicorn's log files
 #   PROCESSES       the names of the processes beside the web
+#   PROCESS_LOGS    each process's log file (in PROCESSES' order), or empty: its unit's journal
 #   SCHEDULES       the names of the scheduled jobs
-#   SCHEDULE_LOGS   under Upstart, each scheduled job's log file (in SCHEDULES' order)
+#   SCHEDULE_LOGS   each scheduled job's log file (in SCHEDULES' order), or empty: the journal
 # @params
 JOB=example
-INIT=systemd
 WEB_LOGS=(/var/log/example/gunicorn.log)
 PROCESSES=(worker)
+PROCESS_LOGS=('')
 SCHEDULES=(clearsessions)
 SCHEDULE_LOGS=('')
 # @end-params
@@ -70,15 +70,15 @@ for name in ${names[@]+"${names[@]}"}; do
     files+=("${WEB_LOGS[@]}")
     found=1
   fi
-  for p in ${PROCESSES[@]+"${PROCESSES[@]}"}; do
-    [ "$p" = "$name" ] || continue
+  for i in ${PROCESSES[@]+"${!PROCESSES[@]}"}; do
+    [ "${PROCESSES[i]}" = "$name" ] || continue
     found=1
-    if [ "$INIT" = systemd ]; then units+=("$JOB-$p.service"); else files+=("/var/log/upstart/$JOB-$p.log"); fi
+    if [ -n "${PROCESS_LOGS[i]}" ]; then files+=("${PROCESS_LOGS[i]}"); else units+=("$JOB-$name.service"); fi
   done
   for i in ${SCHEDULES[@]+"${!SCHEDULES[@]}"}; do
     [ "${SCHEDULES[i]}" = "$name" ] || continue
     found=1
-    if [ "$INIT" = systemd ]; then units+=("$JOB-$name.service"); else files+=("${SCHEDULE_LOGS[i]}"); fi
+    if [ -n "${SCHEDULE_LOGS[i]}" ]; then files+=("${SCHEDULE_LOGS[i]}"); else units+=("$JOB-$name.service"); fi
   done
   if [ -z "$found" ]; then
     echo "$me: no $name here" >&2

@@ -12,6 +12,7 @@
 #   JOB         the process's job (unit): <job>-<name>
 #   INIT        the init: lib/init-INIT.sh drives it
 #   STATE_FILE  the manifest last applied; its .lock serialises ups of this process
+#   LOG_FILE    the process's output, a file (the init's console log), or empty: its journal
 #   SETTLE      seconds the process must keep running after a start
 #   LOCK_WAIT   seconds to wait for another up of this process
 #   LOG_LINES   how many lines of its log a failure shows
@@ -21,6 +22,7 @@ JOB=example-worker
 # shellcheck disable=SC2034
 INIT=systemd
 STATE_FILE=/var/lib/gunicorn-upstart/example-worker.applied
+LOG_FILE=''
 SETTLE=3
 LOCK_WAIT=900
 LOG_LINES=15
@@ -39,11 +41,13 @@ if ! flock -w "$LOCK_WAIT" 9; then
 fi
 applied=$(cat -- "$STATE_FILE" 2>/dev/null || true)
 
-# The process's own output: Upstart's console log (root's), or the unit's journal.
+# The process's own output: the init's console log (root's), or the unit's journal.
 process_log() {
-  if [ -f "/var/log/upstart/$JOB.log" ]; then
-    echo "last lines of /var/log/upstart/$JOB.log:"
-    tail -n "$LOG_LINES" -- "/var/log/upstart/$JOB.log"
+  if [ -n "$LOG_FILE" ]; then
+    if [ -f "$LOG_FILE" ]; then
+      echo "last lines of $LOG_FILE:"
+      tail -n "$LOG_LINES" -- "$LOG_FILE"
+    fi
   elif command -v journalctl >/dev/null 2>&1; then
     echo "last lines of the journal of $JOB.service:"
     journalctl -u "$JOB.service" -n "$LOG_LINES" --no-pager -o cat 2>/dev/null || true

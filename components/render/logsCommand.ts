@@ -2,6 +2,7 @@ import type { ServiceSpec } from "./spec";
 import { renderHostProgram } from "./hostProgram";
 import { initNoun, withTitle } from "./launcher";
 import { scheduleLogPath } from "./scheduleFiles";
+import { processLogPath } from "./processFiles";
 
 /** Where the service's logs command goes: `<job>-logs` on root's PATH. */
 export function logsCommandPath(spec: Pick<ServiceSpec, "job">): string {
@@ -14,11 +15,14 @@ export function logsCommandPath(spec: Pick<ServiceSpec, "job">): string {
  */
 export function renderLogsCommand(spec: ServiceSpec): string {
   const schedules = Object.keys(spec.schedules);
+  const processes = Object.keys(spec.processes);
   const program = renderHostProgram("logs-command.sh", {
     JOB: spec.job,
-    INIT: spec.init,
     WEB_LOGS: [spec.logFile, ...(spec.accessLog !== undefined ? [spec.accessLog] : [])],
-    PROCESSES: Object.keys(spec.processes),
+    PROCESSES: processes,
+    PROCESS_LOGS: processes.map((name) =>
+      spec.init === "systemd" ? "" : processLogPath(spec, name),
+    ),
     SCHEDULES: schedules,
     SCHEDULE_LOGS: schedules.map((name) =>
       spec.init === "systemd" ? "" : scheduleLogPath(spec, name),

@@ -24,6 +24,11 @@ export function processLauncherPath(
   return `${dirnameOf(spec.launcherPath)}/run-${processJob(spec, name)}.sh`;
 }
 
+/** Under Upstart, a process's output: the job's console log (Upstart's own, root's). */
+export function processLogPath(spec: Pick<ServiceSpec, "job">, name: string): string {
+  return `/var/log/upstart/${processJob(spec, name)}.log`;
+}
+
 /** The files of one process, by role. */
 export type ProcessFileRole = "job" | "launcher";
 
@@ -226,6 +231,7 @@ export function renderProcessApplyScript(spec: ServiceSpec, name: string, p: Pro
     JOB: processJob(spec, name),
     INIT: spec.init,
     STATE_FILE: processStatePath(spec, name),
+    LOG_FILE: spec.init === "systemd" ? "" : processLogPath(spec, name),
     SETTLE: p.settleSeconds,
     LOCK_WAIT: LOCK_WAIT_SECONDS,
     LOG_LINES: 15,

@@ -105,7 +105,9 @@ for (const init of ["upstart", "systemd"] as const) {
         assert.equal(host.rootOk("cat /var/lib/mysite/second").trim(), "app");
         assert.notEqual(host.root("test -e /root/second").status, 0);
         // The schedule's runner, run as cron or the timer would: as app.
-        host.rootOk("runuser -u app -- /usr/local/lib/gunicorn-upstart/run-site-tick.sh");
+        // Its `touch /root/tick` fails (the app user's), and so the run: status 1.
+        const run = host.root("runuser -u app -- /usr/local/lib/gunicorn-upstart/run-site-tick.sh");
+        assert.equal(run.status, 1, run.stdout + run.stderr);
         assert.equal(host.rootOk("cat /var/lib/mysite/tick").trim(), "app");
         assert.notEqual(host.root("test -e /root/tick").status, 0);
       });
